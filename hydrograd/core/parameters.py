@@ -1,0 +1,76 @@
+"""Tables of the rainfall-runoff parameters and states: defaults, default bounds, feasible domains.
+
+Values follow smash 1.3.0 so that a model built here starts from the same point. A parameter
+keeps one meaning across every structure that uses it (``cp`` is always the production store
+capacity in mm), so each name is described once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+INF = math.inf
+FEASIBLE_TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Default value, default calibration bounds and feasible domain of one parameter or state.
+
+    The feasible domain ``]low, high[`` is checked with smash's tolerance of 1e-5, so a state
+    may sit on its edge (``hp = 0`` is accepted, ``hp = -0.1`` is not).
+    """
+
+    default: float
+    bounds: tuple[float, float]
+    feasible: tuple[float, float]
+    unit: str
+    description: str
+
+    def is_feasible(self, value: float) -> bool:
+        low, high = self.feasible
+        return value + FEASIBLE_TOLERANCE > low and value - FEASIBLE_TOLERANCE < high
+
+
+RR_PARAMETERS: dict[str, Spec] = {
+    "kmlt": Spec(1.0, (1e-6, 10.0), (0, INF), "mm/°C/dt", "snow melt coefficient"),
+    "ci": Spec(1e-6, (1e-6, 100.0), (0, INF), "mm", "interception store capacity"),
+    "cp": Spec(200.0, (1e-6, 1000.0), (0, INF), "mm", "production store capacity"),
+    "ct": Spec(500.0, (1e-6, 1000.0), (0, INF), "mm", "transfer store capacity"),
+    "alpha1": Spec(3e-4, (1e-6, 5e-4), (0, INF), "dt/mm", "rain-intensity production coefficient"),
+    "alpha2": Spec(1e-3, (1e-5, 1e-3), (0, INF), "dt/mm", "rain-intensity split coefficient"),
+    "cl": Spec(500.0, (1e-6, 1000.0), (0, INF), "mm", "slow transfer store capacity"),
+    "be": Spec(10.0, (1e-3, 20.0), (0, INF), "mm", "exponential store recession scale"),
+    "kexc": Spec(0.0, (-50.0, 50.0), (-INF, INF), "mm/dt", "groundwater exchange coefficient"),
+    "aexc": Spec(0.1, (1e-6, 0.999999), (0, 1), "-", "exchange threshold"),
+    "ca": Spec(200.0, (1e-6, 1000.0), (0, INF), "mm", "soil store capacity"),
+    "cc": Spec(500.0, (1e-6, 1000.0), (0, INF), "mm", "routing store capacity"),
+    "kb": Spec(1.0, (1e-6, 4.0), (0, INF), "-", "runoff split coefficient"),
+    "llr": Spec(5.0, (1e-6, 1000.0), (0, INF), "min", "linear routing reservoir lag time"),
+    "akw": Spec(5.0, (1e-3, 50.0), (0, INF), "-", "kinematic wave alpha"),
+    "bkw": Spec(0.6, (1e-3, 1.0), (0, INF), "-", "kinematic wave beta"),
+}
+
+RR_STATES: dict[str, Spec] = {
+    "hs": Spec(1e-6, (1e-6, 1000.0), (0, INF), "mm", "snow store level"),
+    "hi": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "interception store filling ratio"),
+    "hp": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "production store filling ratio"),
+    "ht": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "transfer store filling ratio"),
+    "hl": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "slow transfer store filling ratio"),
+    "he": Spec(-100.0, (-1000.0, 0.0), (-INF, INF), "mm", "exponential store level"),
+    "ha": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "soil store filling ratio"),
+    "hc": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "routing store filling ratio"),
+    "hlr": Spec(1e-6, (1e-6, 1000.0), (0, INF), "mm", "linear routing reservoir level"),
+}
+
+# Parameters that only a dedicated routine sets, never a calibration (smash excludes ``ci``).
+NOT_OPTIMIZABLE = frozenset({"ci"})
+
+
+def default_parameter_value(name: str, dt: float) -> float:
+    """Default value of parameter ``name`` at time step ``dt`` seconds (``llr`` scales with dt)."""
+    value = RR_PARAMETERS[name].default
+    if name == "llr":
+        value *= dt / 3600.0
+    return value
