@@ -8,15 +8,14 @@ bytes; the file attribute ``_save_func`` is ``"save_mesh"``. Files written here 
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import h5py
 import numpy as np
+
+from hydrograd.io._atomic import atomic_path
 
 _MARK = "save_mesh"
 
@@ -56,19 +55,9 @@ def save_mesh(mesh: Mapping[str, Any], path: str | os.PathLike) -> None:
     path = os.fspath(path)
     if not path.endswith(".hdf5"):
         path += ".hdf5"
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), folder)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    try:
-        with h5py.File(tmp, "x") as h5:
-            _write_group(h5.create_group("mesh"), mesh)
-            h5.attrs["_save_func"] = _MARK
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "x") as h5:
+        _write_group(h5.create_group("mesh"), mesh)
+        h5.attrs["_save_func"] = _MARK
 
 
 def _read_group(group: h5py.Group) -> dict[str, Any]:
@@ -92,7 +81,7 @@ def read_mesh(path: str | os.PathLike) -> dict[str, Any]:
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+        raise FileNotFoundError(f"No mesh file at '{path}'")
     if not h5py.is_hdf5(path):
         raise ValueError(f"'{path}' is not an HDF5 file, so not a mesh file written by save_mesh")
     with h5py.File(path, "r") as h5:
