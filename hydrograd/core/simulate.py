@@ -88,9 +88,7 @@ def simulate(
         inputs = HydroInputs(prcp_t, pet_t, imperviousness, beta, dt)
         new_hydro, fluxes = hydro_step(params, {k: states[k] for k in hydro_states}, inputs)
         qt = fluxes["qt"] * to_discharge
-        routed = structure.routing.step(
-            params, {k: states[k] for k in routing_states}, memory, qt, graph, dt
-        )
+        routed = structure.routing.step(params, {k: states[k] for k in routing_states}, memory, qt, graph, dt)
         new_states = {**new_hydro, **routed.states}
         record = {"q": routed.q[gauge_index]}
         if record_states:
@@ -114,5 +112,12 @@ def simulate(
 
 simulate_jit = jax.jit(
     simulate,
-    static_argnames=("structure", "dt", "flux_correction", "record_states", "record_q_domain", "record_fluxes"),
+    static_argnames=(
+        "structure",
+        "dt",
+        "flux_correction",
+        "record_states",
+        "record_q_domain",
+        "record_fluxes",
+    ),
 )

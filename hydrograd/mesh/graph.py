@@ -114,3 +114,24 @@ def build_flow_graph(
         upstream_area=jnp.asarray(padded(upstream_area, 0.0), dtype=dtype),
         dx=jnp.asarray(padded(np.asarray(dx)[rows, cols], 1.0), dtype=dtype),
     )
+
+
+def catchment_masks(flwdir: np.ndarray, gauge_pos: np.ndarray) -> np.ndarray:
+    """Catchment of each gauge: ``(ng, nrow, ncol)`` bool, True on the gauge cell and every cell
+    whose flow path passes through it (the whole grid is walked, not only active cells)."""
+    flwdir = np.asarray(flwdir)
+    nrow, ncol = flwdir.shape
+    drow, dcol = downstream_cell(flwdir)
+    down = np.where(drow >= 0, drow * ncol + dcol, -1).ravel()
+    cells = np.flatnonzero(down >= 0)
+    order = np.argsort(down[cells], kind="stable")
+    upstream = cells[order]
+    start = np.searchsorted(down[cells][order], np.arange(nrow * ncol + 1))
+    masks = np.zeros((len(gauge_pos), nrow * ncol), dtype=bool)
+    for g, (row, col) in enumerate(np.asarray(gauge_pos, dtype=np.int64)):
+        frontier = np.array([row * ncol + col])
+        while frontier.size:
+            masks[g, frontier] = True
+            frontier = np.concatenate([upstream[start[c] : start[c + 1]] for c in frontier])
+            frontier = frontier[~masks[g, frontier]]
+    return masks.reshape(len(gauge_pos), nrow, ncol)

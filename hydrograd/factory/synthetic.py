@@ -1,0 +1,415 @@
+"""The embedded synthetic twin-experiment catchment, hydrograd's default dataset.
+
+Nothing is stored in the repository: :func:`generate_synthetic` builds the catchment from a seed
+and writes it in smash's input format, and :func:`load_synthetic` serves a cached copy, like
+``load_dataset("Lez")`` serves the reference data. The chain is
+
+1. terrain: a basin of smooth random relief on a 32 x 32 grid of 1 km cells (EPSG:2154), pits
+   filled by priority-flood, D8 flow directions of steepest descent in smash's convention;
+2. gauges: the outlet and five nested or tributary gauges of clearly different drained areas;
+3. descriptors: seven maps derived from the terrain and smooth random fields;
+4. truth: parameter (``cp``, ``ct``, ``kexc``, ``llr``) and initial-state (``hp``, ``ht``) maps of
+   the ``zero-gr4-lr`` structure, a fixed nonlinear function of the descriptors
+   (:func:`true_parameters`, :func:`true_initial_states`); it is hidden from calibration,
+   which sees only the descriptors, and serves tests and demos that check its recovery;
+5. weather: daily storm-event rainfall with dry spells, seasonal PET;
+6. observations: the discharge that a ``Model`` built from the files just written simulates
+   with the truth, times autocorrelated multiplicative noise, with a few missing values.
+
+Layout of a dataset folder (the Lez dataset's): ``flwdir.tif``, ``mesh_Synthetic.hdf5``,
+``setup_Synthetic.yaml``, ``gauge_attributes.csv`` (``code,x,y,area`` in km2),
+``prcp/YYYY/MM/YYYYMMDDhhmm_prcp.tif`` and ``pet/..._pet.tif`` (mm per day, float32),
+``descriptor/<name>.tif``, ``qobs/<code>.csv`` and ``manifest.json`` (written last).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import rasterio
+from rasterio.crs import CRS
+from rasterio.transform import Affine
+from tqdm import tqdm
+
+from hydrograd.factory._terrain import Terrain, choose_gauges, descriptor_fields, make_terrain
+from hydrograd.factory._weather import seasonal_pet, storm_rainfall
+
+if TYPE_CHECKING:
+    from hydrograd.model import Model
+
+NAME = "Synthetic"
+VERSION = 1
+DEFAULT_SEED = 2024
+CACHE_ENV = "HYDROGRAD_CACHE"
+
+SHAPE = (32, 32)
+CELL_SIZE = 1000.0
+"""Cell side (m)."""
+XMIN, YMAX = 720_000.0, 6_360_000.0
+"""Upper-left corner of the grid in Lambert-93 (EPSG:2154), m."""
+EPSG = 2154
+START_TIME, END_TIME = "2020-01-01", "2022-01-01"
+DT = 86_400
+"""Time step (s): 731 daily steps, dated 2020-01-02 to 2022-01-01."""
+
+DESCRIPTORS = ("elevation", "slope", "drainage_density", "soil_depth", "forest", "urban", "clay")
+GAUGE_TARGETS = ((0.45, False), (0.2, False), (0.1, True), (0.05, True), (0.03, False))
+"""Drained area of each gauge after the outlet, as a share of the outlet's, and whether it
+must lie on a tributary (neither upstream nor downstream of the gauges chosen before it)."""
+NOISE_SIGMA = 0.07
+"""Standard deviation of the log of the multiplicative discharge noise (truncated at 3 sigma)."""
+MISSING = -99.0
+
+SETUP: dict[str, Any] = {
+    "snow_module": "zero",
+    "hydrological_module": "gr4",
+    "routing_module": "lr",
+    "dt": DT,
+    "start_time": START_TIME,
+    "end_time": END_TIME,
+    "read_qobs": True,
+    "qobs_directory": "qobs",
+    "read_prcp": True,
+    "prcp_format": "tif",
+    "prcp_directory": "prcp",
+    "read_pet": True,
+    "pet_format": "tif",
+    "pet_directory": "pet",
+    "read_descriptor": True,
+    "descriptor_format": "tif",
+    "descriptor_directory": "descriptor",
+    "descriptor_name": list(DESCRIPTORS),
+}
+"""Setup of the dataset; directories are relative to its folder."""
+
+_DIRECTORY_KEYS = ("qobs_directory", "prcp_directory", "pet_directory", "descriptor_directory")
+
+# Hidden truth: each descriptor is centred and scaled by fixed constants, then combined.
+_REFERENCE = {
+    "elevation": (350.0, 150.0),
+    "slope": (2.0, 1.0),
+    "drainage_density": (0.4, 0.2),
+    "soil_depth": (1.0, 0.4),
+    "forest": (0.5, 0.25),
+    "urban": (0.1, 0.15),
+    "clay": (0.3, 0.08),
+}
+
+TRUTH_RANGES = {
+    "cp": (100.0, 900.0),
+    "ct": (20.0, 400.0),
+    "kexc": (-3.0, 1.0),
+    "llr": (60.0, 900.0),
+    "hp": (0.1, 0.9),
+    "ht": (0.1, 0.8),
+}
+"""Open interval each true map lies in (units: mm, mm, mm/day, min, -, -)."""
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _features(descriptors: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    missing = [name for name in DESCRIPTORS if name not in descriptors]
+    if missing:
+        raise KeyError(f"descriptor maps {missing} are needed; got {sorted(descriptors)}")
+    out = {}
+    for name, (centre, scale) in _REFERENCE.items():
+        out[name] = (np.asarray(descriptors[name], dtype=np.float64) - centre) / scale
+    return out
+
+
+def _scaled(name: str, latent: np.ndarray) -> np.ndarray:
+    low, high = TRUTH_RANGES[name]
+    return (low + (high - low) * _sigmoid(latent)).astype(np.float32)
+
+
+def true_parameters(descriptors: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """True ``cp``, ``ct`` (mm), ``kexc`` (mm/dt) and ``llr`` (min) maps, float32, from descriptor
+    maps of any common shape keyed by name (the names of :data:`DESCRIPTORS`)."""
+    f = _features(descriptors)
+    e, s, dd, sd, fo, u, c = (f[name] for name in DESCRIPTORS)
+    return {
+        "cp": _scaled("cp", 0.9 * sd + 0.5 * fo - 0.4 * s - 0.6 * u + 0.3 * sd * fo),
+        "ct": _scaled("ct", 0.8 * c - 0.5 * dd + 0.4 * e - 0.3 * c**2 + 0.2),
+        "kexc": _scaled("kexc", 0.7 * e - 0.6 * c - 0.4 * sd + 0.3 * e * s + 0.5),
+        "llr": _scaled("llr", -0.8 * s - 0.6 * dd + 0.4 * fo - 0.3 * s**2),
+    }
+
+
+def true_initial_states(descriptors: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """True initial filling ratios ``hp`` and ``ht`` (-), float32, from descriptor maps keyed by name."""
+    f = _features(descriptors)
+    return {
+        "hp": _scaled("hp", 0.6 * f["soil_depth"] + 0.5 * f["clay"] - 0.3 * f["elevation"]),
+        "ht": _scaled("ht", 0.5 * f["clay"] - 0.4 * f["slope"] + 0.3 * f["forest"]),
+    }
+
+
+def descriptor_maps(model: Model) -> dict[str, np.ndarray]:
+    """The descriptor maps a model has read, keyed by name, each ``(nrow, ncol)``."""
+    names = [str(n) for n in model.setup.descriptor_name]
+    return {name: model.physio_data.descriptor[..., i] for i, name in enumerate(names)}
+
+
+def set_truth(model: Model) -> None:
+    """Set a ``zero-gr4-lr`` model's parameters and initial states to the true maps of its descriptors."""
+    maps = descriptor_maps(model)
+    for name, value in true_parameters(maps).items():
+        model.set_rr_parameters(name, value)
+    for name, value in true_initial_states(maps).items():
+        model.set_rr_initial_states(name, value)
+
+
+# ---- writing -----------------------------------------------------------------------------
+
+
+def _write_raster(path: Path, values: np.ndarray, transform, crs: CRS, nodata: float | None = None) -> None:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=values.shape[0],
+        width=values.shape[1],
+        count=1,
+        dtype=values.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+        compress="deflate",
+    ) as dst:
+        dst.write(values, 1)
+
+
+def _write_forcing(folder: Path, kind: str, dates: pd.DatetimeIndex, fields: np.ndarray, transform, crs) -> None:
+    for date, field in zip(dates, fields, strict=True):
+        sub = folder / kind / f"{date:%Y}" / f"{date:%m}"
+        sub.mkdir(parents=True, exist_ok=True)
+        path = sub / f"{date:%Y%m%d%H%M}_{kind}.tif"
+        _write_raster(path, field, transform, crs)
+
+
+def _write_qobs(path: Path, first_date: pd.Timestamp, values: np.ndarray) -> None:
+    # smash never reads a file's last line: a trailing missing value (dated one step past the
+    # period) keeps the last simulated step.
+    lines = [f"{first_date:%Y%m%d%H%M}"]
+    lines += ["-99.0" if v == MISSING else f"{v:.6g}" for v in values]
+    lines.append("-99.0")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _observation_noise(rng: np.random.Generator, q: np.ndarray) -> np.ndarray:
+    """``q`` (ng, T) times AR(1) lognormal noise of log-std :data:`NOISE_SIGMA`, with -99 gaps."""
+    ng, nt = q.shape
+    phi = 0.6
+    eps = np.empty((ng, nt))
+    eps[:, 0] = rng.standard_normal(ng)
+    for t in range(1, nt):
+        eps[:, t] = phi * eps[:, t - 1] + np.sqrt(1 - phi**2) * rng.standard_normal(ng)
+    eps = np.clip(eps, -3.0, 3.0)
+    qobs = (q * np.exp(NOISE_SIGMA * eps - 0.5 * NOISE_SIGMA**2)).astype(np.float32)
+    gapped = rng.choice(np.arange(1, ng), size=min(2, ng - 1), replace=False)
+    for g in gapped:
+        start = rng.integers(30, nt - 60)
+        qobs[g, start : start + rng.integers(10, 30)] = MISSING
+    scattered = rng.integers(1, ng)
+    qobs[scattered, rng.choice(nt, size=max(1, nt // 150), replace=False)] = MISSING
+    return qobs
+
+
+@dataclass(frozen=True)
+class SyntheticTruth:
+    """What generation knows beyond the files: true maps on the mesh grid (float32
+    ``(nrow, ncol)``, keyed by name) and the noise-free discharge ``q`` (``(ng, ntime_step)`` m3/s)."""
+
+    parameters: dict[str, np.ndarray]
+    initial_states: dict[str, np.ndarray]
+    q: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """The catchment in memory, on the whole terrain grid (before any file is written)."""
+
+    terrain: Terrain
+    gauges: pd.DataFrame
+    descriptors: dict[str, np.ndarray]
+    dates: pd.DatetimeIndex
+    prcp: np.ndarray
+    pet: np.ndarray
+    noise_rng: np.random.Generator
+
+
+def _gauge_table(terrain: Terrain, gauges: list[tuple[int, int]]) -> pd.DataFrame:
+    """Code, cell-centre coordinates (m) and drained area (km2) of the gauges, largest first."""
+    gauges = sorted(gauges, key=lambda g: -terrain.flwacc[g])
+    rows = np.array([g[0] for g in gauges])
+    cols = np.array([g[1] for g in gauges])
+    return pd.DataFrame(
+        {
+            "code": [f"SYN{i + 1:04d}" for i in range(len(gauges))],
+            "x": XMIN + (cols + 0.5) * CELL_SIZE,
+            "y": YMAX - (rows + 0.5) * CELL_SIZE,
+            "area": terrain.flwacc[rows, cols] * CELL_SIZE**2 / 1e6,
+        }
+    )
+
+
+def _generate_fields(seed: int) -> _Fields:
+    """Terrain, gauges, descriptors and forcings of ``seed``; each from its own random stream."""
+    terrain_rng, descriptor_rng, weather_rng, noise_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    )
+    terrain = make_terrain(terrain_rng, SHAPE)
+    gauges = _gauge_table(terrain, choose_gauges(terrain, GAUGE_TARGETS))
+    descriptors = descriptor_fields(descriptor_rng, terrain, CELL_SIZE)
+    dates = pd.date_range(START_TIME, END_TIME, freq=f"{DT}s")[1:]
+    prcp = storm_rainfall(weather_rng, dates, terrain.elevation, CELL_SIZE)
+    pet = seasonal_pet(weather_rng, dates, terrain.elevation, prcp)
+    return _Fields(terrain, gauges, descriptors, dates, prcp, pet, noise_rng)
+
+
+def generate_synthetic(
+    directory: str | os.PathLike, seed: int = DEFAULT_SEED, *, verbose: bool = False
+) -> SyntheticTruth:
+    """Generate the synthetic catchment into ``directory`` (created; must be empty if it exists).
+
+    The same ``seed`` gives bit-identical files. Returns the truth on the mesh grid and the
+    noise-free discharge.
+    """
+    from hydrograd.io.mesh import save_mesh
+    from hydrograd.io.setup import save_setup
+    from hydrograd.mesh.generate import generate_mesh
+    from hydrograd.model import Model
+
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(folder.iterdir()):
+        raise FileExistsError(f"'{folder}' is not empty; generate the synthetic catchment into a new folder")
+    progress = tqdm(total=5, desc="</> Generating the synthetic catchment", disable=not verbose)
+    fields = _generate_fields(seed)
+    progress.update()
+
+    crs = CRS.from_epsg(EPSG)
+    transform = Affine(CELL_SIZE, 0.0, XMIN, 0.0, -CELL_SIZE, YMAX)
+    flwdir_path = folder / "flwdir.tif"
+    _write_raster(flwdir_path, fields.terrain.flwdir.astype(np.float32), transform, crs, nodata=-9999.0)
+    (folder / "descriptor").mkdir()
+    for name, values in fields.descriptors.items():
+        _write_raster(folder / "descriptor" / f"{name}.tif", values, transform, crs)
+    _write_forcing(folder, "prcp", fields.dates, fields.prcp, transform, crs)
+    _write_forcing(folder, "pet", fields.dates, fields.pet, transform, crs)
+    progress.update()
+
+    table = fields.gauges
+    table.to_csv(folder / "gauge_attributes.csv", index=False, float_format="%.1f")
+    mesh = generate_mesh(
+        str(flwdir_path),
+        x=table["x"].to_numpy(),
+        y=table["y"].to_numpy(),
+        area=table["area"].to_numpy() * 1e6,
+        code=table["code"].to_numpy(),
+    )
+    if not np.allclose(mesh["area_dln"], mesh["area"]):
+        raise RuntimeError(
+            f"the mesh generator delineated areas {mesh['area_dln'].tolist()} m2 for gauges of drained "
+            f"areas {mesh['area'].tolist()} m2 (seed {seed})"
+        )
+    save_mesh(mesh, str(folder / f"mesh_{NAME}.hdf5"))
+    progress.update()
+
+    setup = dict(SETUP, read_qobs=False)
+    for key in _DIRECTORY_KEYS:
+        setup[key] = str(folder / SETUP[key])
+    (folder / "qobs").mkdir()
+    model = Model(setup, mesh, verbose=False)
+    set_truth(model)
+    model.forward_run(common_options={"verbose": False})
+    q = model.response.q.copy()
+    progress.update()
+
+    qobs = _observation_noise(fields.noise_rng, q)
+    for code, values in zip(table["code"], qobs, strict=True):
+        _write_qobs(folder / "qobs" / f"{code}.csv", fields.dates[0], values)
+    save_setup(SETUP, folder / f"setup_{NAME}.yaml")
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    manifest = {"name": NAME, "version": VERSION, "seed": seed, "files": files}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    progress.update()
+    progress.close()
+    maps = descriptor_maps(model)
+    return SyntheticTruth(
+        {k: model.get_rr_parameters(k) for k in true_parameters(maps)},
+        {k: model.get_rr_initial_states(k) for k in true_initial_states(maps)},
+        q,
+    )
+
+
+# ---- cache -------------------------------------------------------------------------------
+
+
+def cache_directory() -> Path:
+    """Folder of the cached dataset: ``$HYDROGRAD_CACHE/synthetic-v1``, by default under
+    ``~/.cache/hydrograd``."""
+    root = os.environ.get(CACHE_ENV)
+    base = Path(root) if root else Path.home() / ".cache" / "hydrograd"
+    return base / f"synthetic-v{VERSION}"
+
+
+def is_complete(folder: str | os.PathLike, seed: int = DEFAULT_SEED) -> bool:
+    """Whether ``folder`` holds a whole dataset of this version generated from ``seed``."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if manifest.get("version") != VERSION or manifest.get("seed") != seed:
+        return False
+    return all((folder / name).is_file() for name in manifest.get("files", []))
+
+
+def _ensure_cached(folder: Path) -> None:
+    """Generate into a temporary sibling and rename it into place, so that an interrupted or
+    concurrent generation never leaves a partial dataset at ``folder``."""
+    if is_complete(folder):
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        generate_synthetic(tmp, verbose=True)
+        if folder.exists() and not is_complete(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if not is_complete(folder):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_synthetic() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Setup and mesh dicts of the synthetic catchment, generated into the cache on first use.
+
+    The setup's directories are absolute; ``Model(*load_synthetic())`` reads everything.
+    """
+    from hydrograd.io.mesh import read_mesh
+    from hydrograd.io.setup import read_setup
+
+    folder = cache_directory()
+    _ensure_cached(folder)
+    setup = read_setup(folder / f"setup_{NAME}.yaml")
+    for key in _DIRECTORY_KEYS:
+        setup[key] = str(folder / setup[key])
+    mesh = read_mesh(str(folder / f"mesh_{NAME}.hdf5"))
+    return setup, mesh

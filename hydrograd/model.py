@@ -1,0 +1,214 @@
+"""``Model``: the stateful, smash-compatible façade over the pure JAX core.
+
+It owns numpy maps on the grid (what users read and write) and converts them at its edge to the
+1-D active-cell arrays the core computes on, and back.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from hydrograd._containers import KeyedMaps, Namespace
+from hydrograd.config._checks import closest
+from hydrograd.config.setup import Setup
+from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, default_parameter_value
+from hydrograd.core.registry import Structure, get_structure
+from hydrograd.core.simulate import Forcing, SimulationOutput, simulate_jit
+from hydrograd.mesh.graph import active_cell_index, build_flow_graph, catchment_masks
+
+
+class Model:
+    """A distributed hydrological model on a mesh, built from smash-style ``setup`` and ``mesh`` dicts.
+
+    Reading the inputs named in ``setup`` (forcings, observed discharge, descriptors) happens
+    here, with progress bars. Parameters and states are maps of shape ``(nrow, ncol)``.
+    """
+
+    def __init__(self, setup: dict[str, Any], mesh: dict[str, Any], *, verbose: bool = True):
+        from hydrograd.mesh.validate import validate_mesh
+        from hydrograd.model_inputs import read_inputs
+
+        self.setup = Setup(setup)
+        self.mesh = Namespace(**validate_mesh(mesh))
+        self._index_mesh()
+        inputs = read_inputs(self.setup, self.mesh, self._catchments, verbose=verbose)
+        self.atmos_data = inputs.atmos_data
+        self.physio_data = inputs.physio_data
+        self.response_data = inputs.response_data
+        shape = (self.setup.ntime_step,)
+        self.response = Namespace(q=np.zeros((self.mesh.ng, *shape), dtype=np.float32))
+        self._init_parameters(inputs.interception_capacity)
+
+    def _index_mesh(self) -> None:
+        mesh = self.mesh
+        self._rows, self._cols = active_cell_index(mesh.active_cell)
+        nac = self._rows.size
+        rowcol = np.full((mesh.nrow, mesh.ncol), -1, dtype=np.int64)
+        rowcol[self._rows, self._cols] = np.arange(nac)
+        mesh.rowcol_to_ind_ac = rowcol.astype(np.int32)
+        mesh.local_active_cell = mesh.active_cell.copy()
+        self._graph = build_flow_graph(mesh.flwdir, mesh.active_cell, mesh.dx, mesh.dy, mesh.flwacc)
+        gauge_rows, gauge_cols = np.asarray(mesh.gauge_pos, dtype=np.int64).reshape(-1, 2).T
+        self._gauge_index = rowcol[gauge_rows, gauge_cols]
+        downstream = np.asarray(self._graph.downstream)[:nac]
+        self._outlet_gauges = downstream[self._gauge_index] == nac
+        self._catchments = catchment_masks(mesh.flwdir, np.asarray(mesh.gauge_pos).reshape(-1, 2))
+
+    def _init_parameters(self, interception_capacity: np.ndarray | None) -> None:
+        structure = self._structure
+        grid = (self.mesh.nrow, self.mesh.ncol)
+        values = np.stack(
+            [np.full(grid, default_parameter_value(k, self.setup.dt), np.float32) for k in structure.parameters],
+            axis=-1,
+        )
+        self.rr_parameters = KeyedMaps(structure.parameters, values)
+        if interception_capacity is not None and "ci" in structure.parameters:
+            self.rr_parameters.get("ci")[...] = interception_capacity
+        states = np.stack([np.full(grid, RR_STATES[k].default, np.float32) for k in structure.states], axis=-1)
+        self.rr_initial_states = KeyedMaps(structure.states, states)
+        self.rr_final_states = KeyedMaps(structure.states, states.copy())
+
+    @property
+    def _structure(self) -> Structure:
+        s = self.setup
+        return get_structure(s.snow_module, s.hydrological_module, s.routing_module)
+
+    # ---- parameters and states -------------------------------------------------------------
+
+    def _check_key(self, key: str, maps: KeyedMaps, what: str) -> str:
+        if not isinstance(key, str):
+            raise TypeError(f"{what} name must be a str, got {key!r}")
+        name = key.lower()
+        valid = list(maps.keys)
+        if name not in valid:
+            raise ValueError(
+                f"Unknown {what} '{key}' for structure '{self.setup.structure}'.{closest(name, valid)} Choices: {valid}"
+            )
+        return name
+
+    def _check_value(self, name: str, value: Any, spec, what: str) -> np.ndarray:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.ndarray | np.floating | np.integer):
+            raise TypeError(f"value of {what} '{name}' must be a number or an array, got {type(value).__name__}")
+        arr = np.asarray(value, dtype=np.float32)
+        grid = (self.mesh.nrow, self.mesh.ncol)
+        if arr.size == 1:
+            checked = arr.reshape(-1)
+        elif arr.shape == grid:
+            checked = arr[self.mesh.active_cell == 1]
+        else:
+            raise ValueError(f"value of {what} '{name}' must be a scalar or an array of shape {grid}, got {arr.shape}")
+        if not np.all(np.isfinite(checked)):
+            raise ValueError(f"value of {what} '{name}' holds NaN or inf on active cells")
+        low, high = float(checked.min()), float(checked.max())
+        if not (spec.is_feasible(low) and spec.is_feasible(high)):
+            raise ValueError(
+                f"value of {what} '{name}' spans [{low}, {high}], outside its feasible domain "
+                f"]{spec.feasible[0]}, {spec.feasible[1]}["
+            )
+        return np.broadcast_to(arr.reshape(grid) if arr.size > 1 else arr.reshape(()), grid)
+
+    def get_rr_parameters(self, key: str) -> np.ndarray:
+        """Map of rainfall-runoff parameter ``key``, shape ``(nrow, ncol)``."""
+        return self.rr_parameters.get(self._check_key(key, self.rr_parameters, "rr_parameter")).copy()
+
+    def set_rr_parameters(self, key: str, value: float | np.ndarray) -> None:
+        """Set parameter ``key`` to a scalar or a ``(nrow, ncol)`` map within its feasible domain."""
+        name = self._check_key(key, self.rr_parameters, "rr_parameter")
+        self.rr_parameters.get(name)[...] = self._check_value(name, value, RR_PARAMETERS[name], "rr_parameter")
+
+    def get_rr_initial_states(self, key: str) -> np.ndarray:
+        """Map of initial state ``key``, shape ``(nrow, ncol)``."""
+        return self.rr_initial_states.get(self._check_key(key, self.rr_initial_states, "rr_initial_state")).copy()
+
+    def set_rr_initial_states(self, key: str, value: float | np.ndarray) -> None:
+        """Set initial state ``key`` to a scalar or a ``(nrow, ncol)`` map within its feasible domain."""
+        name = self._check_key(key, self.rr_initial_states, "rr_initial_state")
+        self.rr_initial_states.get(name)[...] = self._check_value(name, value, RR_STATES[name], "rr_initial_state")
+
+    def get_rr_final_states(self, key: str) -> np.ndarray:
+        """Map of state ``key`` after the last forward run, shape ``(nrow, ncol)``."""
+        return self.rr_final_states.get(self._check_key(key, self.rr_final_states, "rr_final_state")).copy()
+
+    def get_rr_parameters_bounds(self) -> dict[str, tuple[float, float]]:
+        """Default calibration bounds of the structure's parameters (``ci`` excluded, as in smash)."""
+        return {str(k): RR_PARAMETERS[k].bounds for k in self.rr_parameters.keys if k != "ci"}
+
+    def get_rr_initial_states_bounds(self) -> dict[str, tuple[float, float]]:
+        """Default calibration bounds of the structure's initial states."""
+        return {str(k): RR_STATES[k].bounds for k in self.rr_initial_states.keys}
+
+    # ---- conversions at the edge -----------------------------------------------------------
+
+    def _to_active(self, grid_values: np.ndarray) -> jnp.ndarray:
+        """``(nrow, ncol, ...)`` -> ``(nac, ...)``."""
+        return jnp.asarray(grid_values[self._rows, self._cols])
+
+    def _to_grid(self, active_values: np.ndarray, fill: float = -99.0) -> np.ndarray:
+        """``(..., nac)`` -> ``(nrow, ncol, ...)`` with ``fill`` outside the active cells."""
+        active_values = np.asarray(active_values)
+        lead = active_values.shape[:-1]
+        out = np.full((self.mesh.nrow, self.mesh.ncol, *lead), fill, dtype=active_values.dtype)
+        out[self._rows, self._cols] = np.moveaxis(active_values, -1, 0)
+        return out
+
+    def _core_inputs(self) -> dict[str, Any]:
+        """Everything ``simulate`` needs, on active cells."""
+        params = {k: self._to_active(self.rr_parameters.get(k)) for k in self.rr_parameters.keys}
+        states = {k: self._to_active(self.rr_initial_states.get(k)) for k in self.rr_initial_states.keys}
+        forcing = Forcing(
+            prcp=self._to_active(self.atmos_data.prcp).T,
+            pet=self._to_active(self.atmos_data.pet).T,
+        )
+        return {
+            "structure": self._structure,
+            "params": params,
+            "initial_states": states,
+            "forcing": forcing,
+            "graph": self._graph,
+            "gauge_index": jnp.asarray(self._gauge_index, dtype=jnp.int32),
+            "imperviousness": self._to_active(self.physio_data.imperviousness),
+            "dt": self.setup.dt,
+        }
+
+    def _run(self, **record: bool) -> SimulationOutput:
+        """Run the core, store discharge and final states on the model, return the raw output."""
+        out = simulate_jit(**self._core_inputs(), **record)
+        self.response.q = np.asarray(out.q, dtype=np.float32)
+        for i, key in enumerate(self.rr_final_states.keys):
+            self.rr_final_states.values[..., i] = self._to_grid(out.final_states[key])
+        return out
+
+    # ---- simulation ------------------------------------------------------------------------
+
+    def forward_run(
+        self,
+        cost_options: dict[str, Any] | None = None,
+        common_options: dict[str, Any] | None = None,
+        return_options: dict[str, Any] | None = None,
+    ):
+        """Run the model over the whole period; see ``hydrograd.forward_run``."""
+        from hydrograd.simulation.run import run_forward
+
+        return run_forward(self, cost_options, common_options, return_options)
+
+    def copy(self) -> Model:
+        """A deep copy (the immutable flow graph is shared)."""
+        return _copy.deepcopy(self)
+
+    def __deepcopy__(self, memo):
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = value if key == "_graph" else _copy.deepcopy(value, memo)
+        return new
+
+    def __repr__(self) -> str:
+        m = self.mesh
+        return (
+            f"Model(structure='{self.setup.structure}', dt={self.setup.dt:g} s, ntime_step={self.setup.ntime_step}, "
+            f"grid=({m.nrow}, {m.ncol}), nac={m.nac}, ng={m.ng})"
+        )

@@ -1,0 +1,136 @@
+"""Capacity of the GR interception store fitted to the forcing, for sub-daily time steps.
+
+For each active cell, the capacity ``ci`` is chosen among 0.1, 0.2, ..., 2.9 mm as the one whose
+sub-daily interception run over the whole period evaporates a total closest to the daily
+estimate ``sum over days of min(daily precipitation, daily PET)``. smash does this when a
+structure has ``ci`` and ``dt < 86400``; the numbers here are smash's, bit for bit, which is why
+the arithmetic is spelled out in float32 with smash's fused multiply-adds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_CELL_CHUNK = 4_096  # active cells simulated together (bounds memory on large meshes)
+
+
+_LOW_29_BITS = (1 << 29) - 1  # float64 mantissa bits below float32 precision
+_HALF_FLOAT32_ULP = 1 << 28  # their pattern when a float64 lies halfway between two float32
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+
+
+def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``a * b + c`` on float32 values with a single rounding, as an FMA instruction computes it.
+
+    The product is exact in float64 and the float64 sum is rounded once; rounding that to float32
+    gives the FMA result except when it lies exactly halfway between two float32 (or in the float32
+    subnormal range), where the sum's own rounding error decides. Those rare entries are redone
+    with the exact error of the sum (Knuth's two-sum), made into a round-to-odd float64.
+    """
+    p = np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64)
+    c64 = np.broadcast_to(np.asarray(c, dtype=np.float64), p.shape)
+    s = np.asarray(p + c64)
+    bits = s.view(np.int64)
+    suspect = ((bits & _LOW_29_BITS) == _HALF_FLOAT32_ULP) | ((np.abs(s) < _FLOAT32_TINY) & (s != 0))
+    if suspect.any():
+        ps, cs, ss = p[suspect], c64[suspect], s[suspect]
+        b_virtual = ss - ps
+        err = (ps - (ss - b_virtual)) + (cs - b_virtual)
+        even = (ss.view(np.int64) & 1) == 0
+        s[suspect] = np.where((err != 0) & even, np.nextafter(ss, np.where(err > 0, np.inf, -np.inf)), ss)
+    return s.astype(np.float32)
+
+
+def capacity_candidates() -> np.ndarray:
+    """Candidate capacities in mm (float32): 0.1 + i * 0.1 for i = 0..28, as smash builds them."""
+    start, stop, step = np.float32(0.1), np.float32(3.0), np.float32(0.1)
+    n = int(np.ceil((stop - start) / step))
+    return _fma32(np.arange(n, dtype=np.float32), step, start)
+
+
+def _daily_estimate(prcp: np.ndarray, pet: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """``sum_d min(P_d, E_d)`` per cell, with daily totals of the non-negative values."""
+    nday = int(day[-1]) + 1
+    shape = prcp.shape[:2]
+    daily_p = np.zeros((nday, *shape), dtype=np.float32)
+    daily_e = np.zeros((nday, *shape), dtype=np.float32)
+    for t, d in enumerate(day):
+        p, e = prcp[:, :, t], pet[:, :, t]
+        daily_p[d] += np.where(p >= 0, p, np.float32(0))
+        daily_e[d] += np.where(e >= 0, e, np.float32(0))
+    total = np.zeros(shape, dtype=np.float32)
+    for d in range(nday):
+        total += np.minimum(daily_p[d], daily_e[d])
+    return total
+
+
+def _interception_totals(prcp: np.ndarray, pet: np.ndarray, ci: np.ndarray) -> np.ndarray:
+    """Total interception evaporation ``(ncell, ncandidate)`` of a GR interception store run from
+    empty with each capacity in ``ci`` over the series ``prcp``, ``pet`` of shape ``(ncell, T)``.
+
+    Steps where either input is negative (missing) evaporate nothing and leave the store as is.
+    So do steps without rain nor PET while the store's filling ratio is within [0, 1]: those are
+    skipped.
+    """
+    level = np.zeros((prcp.shape[0], ci.size), dtype=np.float32)
+    total = np.zeros_like(level)
+    within = np.ones(prcp.shape[0], dtype=bool)  # every candidate's ratio in [0, 1]
+    one, zero = np.float32(1), np.float32(0)
+    valid = (prcp >= 0) & (pet >= 0)
+    idle = (prcp == 0) & (pet == 0)
+    for t in range(prcp.shape[1]):
+        cells = np.flatnonzero(valid[:, t] & ~(idle[:, t] & within))
+        if cells.size == 0:
+            continue
+        p, e, h = prcp[cells, t, None], pet[cells, t, None], level[cells]
+        ei = np.minimum(e, _fma32(h, ci, p))
+        pn = np.maximum(_fma32(-(one - h), ci, p) - ei, zero)
+        en = e - ei
+        total[cells] += e - en
+        h = h + ((p - ei) - pn) / ci
+        level[cells] = h
+        within[cells] = ((h >= zero) & (h <= one)).all(axis=1)
+    return total
+
+
+def adjust_interception_capacity(
+    prcp: np.ndarray,
+    pet: np.ndarray,
+    active_cell: np.ndarray,
+    start_time: pd.Timestamp,
+    end_time: pd.Timestamp,
+    dt: float,
+    *,
+    default_ci: float | np.ndarray = 1e-6,
+) -> np.ndarray:
+    """Interception capacity map ``ci`` (mm) fitted to the forcing, as smash computes it.
+
+    ``prcp`` and ``pet`` are ``(nrow, ncol, ntime_step)`` in mm per step (-99 or any negative
+    value = missing), step ``k`` ending at ``start_time + (k + 1) * dt`` (``dt`` in seconds;
+    smash applies this only for ``dt < 86400``). ``active_cell`` is ``(nrow, ncol)``, 1 on active
+    cells. Returns a float32 ``(nrow, ncol)`` map: the fitted capacity on active cells and
+    ``default_ci`` (smash's default 1e-6 mm, or a given map) elsewhere.
+    """
+    prcp = np.asarray(prcp, dtype=np.float32)
+    pet = np.asarray(pet, dtype=np.float32)
+    active = np.asarray(active_cell) == 1
+    steps = pd.date_range(start=start_time, end=end_time, freq=f"{int(dt)}s")[1:]
+    if prcp.shape != pet.shape or prcp.shape != (*active.shape, len(steps)):
+        raise ValueError(
+            f"prcp {prcp.shape}, pet {pet.shape} and active_cell {active.shape} do not match; expected "
+            f"(nrow, ncol, ntime_step) = (*active_cell.shape, {len(steps)}) for the period "
+            f"[{start_time}, {end_time}] at dt={dt} s"
+        )
+    day = np.asarray((steps.normalize() - steps[0].normalize()).days)
+    estimate = _daily_estimate(prcp, pet, day)
+
+    candidates = capacity_candidates()
+    out = np.array(np.broadcast_to(np.asarray(default_ci, dtype=np.float32), active.shape))
+    rows, cols = np.nonzero(active)
+    for s in range(0, rows.size, _CELL_CHUNK):
+        r, c = rows[s : s + _CELL_CHUNK], cols[s : s + _CELL_CHUNK]
+        totals = _interception_totals(prcp[r, c, :], pet[r, c, :], candidates)
+        gap = np.abs(totals - estimate[r, c, None])
+        out[r, c] = candidates[np.argmin(gap, axis=1)]
+    return out

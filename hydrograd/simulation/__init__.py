@@ -1,0 +1,1 @@
+"""Simulation entry points: forward runs and evaluation."""

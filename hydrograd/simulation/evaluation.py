@@ -1,0 +1,51 @@
+"""``evaluation``: metrics of simulated against observed discharge, per gauge."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from hydrograd.config._checks import choice
+from hydrograd.core.metrics import METRICS
+
+if TYPE_CHECKING:
+    from hydrograd.model import Model
+
+
+def _step_index(value: Any, which: str, model: Model) -> int:
+    start, end = model.setup.start, model.setup.end
+    if value is None:
+        date = start if which == "start" else end
+    else:
+        try:
+            date = pd.Timestamp(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{which}_eval is not a valid date: {value!r}") from None
+        if date < start or date > end:
+            raise ValueError(f"{which}_eval ({date}) must lie between start_time ({start}) and end_time ({end})")
+    return int((date - start).total_seconds() / model.setup.dt)
+
+
+def evaluation(
+    model: Model,
+    metric: str | list[str] = "nse",
+    start_eval: str | pd.Timestamp | None = None,
+    end_eval: str | pd.Timestamp | None = None,
+) -> np.ndarray:
+    """Each metric at each gauge over ``[start_eval, end_eval]``: array ``(ng, n_metrics)``.
+
+    Metrics: nse, nnse, kge, mae, mape, mse, rmse, lgrm. Missing observations are skipped.
+    """
+    names = [metric] if isinstance(metric, str) else metric
+    if not isinstance(names, list | tuple) or not names:
+        raise TypeError(f"metric must be a metric name or a list of names, got {metric!r}")
+    names = [choice(m, METRICS, "evaluation metric") for m in names]
+    first, last = _step_index(start_eval, "start", model), _step_index(end_eval, "end", model)
+    if last <= first:
+        raise ValueError(f"end_eval must come after start_eval (steps {first} to {last})")
+    obs = jnp.asarray(model.response_data.q[:, first:last])
+    sim = jnp.asarray(model.response.q[:, first:last])
+    return np.stack([np.asarray(METRICS[m](obs, sim), dtype=np.float64) for m in names], axis=-1)

@@ -1,0 +1,89 @@
+"""Forward runs: ``Model.forward_run`` and the functional ``forward_run``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from hydrograd._containers import KeyedMaps, Namespace
+from hydrograd.config.cost_options import observation_cost_spec
+from hydrograd.config.run_options import common_options as check_common_options
+from hydrograd.config.run_options import return_options as check_return_options
+from hydrograd.core.cost import observation_cost
+
+if TYPE_CHECKING:
+    from hydrograd.model import Model
+
+
+class ForwardRun(Namespace):
+    """Optional results of a forward run; which attributes exist depends on ``return_options``:
+    ``time_step`` (DatetimeIndex), ``rr_states`` (list of keys/values maps, one per returned
+    step), ``q_domain`` (``(nrow, ncol, n)`` m3/s), ``internal_fluxes`` (name -> ``(nrow, ncol, n)``),
+    ``cost`` and ``jobs`` (floats)."""
+
+
+def observation_cost_of(model: Model, cost_options: dict[str, Any] | None):
+    """The core's ``ObservationCost`` for ``cost_options`` on this model."""
+    return observation_cost_spec(
+        cost_options,
+        codes=model.mesh.code,
+        outlet_gauges=model._outlet_gauges,
+        start=model.setup.start,
+        end=model.setup.end,
+        dt=model.setup.dt,
+    )
+
+
+def run_forward(
+    model: Model,
+    cost_options: dict[str, Any] | None,
+    common_options: dict[str, Any] | None,
+    return_options: dict[str, Any] | None,
+) -> ForwardRun | None:
+    """Run ``model`` in place; return a ``ForwardRun`` when ``return_options`` asks for anything."""
+    common = check_common_options(common_options)
+    time_index = model.setup.time_index()
+    wanted = check_return_options(return_options, "forward_run", time_index)
+    spec = observation_cost_of(model, cost_options)
+    if common["verbose"]:
+        print("</> Forward Run")
+    out = model._run(
+        record_states=wanted["rr_states"],
+        record_q_domain=wanted["q_domain"],
+        record_fluxes=wanted["internal_fluxes"],
+    )
+    steps = wanted["time_step"]
+    result: dict[str, Any] = {}
+    if wanted["rr_states"]:
+        keys = list(model.rr_initial_states.keys)
+        stacked = np.stack([np.asarray(out.states[k])[steps] for k in keys], axis=-1)
+        result["rr_states"] = [KeyedMaps(keys, model._to_grid(stacked[i].T)) for i in range(len(steps))]
+    if wanted["q_domain"]:
+        result["q_domain"] = model._to_grid(np.asarray(out.q_domain)[steps])
+    if wanted["internal_fluxes"]:
+        result["internal_fluxes"] = {k: model._to_grid(np.asarray(v)[steps]) for k, v in out.fluxes.items()}
+    if wanted["cost"] or wanted["jobs"]:
+        jobs = float(observation_cost(jnp.asarray(model.response.q), jnp.asarray(model.response_data.q), spec))
+        if wanted["cost"]:
+            result["cost"] = jobs
+        if wanted["jobs"]:
+            result["jobs"] = jobs
+    if not result:
+        return None
+    if any(k in result for k in ("rr_states", "q_domain", "internal_fluxes")):
+        result["time_step"] = time_index[steps]
+    return ForwardRun(**result)
+
+
+def forward_run(
+    model: Model,
+    cost_options: dict[str, Any] | None = None,
+    common_options: dict[str, Any] | None = None,
+    return_options: dict[str, Any] | None = None,
+):
+    """Run a copy of ``model``; return it, or ``(model, ForwardRun)`` when results are asked for."""
+    new = model.copy()
+    ret = new.forward_run(cost_options, common_options, return_options)
+    return new if ret is None else (new, ret)

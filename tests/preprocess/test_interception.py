@@ -1,0 +1,162 @@
+"""Pre-processing parity with smash 1.3.0: interception capacity (sub-daily) and the mean
+atmospheric series per gauge."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hydrograd.preprocess import adjust_interception_capacity, mean_atmos_per_gauge
+from hydrograd.preprocess.interception import _fma32, capacity_candidates
+
+smash = pytest.importorskip("smash")
+
+# smash's D8 convention: the neighbour at (row + ROW_STEP[i], col + COL_STEP[i]) drains into the
+# cell when its flow direction is i + 1.
+ROW_STEP = (1, 1, 0, -1, -1, -1, 0, 1)
+COL_STEP = (0, -1, -1, -1, 0, 1, 1, 1)
+
+
+def upstream_masks(flwdir: np.ndarray, gauge_pos: np.ndarray) -> np.ndarray:
+    """``(ng, nrow, ncol)``: each gauge's cell and every cell draining to it."""
+    nrow, ncol = flwdir.shape
+    masks = np.zeros((len(gauge_pos), nrow, ncol), dtype=bool)
+    for g, (row, col) in enumerate(gauge_pos):
+        stack = [(int(row), int(col))]
+        while stack:
+            r, c = stack.pop()
+            masks[g, r, c] = True
+            for i, (dr, dc) in enumerate(zip(ROW_STEP, COL_STEP, strict=True)):
+                rr, cc = r + dr, c + dc
+                if 0 <= rr < nrow and 0 <= cc < ncol and flwdir[rr, cc] == i + 1 and not masks[g, rr, cc]:
+                    stack.append((rr, cc))
+    return masks
+
+
+def period(model) -> tuple[pd.Timestamp, pd.Timestamp, float]:
+    s = model.setup
+    return pd.Timestamp(s.start_time), pd.Timestamp(s.end_time), s.dt
+
+
+@pytest.fixture(scope="module")
+def cance():
+    setup, mesh = smash.factory.load_dataset("Cance")
+    setup.update(read_qobs=False, read_descriptor=False)
+    return smash.Model(setup, mesh)
+
+
+@pytest.fixture(scope="module")
+def lez(lez_dir: Path):
+    setup = smash.io.read_setup(str(lez_dir / "setup_Lez.yaml"))
+    setup.update(
+        read_qobs=False,
+        read_descriptor=False,
+        prcp_directory=str(lez_dir / "prcp"),
+        pet_directory=str(lez_dir / "pet"),
+    )
+    return smash.Model(setup, smash.io.read_mesh(str(lez_dir / "mesh_Lez.hdf5")))
+
+
+# ------------------------------------------------------------------------------ interception capacity
+
+
+@pytest.mark.parity
+def test_cance_hourly_capacity_matches_smash(cance):
+    ci = adjust_interception_capacity(
+        cance.atmos_data.prcp, cance.atmos_data.pet, cance.mesh.active_cell, *period(cance)
+    )
+    assert ci.dtype == np.float32 and ci.shape == (cance.mesh.nrow, cance.mesh.ncol)
+    np.testing.assert_array_equal(ci, cance.get_rr_parameters("ci"))
+    assert (ci[cance.mesh.active_cell == 1] >= np.float32(0.1)).all()
+    assert (ci[cance.mesh.active_cell == 0] == np.float32(1e-6)).all()
+
+
+def test_capacity_with_missing_data_and_given_default(cance):
+    prcp = cance.atmos_data.prcp.copy()
+    prcp[:5, :5, 100:300] = -99.0
+    default = np.full(cance.mesh.active_cell.shape, 7.0, dtype=np.float32)
+    ci = adjust_interception_capacity(
+        prcp, cance.atmos_data.pet, cance.mesh.active_cell, *period(cance), default_ci=default
+    )
+    assert (ci[cance.mesh.active_cell == 0] == 7.0).all()
+    assert np.isin(ci[cance.mesh.active_cell == 1], capacity_candidates()).all()
+
+
+def test_capacity_rejects_mismatched_shapes(cance):
+    with pytest.raises(
+        ValueError, match=r"expected \(nrow, ncol, ntime_step\) = \(\*active_cell.shape, 1440\)"
+    ):
+        adjust_interception_capacity(
+            cance.atmos_data.prcp[..., :-1],
+            cance.atmos_data.pet[..., :-1],
+            cance.mesh.active_cell,
+            *period(cance),
+        )
+
+
+def test_capacity_candidates():
+    candidates = capacity_candidates()
+    assert candidates.dtype == np.float32 and candidates.size == 29
+    np.testing.assert_allclose(candidates, np.arange(1, 30) / 10, rtol=1e-6)
+
+
+def _round_to_float32(x: Fraction) -> np.float32:
+    """Correctly rounded (nearest, ties to even) float32 of an exact rational."""
+    guess = np.float32(float(x))
+    below = np.nextafter(guess, np.float32(-np.inf))
+    above = np.nextafter(guess, np.float32(np.inf))
+    best = min((below, guess, above), key=lambda v: (abs(Fraction(float(v)) - x), int(v.view(np.int32)) & 1))
+    return np.float32(best)
+
+
+def test_fma32_rounds_once():
+    # a * b = 2^-24 + 2^-60: 1 + a * b lies just above the midpoint between 1 and the next float32,
+    # but a float64 sum rounds it onto the midpoint and a second rounding would give 1.
+    a, b = np.float32(4097 * 2.0**-12), np.float32(16773121 * 2.0**-48)
+    assert _fma32(a, b, np.float32(1)) == np.nextafter(np.float32(1), np.float32(2))
+
+    rng = np.random.default_rng(1)
+    x, y, z = (rng.uniform(-3, 3, 500).astype(np.float32) for _ in range(3))
+    expected = [
+        _round_to_float32(Fraction(float(p)) * Fraction(float(q)) + Fraction(float(r)))
+        for p, q, r in zip(x, y, z, strict=True)
+    ]
+    np.testing.assert_array_equal(_fma32(x, y, z), np.array(expected, dtype=np.float32))
+
+
+# --------------------------------------------------------------------------------- mean per gauge
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["lez", "cance"])
+def test_mean_per_gauge_matches_smash(name, request):
+    model = request.getfixturevalue(name)
+    masks = upstream_masks(model.mesh.flwdir, model.mesh.gauge_pos)
+    mean_prcp = mean_atmos_per_gauge(model.atmos_data.prcp, masks)
+    mean_pet = mean_atmos_per_gauge(model.atmos_data.pet, masks, kind="pet")
+    assert mean_prcp.dtype == np.float32 and mean_prcp.shape == (model.mesh.ng, model.setup.ntime_step)
+    np.testing.assert_array_equal(mean_prcp, model.atmos_data.mean_prcp)
+    np.testing.assert_array_equal(mean_pet, model.atmos_data.mean_pet)
+
+
+def test_mean_per_gauge_skips_missing_values():
+    field = np.array([[[1.0, -99.0, np.nan], [2.0, -99.0, 5.0]], [[3.0, -99.0, 4.0], [9.0, -99.0, 1.0]]])
+    masks = np.array([[[True, True], [True, False]], [[False, False], [False, False]]])
+    mean = mean_atmos_per_gauge(field.astype(np.float32), masks)
+    np.testing.assert_array_equal(mean, np.float32([[2.0, -99.0, 4.5], [-99.0, -99.0, -99.0]]))
+
+    temp = np.full((2, 2, 1), -5.0, dtype=np.float32)
+    temp[0, 0, 0] = -99.0
+    np.testing.assert_array_equal(mean_atmos_per_gauge(temp, masks[:1], kind="temp"), np.float32([[-5.0]]))
+
+
+def test_mean_per_gauge_bad_input():
+    field = np.zeros((2, 3, 4), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"\(1, 3, 2\).*expected \(ng, 2, 3\)"):
+        mean_atmos_per_gauge(field, np.ones((1, 3, 2), dtype=bool))
+    with pytest.raises(ValueError, match="'rain'"):
+        mean_atmos_per_gauge(field, np.ones((1, 2, 3), dtype=bool), kind="rain")
