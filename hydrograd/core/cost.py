@@ -53,7 +53,18 @@ def transform_discharge(tfm: str, obs: Array, sim: Array) -> tuple[Array, Array]
     raise ValueError(f"Unknown discharge transform '{tfm}'")
 
 
-def component_values(q_sim: Array, q_obs: Array, spec: ObservationCost) -> Array:
+class CostData(NamedTuple):
+    """Array inputs some cost components need besides discharge, all over every gauge:
+    ``mean_prcp`` (``(ng, ntime)``, catchment-mean rainfall in m3/s-equivalent for signatures),
+    ``event_mask`` (``(ng, ntime)`` int, 0 outside flood events, k inside event k) and
+    ``n_event`` (``(ng,)`` int)."""
+
+    mean_prcp: Array
+    event_mask: Array
+    n_event: Array
+
+
+def component_values(q_sim: Array, q_obs: Array, spec: ObservationCost, data: CostData | None = None) -> Array:
     """Cost of each component at each selected gauge, shape ``(len(gauges), n_components)``."""
     idx = jnp.asarray(spec.gauges, dtype=jnp.int32)
     obs = q_obs[idx, spec.start :]
@@ -66,9 +77,9 @@ def component_values(q_sim: Array, q_obs: Array, spec: ObservationCost) -> Array
     return jnp.stack(columns, axis=-1)
 
 
-def observation_cost(q_sim: Array, q_obs: Array, spec: ObservationCost) -> Array:
+def observation_cost(q_sim: Array, q_obs: Array, spec: ObservationCost, data: CostData | None = None) -> Array:
     """The scalar ``jobs``."""
-    values = component_values(q_sim, q_obs, spec)
+    values = component_values(q_sim, q_obs, spec, data)
     per_gauge = values @ jnp.asarray(spec.component_weights, dtype=values.dtype)
     if spec.gauge_weights is None:
         return jnp.quantile(per_gauge, spec.gauge_quantile)
