@@ -67,7 +67,11 @@ def read_inputs(setup: Setup, mesh: Namespace, catchments: np.ndarray, *, verbos
     grid = (mesh.nrow, mesh.ncol)
     if setup.read_descriptor:
         descriptor = read_descriptor(
-            setup.descriptor_directory, list(setup.descriptor_name), grid=mesh, fmt=setup.descriptor_format
+            setup.descriptor_directory,
+            list(setup.descriptor_name),
+            grid=mesh,
+            fmt=setup.descriptor_format,
+            require_variation=setup.descriptor_tfm != "keep",
         )
     else:
         descriptor = np.zeros((*grid, 0), dtype=np.float32)

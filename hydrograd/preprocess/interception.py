@@ -116,6 +116,8 @@ def adjust_interception_capacity(
     pet = np.asarray(pet, dtype=np.float32)
     active = np.asarray(active_cell) == 1
     steps = pd.date_range(start=start_time, end=end_time, freq=f"{int(dt)}s")[1:]
+    if steps.empty:
+        raise ValueError(f"end_time ({end_time}) must be at least one step (dt={dt} s) after start_time ({start_time})")
     if prcp.shape != pet.shape or prcp.shape != (*active.shape, len(steps)):
         raise ValueError(
             f"prcp {prcp.shape}, pet {pet.shape} and active_cell {active.shape} do not match; expected "

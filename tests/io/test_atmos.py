@@ -268,14 +268,10 @@ def test_interannual_pet_half_hourly_and_daily(interannual_dir):
     half = read_atmos("pet", interannual_dir, end_time=start + pd.Timedelta(days=1), dt=1800, **common)
     steps = pd.date_range(start, periods=49, freq="30min")[1:]
     ratio = np.repeat(HOURLY_PET_PROFILE, 2) / np.float32(2)
-    np.testing.assert_array_equal(
-        half, expected_interannual(steps.day.to_numpy(), ratio[np.arange(1, 49) % 48])
-    )
+    np.testing.assert_array_equal(half, expected_interannual(steps.day.to_numpy(), ratio[np.arange(1, 49) % 48]))
 
     daily = read_atmos("pet", interannual_dir, end_time=start + pd.Timedelta(days=3), dt=86_400, **common)
-    np.testing.assert_array_equal(
-        daily, expected_interannual(np.array([2, 3, 4]), np.sum(HOURLY_PET_PROFILE))
-    )
+    np.testing.assert_array_equal(daily, expected_interannual(np.array([2, 3, 4]), np.sum(HOURLY_PET_PROFILE)))
 
 
 def test_interannual_pet_missing_day_and_leap_calendar(interannual_dir):
@@ -326,9 +322,7 @@ def test_raster_outside_mesh_names_file(lez, tmp_path):
 
 def test_raster_too_coarse_names_file(lez, tmp_path):
     folder = tmp_path / "prcp"
-    write_raster(
-        folder / "201208020000_PT.tif", np.ones((2, 2), np.float32), 700_000.0, 6_400_000.0, 100_000.0
-    )
+    write_raster(folder / "201208020000_PT.tif", np.ones((2, 2), np.float32), 700_000.0, 6_400_000.0, 100_000.0)
     with pytest.raises(ValueError, match=r"201208020000_PT\.tif.*cell size comparable"):
         read_atmos("prcp", folder, grid=lez.mesh, verbose=False, **period(lez))
 

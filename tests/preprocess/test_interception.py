@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hydrograd.preprocess import adjust_interception_capacity, mean_atmos_per_gauge
-from hydrograd.preprocess.interception import _fma32, capacity_candidates
+from hydrograd.preprocess.interception import _fma32, _interception_totals, capacity_candidates
 
 smash = pytest.importorskip("smash")
 
@@ -75,6 +75,44 @@ def test_cance_hourly_capacity_matches_smash(cance):
     assert (ci[cance.mesh.active_cell == 0] == np.float32(1e-6)).all()
 
 
+@pytest.mark.parity
+def test_capacity_on_synthetic_rain_matches_smash(cance):
+    from smash.core.model._build_model import _adjust_interception
+
+    model = cance.copy()
+    rng = np.random.default_rng(3)
+    shape = model.atmos_data.prcp.shape
+    prcp = np.where(rng.random(shape) < 0.15, np.round(rng.gamma(0.6, 2.0, shape), 1), 0).astype(np.float32)
+    prcp[rng.random(shape) < 0.01] = -99.0
+    model.atmos_data.prcp[...] = prcp
+    _adjust_interception(model.setup, model.mesh, model._input_data, model._parameters)
+
+    ci = adjust_interception_capacity(prcp, model.atmos_data.pet, model.mesh.active_cell, *period(model))
+    np.testing.assert_array_equal(ci, model.get_rr_parameters("ci"))
+
+
+def test_skipped_steps_change_nothing():
+    """Steps without rain nor PET are skipped; the totals equal those of a run through every step."""
+    rng = np.random.default_rng(4)
+    ncell, ntime = 200, 300
+    prcp = np.where(rng.random((ncell, ntime)) < 0.2, rng.gamma(0.8, 3.0, (ncell, ntime)), 0).astype(np.float32)
+    pet = np.where(np.arange(ntime) % 24 < 12, rng.uniform(0, 0.3, (ncell, ntime)), 0).astype(np.float32)
+    pet[rng.random((ncell, ntime)) < 0.02] = -99.0
+    ci = capacity_candidates()
+
+    level = np.zeros((ncell, ci.size), dtype=np.float32)
+    expected = np.zeros_like(level)
+    for t in range(ntime):
+        p, e = prcp[:, t, None], pet[:, t, None]
+        valid = (p >= 0) & (e >= 0)
+        ei = np.minimum(e, _fma32(level, ci, p))
+        pn = np.maximum(_fma32(-(np.float32(1) - level), ci, p) - ei, np.float32(0))
+        expected += np.where(valid, e - (e - ei), np.float32(0))
+        level = np.where(valid, level + ((p - ei) - pn) / ci, level)
+    assert (level > 1).any()  # the case where an idle step still moves the store
+    np.testing.assert_array_equal(_interception_totals(prcp, pet, ci), expected)
+
+
 def test_capacity_with_missing_data_and_given_default(cance):
     prcp = cance.atmos_data.prcp.copy()
     prcp[:5, :5, 100:300] = -99.0
@@ -87,9 +125,7 @@ def test_capacity_with_missing_data_and_given_default(cance):
 
 
 def test_capacity_rejects_mismatched_shapes(cance):
-    with pytest.raises(
-        ValueError, match=r"expected \(nrow, ncol, ntime_step\) = \(\*active_cell.shape, 1440\)"
-    ):
+    with pytest.raises(ValueError, match=r"expected \(nrow, ncol, ntime_step\) = \(\*active_cell.shape, 1440\)"):
         adjust_interception_capacity(
             cance.atmos_data.prcp[..., :-1],
             cance.atmos_data.pet[..., :-1],
