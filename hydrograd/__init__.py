@@ -3,11 +3,30 @@
 Drop-in for smash's user API: ``import hydrograd as smash``.
 """
 
-from hydrograd import factory, io
-from hydrograd.model import Model
-from hydrograd.simulation.evaluation import evaluation
-from hydrograd.simulation.run import ForwardRun, forward_run
+from hydrograd._jax_setup import configure_compilation_cache
+
+configure_compilation_cache()
+
+from hydrograd import factory, io  # noqa: E402
+from hydrograd.config.optimize_options import default_optimize_options  # noqa: E402
+from hydrograd.model import Model  # noqa: E402
+from hydrograd.optimize.run import Optimize, optimize  # noqa: E402
+from hydrograd.signal import hydrograph_segmentation, signatures  # noqa: E402
+from hydrograd.simulation.evaluation import evaluation  # noqa: E402
+from hydrograd.simulation.run import ForwardRun, forward_run  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["ForwardRun", "Model", "evaluation", "factory", "forward_run", "io"]
+__all__ = [
+    "ForwardRun",
+    "Model",
+    "Optimize",
+    "default_optimize_options",
+    "evaluation",
+    "factory",
+    "forward_run",
+    "hydrograph_segmentation",
+    "io",
+    "optimize",
+    "signatures",
+]

@@ -195,6 +195,27 @@ class Model:
 
         return run_forward(self, cost_options, common_options, return_options)
 
+    def optimize(
+        self,
+        mapping: str = "uniform",
+        optimizer: str | None = None,
+        optimize_options: dict[str, Any] | None = None,
+        cost_options: dict[str, Any] | None = None,
+        common_options: dict[str, Any] | None = None,
+        return_options: dict[str, Any] | None = None,
+        callback=None,
+    ):
+        """Calibrate the model in place; see ``hydrograd.optimize``."""
+        from hydrograd.optimize.run import optimize_model
+
+        return optimize_model(
+            self, mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback
+        )
+
+    def _nn_parameter_names(self) -> list[str]:
+        """Weight and bias names of the structure's flux-correction network (none for gr4)."""
+        return []
+
     def copy(self) -> Model:
         """A deep copy (the immutable flow graph is shared)."""
         return _copy.deepcopy(self)

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
 
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from hydrograd.config._checks import choice, closest, reject_unknown_keys
-from hydrograd.core.cost import ObservationCost
+from hydrograd.core.cost import CostData, ObservationCost
 from hydrograd.core.metrics import METRICS
+from hydrograd.core.signatures import SIGNATURES
+from hydrograd.signal.segmentation import (
+    MAX_DURATION,
+    PEAK_QUANT,
+    PEAK_VALUE,
+    check_max_duration,
+    check_peak_quant,
+    check_peak_value,
+    event_mask,
+)
+
+if TYPE_CHECKING:
+    from hydrograd.model import Model
 
 TRANSFORMS = ("keep", "sqrt", "inv")
 GAUGE_ALIASES = ("dws", "all")
 GAUGE_WEIGHT_QUANTILES = {"median": 0.5, "lquartile": 0.25, "uquartile": 0.75}
+JOBS_COMPONENTS = (*METRICS, *SIGNATURES)
+EVENT_SEG_CHECKS = {"peak_quant": check_peak_quant, "peak_value": check_peak_value, "max_duration": check_max_duration}
 
 SIMULATION_COST_KEYS = (
     "jobs_cmpt",
@@ -38,7 +55,7 @@ def _components(value: Any) -> tuple[str, ...]:
     names = _as_list(value, "jobs_cmpt")
     if not names:
         raise ValueError("cost_options key 'jobs_cmpt' must name at least one component")
-    return tuple(choice(str(n), METRICS, "cost_options 'jobs_cmpt' component") for n in names)
+    return tuple(choice(str(n), JOBS_COMPONENTS, "cost_options 'jobs_cmpt' component") for n in names)
 
 
 def _component_weights(value: Any, n: int) -> tuple[float, ...]:
@@ -54,13 +71,33 @@ def _component_weights(value: Any, n: int) -> tuple[float, ...]:
     return tuple(weights)
 
 
-def _transforms(value: Any, n: int) -> tuple[str, ...]:
+def _transforms(value: Any, components: tuple[str, ...]) -> tuple[str, ...]:
+    n = len(components)
     tfms = [choice(str(t), TRANSFORMS, "cost_options 'jobs_cmpt_tfm'") for t in _as_list(value, "jobs_cmpt_tfm")]
     if len(tfms) == 1:
         tfms = tfms * n
     if len(tfms) != n:
         raise ValueError(f"cost_options key 'jobs_cmpt_tfm' has {len(tfms)} entries for {n} components in 'jobs_cmpt'")
+    for name, tfm in zip(components, tfms, strict=True):
+        if name in SIGNATURES and tfm != "keep":
+            raise ValueError(
+                f"cost_options key 'jobs_cmpt_tfm': transform '{tfm}' is not available for signature component "
+                f"'{name}'; signatures only take 'keep'"
+            )
     return tuple(tfms)
+
+
+def event_seg_options(value: Any) -> tuple[float, float, float]:
+    """``(peak_quant, peak_value, max_duration)`` from the ``event_seg`` dict (None: defaults)."""
+    out = {"peak_quant": PEAK_QUANT, "peak_value": PEAK_VALUE, "max_duration": MAX_DURATION}
+    if value is None:
+        return tuple(out.values())
+    if not isinstance(value, dict):
+        raise TypeError(f"cost_options key 'event_seg' must be a dict or None, got {type(value).__name__}")
+    reject_unknown_keys(value, EVENT_SEG_CHECKS, "cost_options 'event_seg'")
+    for key, item in value.items():
+        out[key] = EVENT_SEG_CHECKS[key](item, f"cost_options 'event_seg' key '{key}'")
+    return tuple(out.values())
 
 
 def warmup_index(value: Any, start: pd.Timestamp, end: pd.Timestamp, dt: float) -> int:
@@ -146,9 +183,50 @@ def observation_cost_spec(
     return ObservationCost(
         components=components,
         component_weights=_component_weights(options.get("wjobs_cmpt", "mean"), len(components)),
-        transforms=_transforms(options.get("jobs_cmpt_tfm", "keep"), len(components)),
+        transforms=_transforms(options.get("jobs_cmpt_tfm", "keep"), components),
         start=warmup_index(options.get("end_warmup"), start, end, dt),
         gauges=gauges,
         gauge_weights=weights,
         gauge_quantile=quantile,
+        event_seg=event_seg_options(options.get("event_seg")),
     )
+
+
+def cost_data(model: Model, spec_or_options: ObservationCost | dict[str, Any] | None) -> CostData | None:
+    """The ``CostData`` the signature components of a cost need, or None when it has none.
+
+    ``spec_or_options``: an ``ObservationCost`` or a ``cost_options`` dict (checked here). The
+    rainfall is converted here to smash's ``mprcp`` (m3/s): ``mean_prcp * area_dln * 1e-3 / dt``
+    in single precision. With flood-event signatures, the events come from the observed discharge
+    over the whole period (``hydrograd.signal.segmentation.event_mask``) at the cost's gauges;
+    a gauge without any event in the cost window gives a NaN component, as in smash, and a warning.
+    """
+    if isinstance(spec_or_options, ObservationCost):
+        spec = spec_or_options
+    else:
+        spec = observation_cost_spec(
+            spec_or_options,
+            codes=model.mesh.code,
+            outlet_gauges=model._outlet_gauges,
+            start=model.setup.start,
+            end=model.setup.end,
+            dt=model.setup.dt,
+        )
+    if not spec.needs_data:
+        return None
+    area = np.asarray(model.mesh.area_dln, dtype=np.float32)[:, None]
+    prcp = np.asarray(model.atmos_data.mean_prcp, dtype=np.float32)
+    mprcp = prcp * area * np.float32(1e-3) / np.float32(model.setup.dt)
+    if spec.needs_events:
+        mask, n_event = event_mask(model, spec.gauges, *spec.event_seg)
+        empty = [str(model.mesh.code[g]) for g in spec.gauges if not np.any(mask[g, spec.start :] > 0)]
+        if empty:
+            warnings.warn(
+                f"No flood event in the cost window at gauge(s) {empty}: their event signature components "
+                "are NaN (lower event_seg 'peak_quant' or 'peak_value' to find events)",
+                stacklevel=2,
+            )
+    else:
+        mask = np.zeros(prcp.shape, dtype=np.int32)
+        n_event = np.zeros(prcp.shape[0], dtype=np.int32)
+    return CostData(jnp.asarray(mprcp), jnp.asarray(mask), jnp.asarray(n_event))

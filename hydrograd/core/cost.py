@@ -1,8 +1,13 @@
 """The observation cost ``jobs``: metrics per gauge, combined over components and gauges.
 
-``jobs = sum_g w_g sum_c w_c j_{g,c}`` with ``j = 1 - metric`` for efficiencies (nse, kge, ...)
-and ``j = metric`` for errors, computed on the steps after the warm-up. Gauges may instead be
+``jobs = sum_g w_g sum_c w_c j_{g,c}`` with ``j = 1 - metric`` for efficiencies (nse, kge, ...),
+``j = metric`` for errors and ``j`` = smash's signature error for signatures (Crc, ..., Epf; see
+``hydrograd.core.signatures``), computed on the steps after the warm-up. Gauges may instead be
 combined by a quantile of their per-gauge costs (smash's ``median``, ``lquartile``, ...).
+
+As in smash, discharge transforms accumulate: each component's transform applies to the series
+as the previous components left them (``["nse", "kge"]`` with ``["sqrt", "keep"]`` scores both
+on square roots).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 
 from hydrograd.core.metrics import EFFICIENCIES, METRICS
+from hydrograd.core.signatures import EVENT_SIGNATURES, SIGNATURES, signature_components
 
 Array = jnp.ndarray
 
@@ -24,7 +30,9 @@ class ObservationCost(NamedTuple):
     - ``start``: first time-step index of the cost window (end of warm-up);
     - ``gauges``: indices of the gauges taking part;
     - ``gauge_weights``: one weight per entry of ``gauges``, or None when ``gauge_quantile``
-      (in [0, 1]) combines the per-gauge costs instead.
+      (in [0, 1]) combines the per-gauge costs instead;
+    - ``event_seg``: ``(peak_quant, peak_value m3/s, max_duration h)`` of the flood-event
+      segmentation that builds ``CostData.event_mask`` for event signatures.
     """
 
     components: tuple[str, ...]
@@ -34,6 +42,17 @@ class ObservationCost(NamedTuple):
     gauges: tuple[int, ...]
     gauge_weights: tuple[float, ...] | None
     gauge_quantile: float | None = None
+    event_seg: tuple[float, float, float] = (0.995, 0.0, 240.0)
+
+    @property
+    def needs_data(self) -> bool:
+        """Whether some component is a signature, hence needs ``CostData``."""
+        return any(c in SIGNATURES for c in self.components)
+
+    @property
+    def needs_events(self) -> bool:
+        """Whether some component is a flood-event signature, hence needs event masks."""
+        return any(c in EVENT_SIGNATURES for c in self.components)
 
 
 def transform_discharge(tfm: str, obs: Array, sim: Array) -> tuple[Array, Array]:
@@ -54,10 +73,12 @@ def transform_discharge(tfm: str, obs: Array, sim: Array) -> tuple[Array, Array]
 
 
 class CostData(NamedTuple):
-    """Array inputs some cost components need besides discharge, all over every gauge:
-    ``mean_prcp`` (``(ng, ntime)``, catchment-mean rainfall in m3/s-equivalent for signatures),
-    ``event_mask`` (``(ng, ntime)`` int, 0 outside flood events, k inside event k) and
-    ``n_event`` (``(ng,)`` int)."""
+    """Array inputs the signature components need besides discharge, over every gauge and the
+    whole period (``component_values`` selects gauges and cuts the warm-up):
+    ``mean_prcp`` (``(ng, ntime)``): catchment-mean rainfall already converted to m3/s, smash's
+    ``mprcp = mean_prcp[mm/dt] * area_dln[m2] * 1e-3 / dt[s]`` (``hydrograd.config.cost_options.
+    cost_data`` converts it); ``event_mask`` (``(ng, ntime)`` int, 0 outside flood events, k inside
+    event k) and ``n_event`` (``(ng,)`` int)."""
 
     mean_prcp: Array
     event_mask: Array
@@ -65,14 +86,41 @@ class CostData(NamedTuple):
 
 
 def component_values(q_sim: Array, q_obs: Array, spec: ObservationCost, data: CostData | None = None) -> Array:
-    """Cost of each component at each selected gauge, shape ``(len(gauges), n_components)``."""
+    """Cost of each component at each selected gauge, shape ``(len(gauges), n_components)``.
+
+    Signature components need ``data`` (ValueError without it).
+    """
     idx = jnp.asarray(spec.gauges, dtype=jnp.int32)
     obs = q_obs[idx, spec.start :]
     sim = q_sim[idx, spec.start :]
+    if spec.needs_data and data is None:
+        names = [c for c in spec.components if c in SIGNATURES]
+        raise ValueError(
+            f"Signature cost components {names} need CostData (rainfall, flood events): build it with "
+            "hydrograd.config.cost_options.cost_data(model, spec) and pass it as 'data'"
+        )
+    # Transforms accumulate: group the components by the transformed state they see.
+    states: list[tuple[Array, Array]] = []
+    state_of = []
+    for tfm in spec.transforms:
+        if tfm != "keep" or not states:
+            states.append(transform_discharge(tfm, *(states[-1] if states else (obs, sim))))
+        state_of.append(len(states) - 1)
+    signature_values: dict[tuple[int, str], Array] = {}
+    for k, (o, s) in enumerate(states):
+        names = tuple(c for c, j in zip(spec.components, state_of, strict=True) if j == k and c in SIGNATURES)
+        if names:
+            mask = data.event_mask[idx, spec.start :] if spec.needs_events else None
+            n_event = data.n_event[idx] if spec.needs_events else None
+            prcp = data.mean_prcp[idx, spec.start :]
+            values = signature_components(names, o, s, prcp, mask, n_event)
+            signature_values.update({(k, n): values[:, i] for i, n in enumerate(names)})
     columns = []
-    for name, tfm in zip(spec.components, spec.transforms, strict=True):
-        o, s = transform_discharge(tfm, obs, sim)
-        value = METRICS[name](o, s)
+    for name, k in zip(spec.components, state_of, strict=True):
+        if name in SIGNATURES:
+            columns.append(signature_values[(k, name)])
+            continue
+        value = METRICS[name](*states[k])
         columns.append(1.0 - value if name in EFFICIENCIES else value)
     return jnp.stack(columns, axis=-1)
 

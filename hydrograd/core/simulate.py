@@ -100,7 +100,9 @@ def simulate(
         return (new_states, routed.memory), record
 
     carry0 = ({k: initial_states[k] for k in structure.states}, memory)
-    (final_states, _), records = lax.scan(step, carry0, (forcing.prcp, forcing.pet))
+    # Recomputing a step's intermediates in the reverse pass is cheaper than storing and
+    # reloading every one of them for every step, and keeps gradient memory to the states.
+    (final_states, _), records = lax.scan(jax.checkpoint(step), carry0, (forcing.prcp, forcing.pet))
     return SimulationOutput(
         q=records["q"].T,
         final_states=final_states,

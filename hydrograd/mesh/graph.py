@@ -135,3 +135,20 @@ def catchment_masks(flwdir: np.ndarray, gauge_pos: np.ndarray) -> np.ndarray:
             frontier = np.concatenate([upstream[start[c] : start[c + 1]] for c in frontier])
             frontier = frontier[~masks[g, frontier]]
     return masks.reshape(len(gauge_pos), nrow, ncol)
+
+
+def grid_neighbours(active_cell: np.ndarray) -> np.ndarray:
+    """``(nac, 4)`` active-cell indices of each active cell's neighbours above, below, left and
+    right on the grid; a cell stands in for a neighbour that is outside the grid or inactive."""
+    rows, cols = active_cell_index(active_cell)
+    nrow, ncol = np.shape(active_cell)
+    index = np.full((nrow, ncol), -1, dtype=np.int64)
+    index[rows, cols] = np.arange(rows.size)
+    own = np.arange(rows.size)
+    out = []
+    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        r = np.clip(rows + dr, 0, nrow - 1)
+        c = np.clip(cols + dc, 0, ncol - 1)
+        neighbour = index[r, c]
+        out.append(np.where(neighbour >= 0, neighbour, own))
+    return np.stack(out, axis=1).astype(np.int32)

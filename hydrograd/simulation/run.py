@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hydrograd._containers import KeyedMaps, Namespace
-from hydrograd.config.cost_options import observation_cost_spec
+from hydrograd.config.cost_options import cost_data, observation_cost_spec
 from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
 from hydrograd.core.cost import observation_cost
@@ -54,6 +54,19 @@ def run_forward(
         record_q_domain=wanted["q_domain"],
         record_fluxes=wanted["internal_fluxes"],
     )
+    result = collect_run_outputs(model, out, wanted, time_index)
+    if wanted["cost"] or wanted["jobs"]:
+        q_sim, q_obs = jnp.asarray(model.response.q), jnp.asarray(model.response_data.q)
+        jobs = float(observation_cost(q_sim, q_obs, spec, cost_data(model, spec)))
+        if wanted["cost"]:
+            result["cost"] = jobs
+        if wanted["jobs"]:
+            result["jobs"] = jobs
+    return ForwardRun(**result) if result else None
+
+
+def collect_run_outputs(model: Model, out, wanted: dict[str, Any], time_index) -> dict[str, Any]:
+    """The time-stepped outputs a run recorded (states, domain discharge, fluxes), on the grid."""
     steps = wanted["time_step"]
     result: dict[str, Any] = {}
     if wanted["rr_states"]:
@@ -64,17 +77,9 @@ def run_forward(
         result["q_domain"] = model._to_grid(np.asarray(out.q_domain)[steps])
     if wanted["internal_fluxes"]:
         result["internal_fluxes"] = {k: model._to_grid(np.asarray(v)[steps]) for k, v in out.fluxes.items()}
-    if wanted["cost"] or wanted["jobs"]:
-        jobs = float(observation_cost(jnp.asarray(model.response.q), jnp.asarray(model.response_data.q), spec))
-        if wanted["cost"]:
-            result["cost"] = jobs
-        if wanted["jobs"]:
-            result["jobs"] = jobs
-    if not result:
-        return None
-    if any(k in result for k in ("rr_states", "q_domain", "internal_fluxes")):
+    if result:
         result["time_step"] = time_index[steps]
-    return ForwardRun(**result)
+    return result
 
 
 def forward_run(

@@ -26,7 +26,7 @@ def test_metric_matches_smash(name):
     obs, sim = _series()
     expected = getattr(smash_metrics, name)(obs, sim)
     got = float(metrics.METRICS[name](jnp.asarray(obs), jnp.asarray(sim)))
-    np.testing.assert_allclose(got, expected, rtol=2e-5)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
 def test_metrics_ignore_missing_and_nan_observations():

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 
-from hydrograd.core.structures._common import HydroInputs, safe_pow
+from hydrograd.core.structures._common import HydroInputs
 
 Array = jnp.ndarray
 FluxCorrection = Callable[[Array], Array]
@@ -64,13 +65,23 @@ def production(
     es = (1.0 - imperviousness) * es
     hp_imd = hp + (ps - es) / cp
     pr = jnp.where(pn > 0.0, pn - ps, 0.0)
-    perc = hp_imd * cp * (1.0 - (1.0 + (hp_imd / beta) ** 4) ** -0.25)
+    perc = hp_imd * cp * (1.0 - _inv_fourth_root(1.0 + _fourth(hp_imd / beta)))
     return {"pn": pn, "ps": ps, "es": es, "pr": pr, "perc": perc, "hp": hp_imd - perc / cp}
 
 
 def exchange(kexc: Array, ht: Array, fq_l: Array | float = 0.0) -> Array:
     """GR4 groundwater exchange ``lexc = kexc * ht^3.5`` (mm/dt), scaled by ``1 + fq_l``."""
-    return (1.0 + fq_l) * kexc * safe_pow(ht, 3.5)
+    ht = jnp.maximum(ht, 0.0)
+    return (1.0 + fq_l) * kexc * ht * ht * ht * jnp.sqrt(ht)
+
+
+def _fourth(x: Array) -> Array:
+    x2 = x * x
+    return x2 * x2
+
+
+def _inv_fourth_root(x: Array) -> Array:
+    return jax.lax.rsqrt(jnp.sqrt(x))
 
 
 def transfer(n: float, prcp: Array, prr: Array, ct: Array, ht: Array) -> tuple[Array, Array]:
@@ -79,14 +90,14 @@ def transfer(n: float, prcp: Array, prr: Array, ct: Array, ht: Array) -> tuple[A
     Where rainfall is missing (``prcp < 0``) the store receives instead the inflow that keeps its
     outflow law consistent, as smash does.
     """
-    nm1 = n - 1.0
     level = ht * ct
     missing = prcp < 0.0
     safe_level = jnp.where(missing, level, 1.0)
-    refill = safe_pow(safe_pow(safe_level, -nm1) - safe_pow(ct, -nm1), -1.0 / nm1) - safe_level
+    ct_term = 1.0 / _fourth(ct)
+    refill = _inv_fourth_root(1.0 / _fourth(safe_level) - ct_term) - safe_level
     inflow = jnp.where(missing, refill, prr)
     ht_imd = jnp.maximum(1e-6, ht + inflow / ct)
-    ht_new = safe_pow(safe_pow(ht_imd * ct, -nm1) + safe_pow(ct, -nm1), -1.0 / nm1) / ct
+    ht_new = _inv_fourth_root(1.0 / _fourth(ht_imd * ct) + ct_term) / ct
     return (ht_imd - ht_new) * ct, ht_new
 
 

@@ -1,0 +1,50 @@
+"""The regularization part of ``cost_options`` (calibration only): ``wjreg``, ``jreg_cmpt``,
+``wjreg_cmpt``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hydrograd.config._checks import choice
+from hydrograd.optimize.objective import REGULARIZATIONS
+
+REGULARIZATION_KEYS = ("wjreg", "jreg_cmpt", "wjreg_cmpt")
+
+
+def split_cost_options(cost_options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(observation part, regularization part)`` of a calibration's ``cost_options``."""
+    options = {} if cost_options is None else cost_options
+    if not isinstance(options, dict):
+        raise TypeError(f"cost_options must be a dict, got {type(options).__name__}")
+    observation = {k: v for k, v in options.items() if k not in REGULARIZATION_KEYS}
+    regularization = {k: v for k, v in options.items() if k in REGULARIZATION_KEYS}
+    return observation, regularization
+
+
+def regularization_spec(options: dict[str, Any]) -> tuple[float, tuple[tuple[str, float], ...]]:
+    """``(wjreg, ((component, weight), ...))``; ``wjreg = 0`` (the default) turns it off."""
+    wjreg = options.get("wjreg", 0.0)
+    if isinstance(wjreg, str):
+        raise ValueError(
+            f"cost_options key 'wjreg' = '{wjreg}': automatic weighting ('fast', 'lcurve') is not available; "
+            "give a non-negative number"
+        )
+    if isinstance(wjreg, bool) or not isinstance(wjreg, int | float) or wjreg < 0:
+        raise ValueError(f"cost_options key 'wjreg' must be a non-negative number, got {wjreg!r}")
+    components = options.get("jreg_cmpt", "prior")
+    components = [components] if isinstance(components, str) else list(components)
+    if not components:
+        raise ValueError("cost_options key 'jreg_cmpt' must name at least one component")
+    components = [choice(str(c), REGULARIZATIONS, "cost_options 'jreg_cmpt' component") for c in components]
+    weights = options.get("wjreg_cmpt", "mean")
+    if isinstance(weights, str):
+        if weights != "mean":
+            raise ValueError(f"cost_options key 'wjreg_cmpt' alias must be 'mean', got '{weights}'")
+        weights = [1.0 / len(components)] * len(components)
+    weights = [float(w) for w in ([weights] if isinstance(weights, int | float) else weights)]
+    if len(weights) != len(components):
+        raise ValueError(f"cost_options key 'wjreg_cmpt' has {len(weights)} weights for {len(components)} components")
+    if any(w < 0 for w in weights):
+        raise ValueError(f"cost_options key 'wjreg_cmpt' must hold non-negative weights, got {weights}")
+    jreg = tuple(zip(components, weights, strict=True)) if wjreg > 0 else ()
+    return float(wjreg), jreg

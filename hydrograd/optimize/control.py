@@ -1,0 +1,144 @@
+"""The control vector an optimizer moves, and its transforms.
+
+Layout, as in smash: the coefficients of the calibrated rainfall-runoff parameters, then those
+of the calibrated initial states (both following the mapping), then the hybrid network's weights
+and biases. Each entry has a name (``cp-0``, ``cp-12-7``, ``cp-slope-a``, ``weight_1``...),
+raw bounds and a bound flag ``nbd`` (0: unbounded, 2: bounded).
+
+Transforms (smash's ``control_tfm``) apply to bounded entries: ``normalize`` maps ``[l, u]`` to
+``[0, 1]``; ``sbs`` (for the step-by-step optimizer, on parameters and states only) uses
+``asinh`` when the lower bound is negative, ``logit`` for bounds inside ``[0, 1]``, ``log``
+otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+import numpy as np
+
+from hydrograd.core.mapping import Mapping
+
+KEEP, ASINH, LOGIT, LOG, NORMALIZE = 0, 1, 2, 3, 4
+
+
+@dataclass
+class Control:
+    """Raw control vector ``x0`` with its names, bounds, bound flags and per-entry transform."""
+
+    x0: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    nbd: np.ndarray
+    names: list[str]
+    kinds: np.ndarray
+    mapping: Mapping
+    n_rr: int
+
+    @property
+    def size(self) -> int:
+        return self.x0.size
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Raw -> transformed values (float32, as smash stores them)."""
+        return _forward(np.asarray(x, np.float32), self.kinds, self.lower, self.upper)
+
+    @property
+    def lower_t(self) -> np.ndarray:
+        return _forward(self.lower, self.kinds, self.lower, self.upper)
+
+    @property
+    def upper_t(self) -> np.ndarray:
+        return _forward(self.upper, self.kinds, self.lower, self.upper)
+
+
+def _forward(x, kinds, lower, upper):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(kinds == ASINH, np.arcsinh(x), x)
+        out = np.where(kinds == LOGIT, np.log(x / (1.0 - x)), out)
+        out = np.where(kinds == LOG, np.log(x), out)
+        out = np.where(kinds == NORMALIZE, (x - lower) / (upper - lower), out)
+    return out.astype(np.float32)
+
+
+def untransform(x_t: jnp.ndarray, kinds: jnp.ndarray, lower: jnp.ndarray, upper: jnp.ndarray) -> jnp.ndarray:
+    """Transformed -> raw values, differentiable; each branch only sees inputs it is defined on."""
+
+    def only(kind, fill=0.0):
+        return jnp.where(kinds == kind, x_t, fill)
+
+    out = jnp.where(kinds == ASINH, jnp.sinh(only(ASINH)), x_t)
+    logit = only(LOGIT)
+    out = jnp.where(kinds == LOGIT, jnp.exp(logit) / (1.0 + jnp.exp(logit)), out)
+    out = jnp.where(kinds == LOG, jnp.exp(only(LOG)), out)
+    return jnp.where(kinds == NORMALIZE, x_t * (upper - lower) + lower, out)
+
+
+def _sbs_kind(low: float, high: float) -> int:
+    if low < 0:
+        return ASINH
+    if high <= 1:
+        return LOGIT
+    return LOG
+
+
+def _inv_scaled_sigmoid(y: float, low: float, high: float) -> float:
+    """Intercept giving ``y`` everywhere when descriptor coefficients are 0. Like smash, only the
+    upper side is kept 1e-3 away from the bound."""
+    y = np.float32(min(y, high - 1e-3))
+    ratio = np.float32((y - low) / (high - low))
+    return float(np.log(ratio / (np.float32(1.0) - ratio)))
+
+
+def build_control(
+    mapping: Mapping,
+    current: dict[str, np.ndarray],
+    rows: np.ndarray,
+    cols: np.ndarray,
+    descriptor_names: list[str],
+    control_tfm: str,
+) -> Control:
+    """The control vector of ``mapping`` starting from the ``current`` values on active cells
+    (name -> ``(nac,)``); entries for the network, if any, are appended by the caller."""
+    x, low, high, nbd, names = [], [], [], [], []
+
+    def add(value, name, bounds=None):
+        x.append(value)
+        names.append(name)
+        if bounds is None:
+            low.append(-np.inf)
+            high.append(np.inf)
+            nbd.append(0)
+        else:
+            low.append(bounds[0])
+            high.append(bounds[1])
+            nbd.append(2)
+
+    for i, name in enumerate(mapping.names):
+        bounds = mapping.bounds[i]
+        values = np.asarray(current[name], dtype=np.float32)
+        mean = float(values.sum(dtype=np.float32) / np.float32(values.size))
+        if mapping.kind == "uniform":
+            add(mean, f"{name}-0", bounds)
+        elif mapping.kind == "distributed":
+            for v, r, c in zip(values, rows, cols, strict=True):
+                add(float(v), f"{name}-{r + 1}-{c + 1}", bounds)
+        else:
+            add(_inv_scaled_sigmoid(mean, *bounds), f"{name}-0")
+            for d in mapping.descriptors[i]:
+                add(0.0, f"{name}-{descriptor_names[d]}-a")
+                if mapping.kind == "multi-power":
+                    add(1.0, f"{name}-{descriptor_names[d]}-b", (0.5, 2.0))
+
+    x0 = np.asarray(x, dtype=np.float32)
+    lower = np.asarray(low, dtype=np.float32)
+    upper = np.asarray(high, dtype=np.float32)
+    nbd_arr = np.asarray(nbd, dtype=np.int32)
+    kinds = np.zeros(x0.size, dtype=np.int32)
+    if control_tfm == "normalize":
+        kinds[nbd_arr == 2] = NORMALIZE
+    elif control_tfm == "sbs":
+        for j in np.flatnonzero(nbd_arr == 2):
+            kinds[j] = _sbs_kind(lower[j], upper[j])
+    return Control(x0, lower, upper, nbd_arr, names, kinds, mapping, x0.size)

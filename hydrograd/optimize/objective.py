@@ -1,0 +1,134 @@
+"""The calibration objective ``J(x) = jobs + wjreg * jreg`` as one pure, jitted function of the
+transformed control vector, and its gradient.
+
+``Objective`` is the static part (structure, mapping, cost definition), hashable so that it keys
+``jit``'s cache: repeated calibrations of the same problem compile once. ``ObjectiveData`` holds
+every array (forcing, graph, observations, base parameter values) as a PyTree argument.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from hydrograd.core.cost import CostData, ObservationCost, observation_cost
+from hydrograd.core.graph import FlowGraph
+from hydrograd.core.mapping import Mapping, apply_mapping
+from hydrograd.core.registry import Structure
+from hydrograd.core.simulate import Forcing, simulate
+from hydrograd.optimize.control import untransform
+
+Array = jnp.ndarray
+
+REGULARIZATIONS = ("prior", "smoothing", "hard-smoothing")
+
+
+class Objective(NamedTuple):
+    """Static definition: which model, which mapping, which cost, which regularization.
+
+    ``n_states``: how many of ``mapping.names`` (the last ones) are initial states;
+    ``jreg``: (component, weight) pairs, combined as ``sum(weight * component)``.
+    """
+
+    structure: Structure
+    dt: float
+    mapping: Mapping
+    n_states: int
+    cost: ObservationCost
+    wjreg: float = 0.0
+    jreg: tuple[tuple[str, float], ...] = ()
+
+
+class ObjectiveData(NamedTuple):
+    """Arrays of the problem. ``kinds``/``lower``/``upper``: per-entry transform and raw bounds;
+    ``background``: the transformed starting control (regularization reference);
+    ``neighbours``: ``(nac, 4)`` active-cell indices of the cells above, below, left and right
+    (the cell itself where that neighbour is outside the domain)."""
+
+    kinds: Array
+    lower: Array
+    upper: Array
+    background: Array
+    params: dict[str, Array]
+    states: dict[str, Array]
+    forcing: Forcing
+    graph: FlowGraph
+    gauge_index: Array
+    imperviousness: Array
+    q_obs: Array
+    descriptors: Array
+    neighbours: Array
+    cost_data: CostData | None
+
+
+def model_inputs(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[dict[str, Array], dict[str, Array]]:
+    """Parameters and initial states (name -> ``(nac,)``) for a transformed control vector."""
+    x = untransform(x_t, data.kinds, data.lower, data.upper)
+    mapped = apply_mapping(x[: objective.mapping.size], objective.mapping, data.descriptors)
+    n_params = len(objective.mapping.names) - objective.n_states
+    names = objective.mapping.names
+    params = {**data.params, **{k: mapped[k] for k in names[:n_params]}}
+    states = {**data.states, **{k: mapped[k] for k in names[n_params:]}}
+    return params, states
+
+
+def _laplacian_energy(values: Array, neighbours: Array) -> Array:
+    up, down, left, right = (values[neighbours[:, i]] for i in range(4))
+    return jnp.sum((down - 2.0 * values + up) ** 2 + (right - 2.0 * values + left) ** 2)
+
+
+def regularization(x_t: Array, objective: Objective, data: ObjectiveData) -> Array:
+    """``jreg``: prior (distance to the starting control) and spatial smoothness of the maps."""
+    total = jnp.zeros((), x_t.dtype)
+    if not objective.jreg:
+        return total
+    maps, background = None, None
+    for name, weight in objective.jreg:
+        if name == "prior":
+            value = jnp.sum((x_t - data.background) ** 2)
+        else:
+            if maps is None:
+                params, states = model_inputs(x_t, objective, data)
+                maps = {**params, **states}
+                params, states = model_inputs(data.background, objective, data)
+                background = {**params, **states}
+            value = jnp.zeros((), x_t.dtype)
+            for key in objective.mapping.names:
+                field = maps[key] if name == "hard-smoothing" else maps[key] - background[key]
+                value = value + _laplacian_energy(field, data.neighbours)
+        total = total + weight * value
+    return total
+
+
+def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[Array, tuple[Array, Array, Array]]:
+    """``(J, (jobs, jreg, q))`` with ``q`` the simulated discharge at the gauges."""
+    params, states = model_inputs(x_t, objective, data)
+    out = simulate(
+        objective.structure,
+        params,
+        states,
+        data.forcing,
+        data.graph,
+        data.gauge_index,
+        data.imperviousness,
+        objective.dt,
+    )
+    jobs = observation_cost(out.q, data.q_obs, objective.cost, data.cost_data)
+    jreg = regularization(x_t, objective, data)
+    return jobs + objective.wjreg * jreg, (jobs, jreg, out.q)
+
+
+def _value(x_t, objective, data):
+    return cost_terms(x_t, objective, data)[0]
+
+
+cost_jit = jax.jit(_value, static_argnames=("objective",))
+"""J for one control vector."""
+
+batched_cost_jit = jax.jit(jax.vmap(_value, in_axes=(0, None, None)), static_argnames=("objective",))
+"""J for a batch of control vectors ``(n, size)`` at once (step-by-step search)."""
+
+value_and_grad_jit = jax.jit(jax.value_and_grad(_value), static_argnames=("objective",))
+"""``(J, dJ/dx)`` for one control vector."""

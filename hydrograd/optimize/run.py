@@ -1,0 +1,272 @@
+"""``Model.optimize`` and ``optimize``: calibrate a model against observed discharge.
+
+The model is only written once the optimizer has finished: an error or a Ctrl-C on the way
+leaves it exactly as it was.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hydrograd._containers import Namespace
+from hydrograd.config.optimize_options import (
+    ADAPTIVE_OPTIMIZERS,
+    OptimizeOptions,
+    check_mapping_optimizer,
+    check_optimize_options,
+)
+from hydrograd.config.regularization import regularization_spec, split_cost_options
+from hydrograd.config.run_options import common_options as check_common_options
+from hydrograd.config.run_options import return_options as check_return_options
+from hydrograd.core.mapping import Mapping
+from hydrograd.mesh.graph import grid_neighbours
+from hydrograd.optimize import methods
+from hydrograd.optimize.control import Control, build_control
+from hydrograd.optimize.objective import (
+    Objective,
+    ObjectiveData,
+    batched_cost_jit,
+    cost_jit,
+    cost_terms,
+    model_inputs,
+    value_and_grad_jit,
+)
+from hydrograd.simulation.run import observation_cost_of
+
+if TYPE_CHECKING:
+    from hydrograd.model import Model
+
+
+class Optimize(Namespace):
+    """Optional results of a calibration; attributes depend on ``return_options``: ``time_step``,
+    ``rr_states``, ``q_domain``, ``internal_fluxes`` (as for a forward run), ``control_vector``
+    (final transformed control), ``cost``, ``jobs``, ``jreg``, ``n_iter``, ``projg``, ``net``,
+    ``iter_cost`` and ``iter_projg`` (cost and gradient norm at each iteration)."""
+
+
+def normalized_descriptors(model: Model) -> np.ndarray:
+    """Descriptors on the active cells, ``(nac, nd)``, transformed as ``setup.descriptor_tfm`` says."""
+    desc = model.physio_data.descriptor[model._rows, model._cols].astype(np.float32)
+    p = model.physio_data
+    if model.setup.descriptor_tfm == "standardize":
+        return (desc - p.mean_descriptor) / p.std_descriptor
+    if model.setup.descriptor_tfm == "normalize":
+        return (desc - p.l_descriptor) / (p.u_descriptor - p.l_descriptor)
+    return desc
+
+
+def _check_observations(model: Model, gauges: tuple[int, ...], start: int) -> None:
+    q = model.response_data.q[list(gauges), start:]
+    empty = [str(model.mesh.code[g]) for g, row in zip(gauges, q, strict=True) if not np.any(row >= 0)]
+    if empty:
+        raise ValueError(
+            f"No observed discharge in the cost window at gauge(s) {empty}: drop them from cost_options "
+            "'gauge' or move 'end_warmup'"
+        )
+
+
+class Problem:
+    """Everything a calibration needs: the control vector and the jitted objective."""
+
+    def __init__(self, model: Model, options: OptimizeOptions, cost_options: dict[str, Any] | None):
+        observation, regularization = split_cost_options(cost_options)
+        spec = observation_cost_of(model, observation)
+        _check_observations(model, spec.gauges, spec.start)
+        wjreg, jreg = regularization_spec(regularization)
+        names = options.rr_parameters + options.rr_states
+        mapping = Mapping(
+            kind=options.mapping,
+            names=names,
+            bounds=tuple(options.bounds[k] for k in names),
+            descriptors=tuple(options.descriptor.get(k, ()) for k in names),
+            nac=model.mesh.nac,
+        )
+        core = model._core_inputs()
+        current = {**core["params"], **core["initial_states"]}
+        self.control: Control = build_control(
+            mapping,
+            {k: np.asarray(current[k]) for k in names},
+            model._rows,
+            model._cols,
+            [str(d) for d in model.setup.descriptor_name],
+            options.control_tfm,
+        )
+        self.objective = Objective(core["structure"], core["dt"], mapping, len(options.rr_states), spec, wjreg, jreg)
+        descriptors = normalized_descriptors(model) if options.mapping in ("multi-linear", "multi-power") else None
+        self.x0 = self.control.transform(self.control.x0)
+        self.data = ObjectiveData(
+            kinds=jnp.asarray(self.control.kinds),
+            lower=jnp.asarray(self.control.lower),
+            upper=jnp.asarray(self.control.upper),
+            background=jnp.asarray(self.x0),
+            params=core["params"],
+            states=core["initial_states"],
+            forcing=core["forcing"],
+            graph=core["graph"],
+            gauge_index=core["gauge_index"],
+            imperviousness=core["imperviousness"],
+            q_obs=jnp.asarray(model.response_data.q),
+            descriptors=jnp.zeros((model.mesh.nac, 0)) if descriptors is None else jnp.asarray(descriptors),
+            neighbours=jnp.asarray(grid_neighbours(model.mesh.active_cell)),
+            cost_data=None,
+        )
+
+    def cost(self, x_t: np.ndarray) -> float:
+        return float(cost_jit(jnp.asarray(x_t, jnp.float32), self.objective, self.data))
+
+    def batch_cost(self, xs: np.ndarray) -> np.ndarray:
+        """Costs of several controls: one vectorised call on an accelerator (padded to a fixed
+        batch so it compiles once), one call each on a CPU, where batching saves nothing."""
+        if jax.default_backend() == "cpu" or len(xs) == 1:
+            return np.array([self.cost(x) for x in xs])
+        width = 2 * self.x0.size
+        padded = np.concatenate([xs, np.repeat(xs[-1:], width - len(xs), axis=0)])
+        return np.asarray(batched_cost_jit(jnp.asarray(padded, jnp.float32), self.objective, self.data))[: len(xs)]
+
+    def value_and_grad(self, x_t: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = value_and_grad_jit(jnp.asarray(x_t, jnp.float32), self.objective, self.data)
+        return float(value), np.asarray(grad, dtype=np.float64)
+
+    def maps(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
+        """Calibrated names -> values on the active cells, for a transformed control."""
+        params, states = model_inputs(jnp.asarray(x_t, jnp.float32), self.objective, self.data)
+        return {k: np.asarray({**params, **states}[k]) for k in self.objective.mapping.names}
+
+    def terms(self, x_t: np.ndarray) -> dict[str, float]:
+        cost, (jobs, jreg, _) = cost_terms(jnp.asarray(x_t, jnp.float32), self.objective, self.data)
+        return {"cost": float(cost), "jobs": float(jobs), "jreg": float(jreg)}
+
+
+def _run_method(problem: Problem, options: OptimizeOptions, report, callback) -> methods.OptimizerResult:
+    control = problem.control
+    lower_t, upper_t = control.lower_t, control.upper_t
+    bounded = control.nbd == 2
+    crit = options.termination_crit
+    if options.optimizer == "sbs":
+        low = np.where(bounded, lower_t, -np.inf).astype(np.float32)
+        high = np.where(bounded, upper_t, np.inf).astype(np.float32)
+        return methods.step_by_step(problem.batch_cost, problem.x0, low, high, crit["maxiter"], report, callback)
+    if options.optimizer in ADAPTIVE_OPTIMIZERS:
+        low = np.where(bounded, lower_t, -np.inf)
+        high = np.where(bounded, upper_t, np.inf)
+        return methods.adaptive_descent(
+            options.optimizer,
+            options.learning_rate,
+            problem.value_and_grad,
+            problem.x0,
+            low,
+            high,
+            crit,
+            report,
+            callback,
+        )
+    bounds = [
+        (float(lo), float(hi)) if b else (None, None) for lo, hi, b in zip(lower_t, upper_t, bounded, strict=True)
+    ]
+    return methods.scipy_minimize(
+        options.optimizer, problem.cost, problem.value_and_grad, problem.x0, bounds, crit, report, callback
+    )
+
+
+def optimize_model(
+    model: Model,
+    mapping: str = "uniform",
+    optimizer: str | None = None,
+    optimize_options: dict[str, Any] | None = None,
+    cost_options: dict[str, Any] | None = None,
+    common_options: dict[str, Any] | None = None,
+    return_options: dict[str, Any] | None = None,
+    callback=None,
+) -> Optimize | None:
+    """Calibrate ``model`` in place; see ``hydrograd.optimize``."""
+    common = check_common_options(common_options)
+    mapping, optimizer = check_mapping_optimizer(mapping, optimizer)
+    options = check_optimize_options(model, mapping, optimizer, optimize_options)
+    time_index = model.setup.time_index()
+    wanted = check_return_options(return_options, "optimize", time_index)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    if mapping == "ann":
+        raise NotImplementedError("mapping 'ann' is not available yet")
+    problem = Problem(model, options, cost_options)
+    warn_if_unsuited(model, optimizer)
+
+    def report(line: str) -> None:
+        if common["verbose"]:
+            print(line, flush=True)
+
+    user_callback = None if callback is None else (lambda info: callback(iopt=Optimize(**info)))
+    report("</> Optimize")
+    try:
+        result = _run_method(problem, options, report, user_callback)
+    except KeyboardInterrupt:
+        report("    INTERRUPTED: the model is left as it was before optimize")
+        raise
+
+    maps = problem.maps(result.x)
+    for name, values in maps.items():
+        target = model.rr_parameters if name in model.rr_parameters.keys else model.rr_initial_states
+        target.get(name)[model._rows, model._cols] = values
+    out = model._run(
+        record_states=wanted["rr_states"], record_q_domain=wanted["q_domain"], record_fluxes=wanted["internal_fluxes"]
+    )
+    return _collect(model, problem, result, wanted, out, time_index)
+
+
+def _collect(
+    model: Model, problem: Problem, result: methods.OptimizerResult, wanted, out, time_index
+) -> Optimize | None:
+    from hydrograd.simulation.run import collect_run_outputs
+
+    ret = collect_run_outputs(model, out, wanted, time_index)
+    if wanted["control_vector"]:
+        ret["control_vector"] = np.asarray(result.x, dtype=np.float32)
+    if wanted["cost"] or wanted["jobs"] or wanted["jreg"]:
+        terms = problem.terms(result.x)
+        ret.update({k: terms[k] for k in ("cost", "jobs", "jreg") if wanted[k]})
+    if wanted["n_iter"]:
+        ret["n_iter"] = result.n_iter
+    if wanted["projg"] and result.projg is not None:
+        ret["projg"] = result.projg
+    if wanted["iter_cost"]:
+        ret["iter_cost"] = np.asarray(result.iter_cost, dtype=np.float64)
+    if wanted["iter_projg"]:
+        ret["iter_projg"] = np.asarray(result.iter_projg, dtype=np.float64)
+    return Optimize(**ret) if ret else None
+
+
+def optimize(
+    model: Model,
+    mapping: str = "uniform",
+    optimizer: str | None = None,
+    optimize_options: dict[str, Any] | None = None,
+    cost_options: dict[str, Any] | None = None,
+    common_options: dict[str, Any] | None = None,
+    return_options: dict[str, Any] | None = None,
+    callback=None,
+):
+    """Calibrate a copy of ``model``; return it, or ``(model, Optimize)`` when results are asked for.
+
+    ``mapping``: uniform, distributed, multi-linear, multi-power; ``optimizer``: sbs, lbfgsb,
+    nelder-mead, powell, adam, sgd, adagrad, rmsprop (None: the mapping's default).
+    """
+    new = model.copy()
+    ret = optimize_model(
+        new, mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback
+    )
+    return new if ret is None else (new, ret)
+
+
+def warn_if_unsuited(model: Model, optimizer: str) -> None:
+    """smash's warning for a step-by-step search on a hybrid structure."""
+    if optimizer == "sbs" and model._nn_parameter_names():
+        warnings.warn(
+            f"sbs optimizer may not be suitable for the {model.setup.hydrological_module} module; "
+            "prefer a gradient-based optimizer such as lbfgsb",
+            stacklevel=3,
+        )
