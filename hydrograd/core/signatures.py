@@ -324,7 +324,11 @@ def _check_names(names: Sequence[str], allowed: Sequence[str]) -> None:
 def baseflow_separation(q: Array) -> tuple[Array, Array]:
     """Baseflow and quickflow (m3/s) of a discharge series ``(..., ntime)``; missing steps are
     skipped (the filter runs over the known ones) and get zero."""
-    q = jnp.asarray(q)
+    return _baseflow_jit(jnp.asarray(q))
+
+
+@jax.jit
+def _baseflow_jit(q: Array) -> tuple[Array, Array]:
     flat = q.reshape(-1, q.shape[-1])
     labels = jnp.where(flat >= 0.0, 1, 0)
     base, quick = _baseflow(flat, _Segments(labels, 1))
@@ -338,10 +342,17 @@ def continuous_signatures(names: Sequence[str], p: Array, q: Array) -> Array:
     Returns ``(..., len(names))``, -99 where a signature cannot be computed.
     """
     _check_names(names, CONTINUOUS_SIGNATURES)
+    return _continuous_jit(tuple(names), p, q)
+
+
+def _continuous(names: tuple[str, ...], p: Array, q: Array) -> Array:
     p2, q2, labels, batch = _flatten(p, q, jnp.ones(jnp.shape(q), jnp.int32))
     sigs = _SignatureSet(p2, q2, labels, 1)
     out = jnp.stack([sigs.kind(_KIND[n])[:, 0] for n in names], axis=-1)
     return out.reshape(*batch, len(names))
+
+
+_continuous_jit = jax.jit(_continuous, static_argnums=0)
 
 
 def event_signatures(names: Sequence[str], p: Array, q: Array, labels: Array, n_segments: int) -> Array:
@@ -352,10 +363,17 @@ def event_signatures(names: Sequence[str], p: Array, q: Array, labels: Array, n_
     -99 for a signature that cannot be computed or an absent event. ``Elt`` is in time steps.
     """
     _check_names(names, EVENT_SIGNATURES)
+    return _event_jit(tuple(names), p, q, labels, int(n_segments))
+
+
+def _event(names: tuple[str, ...], p: Array, q: Array, labels: Array, n_segments: int) -> Array:
     p2, q2, labels2, batch = _flatten(p, q, labels)
     sigs = _SignatureSet(p2, q2, labels2, n_segments)
     out = jnp.stack([sigs.kind(_KIND[n]) for n in names], axis=-1)
     return out.reshape(*batch, n_segments, len(names))
+
+
+_event_jit = jax.jit(_event, static_argnums=(0, 4))
 
 
 def _event_labels(event_mask: Array, n_event: Array) -> Array:

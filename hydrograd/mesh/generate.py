@@ -351,9 +351,7 @@ def _check_bbox(grid: _Grid, bbox: Any) -> np.ndarray:
     """The bounding box ``(xmin, xmax, ymin, ymax)`` clipped to the raster (with a warning) and
     snapped to its cell edges; keeps the dtype of the given values, as smash does."""
     if not isinstance(bbox, list | tuple | np.ndarray):
-        raise TypeError(
-            f"bbox must be a list, tuple or array (xmin, xmax, ymin, ymax), got {type(bbox).__name__}"
-        )
+        raise TypeError(f"bbox must be a list, tuple or array (xmin, xmax, ymin, ymax), got {type(bbox).__name__}")
     box = np.array(bbox).ravel()
     if box.size != 4 or box.dtype.kind not in "iuf":
         raise ValueError(f"bbox must hold 4 numbers (xmin, xmax, ymin, ymax), got {bbox!r}")
@@ -365,8 +363,7 @@ def _check_bbox(grid: _Grid, bbox: Any) -> np.ndarray:
         raise ValueError(f"bbox ymin ({box[2]}) is greater than ymax ({box[3]})")
     if box[0] >= grid.xmax or box[1] <= grid.xmin or box[2] >= grid.ymax or box[3] <= grid.ymin:
         raise ValueError(
-            f"bbox {tuple(box.tolist())} lies outside the flow directions raster "
-            f"'{grid.path}' ({grid.extent})"
+            f"bbox {tuple(box.tolist())} lies outside the flow directions raster '{grid.path}' ({grid.extent})"
         )
     limits = (
         (0, grid.xmin, np.less),

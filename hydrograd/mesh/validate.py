@@ -54,9 +54,7 @@ def _float_scalar(mesh: Mapping[str, Any], key: str) -> float:
     return float(value)
 
 
-def _array(
-    mesh: Mapping[str, Any], key: str, shape: tuple[int, ...], shape_text: str, dtype: type
-) -> np.ndarray:
+def _array(mesh: Mapping[str, Any], key: str, shape: tuple[int, ...], shape_text: str, dtype: type) -> np.ndarray:
     """``mesh[key]`` as an array of ``dtype`` after checking its shape and that it is numeric."""
     try:
         value = np.asarray(mesh[key])
@@ -81,9 +79,7 @@ def _check_keys(mesh: Mapping[str, Any], required: tuple[str, ...]) -> None:
             hint = "".join(f" Unknown key '{u}' given.{closest(u, VALID_KEYS)}" for u in unknown)
             raise ValueError(f"mesh is missing the required key '{key}'.{hint}")
     for key in unknown:
-        raise ValueError(
-            f"mesh has an unknown key '{key}'.{closest(key, VALID_KEYS)} Valid keys: {sorted(VALID_KEYS)}"
-        )
+        raise ValueError(f"mesh has an unknown key '{key}'.{closest(key, VALID_KEYS)} Valid keys: {sorted(VALID_KEYS)}")
 
 
 def validate_mesh(mesh: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,9 +127,7 @@ def _check_cells(out: dict[str, Any]) -> None:
         raise ValueError("mesh key 'active_cell' must hold only 0 and 1")
     active = active_cell == 1
     if int(active.sum()) != out["nac"]:
-        raise ValueError(
-            f"mesh key 'nac' ({out['nac']}) must equal the number of active cells ({int(active.sum())})"
-        )
+        raise ValueError(f"mesh key 'nac' ({out['nac']}) must equal the number of active cells ({int(active.sum())})")
     flwdir = out["flwdir"][active]
     if ((flwdir < 1) | (flwdir > 8)).any():
         rows, cols = np.nonzero(active & ((out["flwdir"] < 1) | (out["flwdir"] > 8)))

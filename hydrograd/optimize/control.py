@@ -72,7 +72,10 @@ def untransform(x_t: jnp.ndarray, kinds: jnp.ndarray, lower: jnp.ndarray, upper:
     logit = only(LOGIT)
     out = jnp.where(kinds == LOGIT, jnp.exp(logit) / (1.0 + jnp.exp(logit)), out)
     out = jnp.where(kinds == LOG, jnp.exp(only(LOG)), out)
-    return jnp.where(kinds == NORMALIZE, x_t * (upper - lower) + lower, out)
+    normalized = kinds == NORMALIZE
+    low = jnp.where(normalized, lower, 0.0)
+    high = jnp.where(normalized, upper, 1.0)
+    return jnp.where(normalized, x_t * (high - low) + low, out)
 
 
 def _sbs_kind(low: float, high: float) -> int:

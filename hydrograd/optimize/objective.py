@@ -29,7 +29,11 @@ class Objective(NamedTuple):
     """Static definition: which model, which mapping, which cost, which regularization.
 
     ``n_states``: how many of ``mapping.names`` (the last ones) are initial states;
-    ``jreg``: (component, weight) pairs, combined as ``sum(weight * component)``.
+    ``jreg``: (component, weight) pairs, combined as ``sum(weight * component)``;
+    ``cost_precision``: ``"float32"`` reduces the discharge misfit exactly as smash does (same
+    digits); ``"float64"`` (used by gradient-based optimizers, under ``jax.enable_x64``) reduces
+    it in double precision, which removes the single-precision noise of long sums that otherwise
+    derails line searches. The model itself always runs in the dtype of its inputs.
     """
 
     structure: Structure
@@ -39,6 +43,7 @@ class Objective(NamedTuple):
     cost: ObservationCost
     wjreg: float = 0.0
     jreg: tuple[tuple[str, float], ...] = ()
+    cost_precision: str = "float32"
 
 
 class ObjectiveData(NamedTuple):
@@ -69,8 +74,8 @@ def model_inputs(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple
     mapped = apply_mapping(x[: objective.mapping.size], objective.mapping, data.descriptors)
     n_params = len(objective.mapping.names) - objective.n_states
     names = objective.mapping.names
-    params = {**data.params, **{k: mapped[k] for k in names[:n_params]}}
-    states = {**data.states, **{k: mapped[k] for k in names[n_params:]}}
+    params = {**data.params, **{k: mapped[k].astype(data.params[k].dtype) for k in names[:n_params]}}
+    states = {**data.states, **{k: mapped[k].astype(data.states[k].dtype) for k in names[n_params:]}}
     return params, states
 
 
@@ -115,9 +120,16 @@ def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[A
         data.imperviousness,
         objective.dt,
     )
-    jobs = observation_cost(out.q, data.q_obs, objective.cost, data.cost_data)
+    q, q_obs, cost_data = out.q, data.q_obs, data.cost_data
+    if objective.cost_precision == "float64":
+        q, q_obs, cost_data = jax.tree_util.tree_map(_to_float64, (q, q_obs, cost_data))
+    jobs = observation_cost(q, q_obs, objective.cost, cost_data)
     jreg = regularization(x_t, objective, data)
     return jobs + objective.wjreg * jreg, (jobs, jreg, out.q)
+
+
+def _to_float64(a: Array) -> Array:
+    return a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a
 
 
 def _value(x_t, objective, data):

@@ -14,8 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from hydrograd._containers import Namespace
+from hydrograd.config.cost_options import cost_data
 from hydrograd.config.optimize_options import (
     ADAPTIVE_OPTIMIZERS,
+    GRADIENT_OPTIMIZERS,
     OptimizeOptions,
     check_mapping_optimizer,
     check_optimize_options,
@@ -96,7 +98,17 @@ class Problem:
             [str(d) for d in model.setup.descriptor_name],
             options.control_tfm,
         )
-        self.objective = Objective(core["structure"], core["dt"], mapping, len(options.rr_states), spec, wjreg, jreg)
+        self.double = options.optimizer in GRADIENT_OPTIMIZERS
+        self.objective = Objective(
+            core["structure"],
+            core["dt"],
+            mapping,
+            len(options.rr_states),
+            spec,
+            wjreg,
+            jreg,
+            "float64" if self.double else "float32",
+        )
         descriptors = normalized_descriptors(model) if options.mapping in ("multi-linear", "multi-power") else None
         self.x0 = self.control.transform(self.control.x0)
         self.data = ObjectiveData(
@@ -113,11 +125,15 @@ class Problem:
             q_obs=jnp.asarray(model.response_data.q),
             descriptors=jnp.zeros((model.mesh.nac, 0)) if descriptors is None else jnp.asarray(descriptors),
             neighbours=jnp.asarray(grid_neighbours(model.mesh.active_cell)),
-            cost_data=None,
+            cost_data=cost_data(model, spec),
         )
 
+    def _x(self, x_t: np.ndarray) -> jnp.ndarray:
+        return jnp.asarray(x_t, jnp.float64 if self.double else jnp.float32)
+
     def cost(self, x_t: np.ndarray) -> float:
-        return float(cost_jit(jnp.asarray(x_t, jnp.float32), self.objective, self.data))
+        with jax.enable_x64(self.double):
+            return float(cost_jit(self._x(x_t), self.objective, self.data))
 
     def batch_cost(self, xs: np.ndarray) -> np.ndarray:
         """Costs of several controls: one vectorised call on an accelerator (padded to a fixed
@@ -126,20 +142,25 @@ class Problem:
             return np.array([self.cost(x) for x in xs])
         width = 2 * self.x0.size
         padded = np.concatenate([xs, np.repeat(xs[-1:], width - len(xs), axis=0)])
-        return np.asarray(batched_cost_jit(jnp.asarray(padded, jnp.float32), self.objective, self.data))[: len(xs)]
+        with jax.enable_x64(self.double):
+            costs = batched_cost_jit(self._x(padded), self.objective, self.data)
+        return np.asarray(costs)[: len(xs)]
 
     def value_and_grad(self, x_t: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = value_and_grad_jit(jnp.asarray(x_t, jnp.float32), self.objective, self.data)
-        return float(value), np.asarray(grad, dtype=np.float64)
+        with jax.enable_x64(self.double):
+            value, grad = value_and_grad_jit(self._x(x_t), self.objective, self.data)
+            return float(value), np.asarray(grad, dtype=np.float64)
 
     def maps(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
         """Calibrated names -> values on the active cells, for a transformed control."""
-        params, states = model_inputs(jnp.asarray(x_t, jnp.float32), self.objective, self.data)
-        return {k: np.asarray({**params, **states}[k]) for k in self.objective.mapping.names}
+        with jax.enable_x64(self.double):
+            params, states = model_inputs(self._x(x_t), self.objective, self.data)
+            return {k: np.asarray({**params, **states}[k]) for k in self.objective.mapping.names}
 
     def terms(self, x_t: np.ndarray) -> dict[str, float]:
-        cost, (jobs, jreg, _) = cost_terms(jnp.asarray(x_t, jnp.float32), self.objective, self.data)
-        return {"cost": float(cost), "jobs": float(jobs), "jreg": float(jreg)}
+        with jax.enable_x64(self.double):
+            cost, (jobs, jreg, _) = cost_terms(self._x(x_t), self.objective, self.data)
+            return {"cost": float(cost), "jobs": float(jobs), "jreg": float(jreg)}
 
 
 def _run_method(problem: Problem, options: OptimizeOptions, report, callback) -> methods.OptimizerResult:

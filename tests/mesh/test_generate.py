@@ -225,9 +225,7 @@ def test_geographic_cell_sizes(tmp_path):
     meridian_degree = 6371228.0 * 2 * np.pi / 360
     np.testing.assert_allclose(mesh["dy"], 0.5 * meridian_degree, rtol=1e-6)
     latitude = 60 - 0.25 - 0.5 * np.arange(4)
-    np.testing.assert_allclose(
-        mesh["dx"][:, 0], 0.5 * meridian_degree * np.cos(np.radians(latitude)), rtol=1e-5
-    )
+    np.testing.assert_allclose(mesh["dx"][:, 0], 0.5 * meridian_degree * np.cos(np.radians(latitude)), rtol=1e-5)
 
 
 def test_epsg_used_when_the_raster_has_no_crs(tmp_path):
@@ -258,12 +256,8 @@ def test_missing_file_names_the_path(tmp_path):
 
 def test_gauge_outside_raster_names_code_coordinates_and_extent(tmp_path):
     path = funnel(tmp_path)
-    with pytest.raises(
-        ValueError, match=r"gauge 'far' at \(x=600000.0, y=6495500.0\).*x in \[500000.0, 507000.0\]"
-    ):
-        generate_mesh(
-            path, x=[503_500, 600_000], y=[6_495_500, 6_495_500], area=[9e6, 9e6], code=["ok", "far"]
-        )
+    with pytest.raises(ValueError, match=r"gauge 'far' at \(x=600000.0, y=6495500.0\).*x in \[500000.0, 507000.0\]"):
+        generate_mesh(path, x=[503_500, 600_000], y=[6_495_500, 6_495_500], area=[9e6, 9e6], code=["ok", "far"])
 
 
 @pytest.mark.parametrize(

@@ -55,9 +55,7 @@ def test_byte_codes_are_decoded(mesh):
 
 def test_missing_key_suggests_the_misspelt_one(mesh):
     mesh["flowdir"] = mesh.pop("flwdir")
-    with pytest.raises(
-        ValueError, match=r"missing the required key 'flwdir'.*'flowdir'.*Did you mean 'flwdir'"
-    ):
+    with pytest.raises(ValueError, match=r"missing the required key 'flwdir'.*'flowdir'.*Did you mean 'flwdir'"):
         validate_mesh(mesh)
 
 

@@ -65,14 +65,15 @@ def production(
     es = (1.0 - imperviousness) * es
     hp_imd = hp + (ps - es) / cp
     pr = jnp.where(pn > 0.0, pn - ps, 0.0)
-    perc = hp_imd * cp * (1.0 - _inv_fourth_root(1.0 + _fourth(hp_imd / beta)))
+    perc = hp_imd * cp * _one_minus_inv_fourth_root(_fourth(hp_imd / beta))
     return {"pn": pn, "ps": ps, "es": es, "pr": pr, "perc": perc, "hp": hp_imd - perc / cp}
 
 
 def exchange(kexc: Array, ht: Array, fq_l: Array | float = 0.0) -> Array:
     """GR4 groundwater exchange ``lexc = kexc * ht^3.5`` (mm/dt), scaled by ``1 + fq_l``."""
-    ht = jnp.maximum(ht, 0.0)
-    return (1.0 + fq_l) * kexc * ht * ht * ht * jnp.sqrt(ht)
+    positive = ht > 0.0
+    safe_ht = jnp.where(positive, ht, 1.0)
+    return (1.0 + fq_l) * kexc * jnp.where(positive, safe_ht * safe_ht * safe_ht * jnp.sqrt(safe_ht), 0.0)
 
 
 def _fourth(x: Array) -> Array:
@@ -84,21 +85,44 @@ def _inv_fourth_root(x: Array) -> Array:
     return jax.lax.rsqrt(jnp.sqrt(x))
 
 
+def _one_minus_inv_fourth_root(u: Array) -> Array:
+    """``1 - (1 + u) ** -0.25`` without the cancellation that loses all digits for small ``u``."""
+    return -jnp.expm1(-0.25 * jnp.log1p(u))
+
+
+def _power_law(x: Array, exponent: float) -> Array:
+    """``x ** exponent`` for positive ``x``, by multiplications and roots for GR's exponents."""
+    if exponent == -4.0:
+        return 1.0 / _fourth(x)
+    if exponent == 4.0:
+        return _fourth(x)
+    if exponent == -0.25:
+        return _inv_fourth_root(x)
+    return x**exponent
+
+
 def transfer(n: float, prcp: Array, prr: Array, ct: Array, ht: Array) -> tuple[Array, Array]:
     """Power-law transfer store of exponent ``n``: returns ``(qr, ht_new)``.
 
-    Where rainfall is missing (``prcp < 0``) the store receives instead the inflow that keeps its
-    outflow law consistent, as smash does.
+    The store keeps ``h = (h_imd^(1-n) + ct^(1-n))^(1/(1-n))``. Written on the filling ratio, the
+    release is ``ht_imd * (1 - r)`` with ``r = (1 + ht_imd^(n-1))^(-1/(n-1))``, evaluated with
+    ``expm1``/``log1p``: the same law, without overflow for a nearly empty store or a tiny
+    capacity, and without the cancellation that makes the difference noisy in single precision.
+    The new ratio is ``ht_imd`` minus the release below 1, and ``ht_imd * r`` above, where the
+    difference of two large numbers would lose its digits. Where rainfall is
+    missing (``prcp < 0``) the store receives the inflow that leaves its level unchanged, as
+    smash does.
     """
-    level = ht * ct
+    m = n - 1.0
     missing = prcp < 0.0
-    safe_level = jnp.where(missing, level, 1.0)
-    ct_term = 1.0 / _fourth(ct)
-    refill = _inv_fourth_root(1.0 / _fourth(safe_level) - ct_term) - safe_level
+    safe_ht = jnp.where(missing, jnp.clip(ht, 1e-6, 1.0 - 1e-6), 0.5)
+    refill = (safe_ht * _power_law(1.0 - _power_law(safe_ht, m), -1.0 / m) - safe_ht) * ct
     inflow = jnp.where(missing, refill, prr)
     ht_imd = jnp.maximum(1e-6, ht + inflow / ct)
-    ht_new = _inv_fourth_root(1.0 / _fourth(ht_imd * ct) + ct_term) / ct
-    return (ht_imd - ht_new) * ct, ht_new
+    log_ratio = jnp.log1p(_power_law(ht_imd, m)) / -m
+    released = ht_imd * -jnp.expm1(log_ratio)
+    kept = jnp.where(ht_imd < 1.0, ht_imd - released, ht_imd * jnp.exp(log_ratio))
+    return released * ct, kept
 
 
 def gr4_step(
