@@ -42,6 +42,45 @@ def lez_forward() -> Workload:
     )
 
 
+def _calibration(dataset: str, mapping: str, optimizer: str, label: str, repeats: int) -> Workload:
+    """A whole calibration from a fresh model copy, compilation included on the first call."""
+    quiet = {"verbose": False}
+    setup, mesh = hydrograd.factory.load_dataset(dataset)
+    ours_model = hydrograd.Model(setup, mesh, verbose=False)
+
+    def ours():
+        return hydrograd.optimize(ours_model, mapping=mapping, optimizer=optimizer, common_options=quiet)
+
+    reference = None
+    if HAVE_SMASH:
+        import smash
+
+        ref_model = smash.Model(*smash.factory.load_dataset(dataset))
+
+        def reference():
+            return smash.optimize(ref_model, mapping=mapping, optimizer=optimizer, common_options=quiet)
+
+    return Workload(label, ours, reference, repeats)
+
+
+def cance_distributed_lbfgsb() -> Workload:
+    """Distributed gr4/lr calibration, 100 L-BFGS-B iterations, hourly Cance (383 cells, 1440 steps)."""
+    return _calibration("Cance", "distributed", "lbfgsb", "Cance distributed L-BFGS-B (100 iterations)", 1)
+
+
+def lez_sbs() -> Workload:
+    """smash's default calibration: uniform mapping, step-by-step search (50 iterations) on Lez."""
+    return _calibration("Lez", "uniform", "sbs", "Lez uniform SBS (default calibration)", 3)
+
+
+def lez_multilinear_lbfgsb() -> Workload:
+    """Multi-linear regionalization, 100 L-BFGS-B iterations, on Lez."""
+    return _calibration("Lez", "multi-linear", "lbfgsb", "Lez multi-linear L-BFGS-B (100 iterations)", 2)
+
+
 WORKLOADS: dict[str, Callable[[], Workload]] = {
     "lez_forward": lez_forward,
+    "lez_sbs": lez_sbs,
+    "lez_multilinear_lbfgsb": lez_multilinear_lbfgsb,
+    "cance_distributed_lbfgsb": cance_distributed_lbfgsb,
 }

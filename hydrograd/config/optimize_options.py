@@ -87,7 +87,9 @@ def default_optimize_options(model: Model, mapping: str = "uniform", optimizer: 
     if mapping == "ann":
         from hydrograd.factory.net import default_net
 
-        options["net"] = default_net(model.setup.nd, len(bounds), list(bounds.values()))
+        options["net"] = default_net(
+            model.setup.nd, len(bounds), list(bounds.values()), (model.mesh.nrow, model.mesh.ncol)
+        )
         options["learning_rate"] = DEFAULT_LEARNING_RATE
         options["random_state"] = None
     else:

@@ -1,6 +1,7 @@
 """Dataset loading and mesh generation."""
 
 from hydrograd.factory.dataset import load_dataset
+from hydrograd.factory.net import Net
 from hydrograd.mesh.generate import generate_mesh
 
-__all__ = ["generate_mesh", "load_dataset"]
+__all__ = ["Net", "generate_mesh", "load_dataset"]
