@@ -254,16 +254,19 @@ def adaptive_descent(
     termination: dict,
     report: Report,
     callback: IterationCallback = None,
+    gradient_norm: Callable[[np.ndarray], float] | None = None,
 ) -> OptimizerResult:
     """Adam, SGD, Adagrad or RMSprop steps (optax) projected on the bounds, with smash's early
     stopping: stop after ``early_stopping`` iterations without a new best cost and return to
-    the best iterate."""
+    the best iterate. ``gradient_norm`` gives the reported ``|proj g|`` of a gradient (default:
+    its infinity norm)."""
+    norm = gradient_norm or _inf_norm
     optimizer = ADAPTIVE[name](learning_rate)
     maxiter, patience = termination["maxiter"], termination.get("early_stopping", 0)
     x = np.asarray(x0, dtype=np.float64)
     opt_state = optimizer.init(x)
     value, grad = value_and_grad(x)
-    projg = _inf_norm(grad)
+    projg = norm(grad)
     history, projg_history = [value], [projg]
     report(_line(0, 1, value, f"|proj g| = {projg:>.5e}"))
     best = {"cost": np.inf, "iteration": 0, "x": x, "projg": projg}
@@ -273,7 +276,7 @@ def adaptive_descent(
         updates, opt_state = optimizer.update(grad, opt_state, x)
         x = np.clip(np.asarray(optax.apply_updates(x, updates)), lower, upper)
         value, grad = value_and_grad(x)
-        projg = _inf_norm(grad)
+        projg = norm(grad)
         history.append(value)
         projg_history.append(projg)
         if patience:

@@ -25,9 +25,11 @@ from hydrograd.config.optimize_options import (
 from hydrograd.config.regularization import regularization_spec, split_cost_options
 from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
+from hydrograd.core.cost import observation_cost
 from hydrograd.core.mapping import Mapping
 from hydrograd.mesh.graph import grid_neighbours
 from hydrograd.optimize import methods
+from hydrograd.optimize.ann import check_net, train_network
 from hydrograd.optimize.control import Control, build_control
 from hydrograd.optimize.objective import (
     Objective,
@@ -51,9 +53,12 @@ class Optimize(Namespace):
     ``iter_cost`` and ``iter_projg`` (cost and gradient norm at each iteration)."""
 
 
-def normalized_descriptors(model: Model) -> np.ndarray:
-    """Descriptors on the active cells, ``(nac, nd)``, transformed as ``setup.descriptor_tfm`` says."""
-    desc = model.physio_data.descriptor[model._rows, model._cols].astype(np.float32)
+def normalized_descriptors(model: Model, active_only: bool = True) -> np.ndarray:
+    """Descriptors transformed as ``setup.descriptor_tfm`` says: ``(nac, nd)`` on the active
+    cells, or ``(nrow, ncol, nd)`` over the grid."""
+    desc = model.physio_data.descriptor.astype(np.float32)
+    if active_only:
+        desc = desc[model._rows, model._cols]
     p = model.physio_data
     if model.setup.descriptor_tfm == "standardize":
         return (desc - p.mean_descriptor) / p.std_descriptor
@@ -213,7 +218,7 @@ def optimize_model(
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     if mapping == "ann":
-        raise NotImplementedError("mapping 'ann' is not available yet")
+        return _optimize_network(model, options, cost_options, common, wanted, time_index, callback)
     problem = Problem(model, options, cost_options)
     warn_if_unsuited(model, optimizer)
 
@@ -253,6 +258,74 @@ def _collect(
     if wanted["n_iter"]:
         ret["n_iter"] = result.n_iter
     if wanted["projg"] and result.projg is not None:
+        ret["projg"] = result.projg
+    if wanted["iter_cost"]:
+        ret["iter_cost"] = np.asarray(result.iter_cost, dtype=np.float64)
+    if wanted["iter_projg"]:
+        ret["iter_projg"] = np.asarray(result.iter_projg, dtype=np.float64)
+    return Optimize(**ret) if ret else None
+
+
+def _optimize_network(model: Model, options: OptimizeOptions, cost_options, common, wanted, time_index, callback):
+    """``mapping="ann"``: train the descriptors-to-parameters network, then apply its maps."""
+    from hydrograd.factory.net import default_net
+
+    observation, regularization = split_cost_options(cost_options)
+    if regularization:
+        raise ValueError("mapping 'ann' takes no regularization (wjreg, jreg_cmpt) in cost_options")
+    spec = observation_cost_of(model, observation)
+    _check_observations(model, spec.gauges, spec.start)
+    names = options.rr_parameters + options.rr_states
+    if options.net is None:
+        shape = (model.mesh.nrow, model.mesh.ncol)
+        options.net = default_net(model.setup.nd, len(names), [options.bounds[k] for k in names], shape)
+    check_net(options.net, model, names, options.bounds)
+
+    def report(line: str) -> None:
+        if common["verbose"]:
+            print(line, flush=True)
+
+    user_callback = None if callback is None else (lambda info: callback(iopt=Optimize(**info)))
+    report("</> Optimize")
+    try:
+        net, result, maps = train_network(
+            model,
+            options,
+            spec,
+            model._core_inputs(),
+            normalized_descriptors(model, active_only=False),
+            report,
+            user_callback,
+        )
+    except KeyboardInterrupt:
+        report("    INTERRUPTED: the model is left as it was before optimize")
+        raise
+    for i, name in enumerate(names):
+        target = model.rr_parameters if name in model.rr_parameters.keys else model.rr_initial_states
+        target.get(name)[...] = maps[..., i]
+    out = model._run(
+        record_states=wanted["rr_states"], record_q_domain=wanted["q_domain"], record_fluxes=wanted["internal_fluxes"]
+    )
+    from hydrograd.factory.net import net_to_vector
+    from hydrograd.simulation.run import collect_run_outputs
+
+    ret = collect_run_outputs(model, out, wanted, time_index)
+    if wanted["net"]:
+        ret["net"] = net
+    if wanted["control_vector"]:
+        ret["control_vector"] = net_to_vector(net)
+    if wanted["cost"] or wanted["jobs"]:
+        jobs = float(
+            observation_cost(
+                jnp.asarray(model.response.q), jnp.asarray(model.response_data.q), spec, cost_data(model, spec)
+            )
+        )
+        ret.update({k: jobs for k in ("cost", "jobs") if wanted[k]})
+    if wanted["jreg"]:
+        ret["jreg"] = 0.0
+    if wanted["n_iter"]:
+        ret["n_iter"] = result.n_iter
+    if wanted["projg"]:
         ret["projg"] = result.projg
     if wanted["iter_cost"]:
         ret["iter_cost"] = np.asarray(result.iter_cost, dtype=np.float64)

@@ -1,0 +1,221 @@
+"""Learnable regionalization (``mapping="ann"``): a network maps descriptors to parameter maps
+and is trained through the hydrological model.
+
+The objective is one pure function of the network's trainable weights: descriptors -> network
+-> parameter and initial-state values on the active cells -> simulation -> cost. The network
+and its training run in double precision (as smash trains it, in numpy float64); the model runs
+in the dtype of its inputs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from hydrograd.config.cost_options import cost_data
+from hydrograd.core import net as core_net
+from hydrograd.core.cost import CostData, ObservationCost, observation_cost
+from hydrograd.core.graph import FlowGraph
+from hydrograd.core.registry import Structure
+from hydrograd.core.simulate import Forcing, simulate
+from hydrograd.optimize import methods
+
+if TYPE_CHECKING:
+    from hydrograd.config.optimize_options import OptimizeOptions
+    from hydrograd.factory.net import Net
+    from hydrograd.model import Model
+
+
+class NetObjective(NamedTuple):
+    """Static part: model structure, network description, what the outputs are, the cost."""
+
+    structure: Structure
+    dt: float
+    spec: core_net.Spec
+    names: tuple[str, ...]
+    n_params: int
+    cost: ObservationCost
+    train: bool
+
+
+class NetData(NamedTuple):
+    """Arrays: network input (descriptors), frozen weights, active cells (flat grid indices),
+    base parameters and states, and what the simulation and cost need."""
+
+    x: jax.Array
+    frozen: core_net.Params
+    active: jax.Array
+    params: dict[str, jax.Array]
+    states: dict[str, jax.Array]
+    forcing: Forcing
+    graph: FlowGraph
+    gauge_index: jax.Array
+    imperviousness: jax.Array
+    q_obs: jax.Array
+    cost_data: CostData | None
+    key: jax.Array
+
+
+def network_maps(trainable: core_net.Params, x: jax.Array, objective: NetObjective, data: NetData) -> jax.Array:
+    """Network output for the input ``x`` over the whole grid, ``(nrow * ncol, n_outputs)``."""
+    weights = core_net.combine(trainable, data.frozen)
+    y = core_net.forward(objective.spec, weights, x, train=objective.train, key=data.key)
+    return y.reshape(-1, len(objective.names))
+
+
+def net_cost(trainable: core_net.Params, x: jax.Array, objective: NetObjective, data: NetData) -> jax.Array:
+    """``J`` for the network weights ``trainable`` and input descriptors ``x``."""
+    y = network_maps(trainable, x, objective, data)[data.active]
+    names = objective.names
+    params = {**data.params}
+    states = {**data.states}
+    for i, name in enumerate(names):
+        target = params if i < objective.n_params else states
+        target[name] = y[:, i].astype(target[name].dtype)
+    out = simulate(
+        objective.structure,
+        params,
+        states,
+        data.forcing,
+        data.graph,
+        data.gauge_index,
+        data.imperviousness,
+        objective.dt,
+    )
+    as64 = jax.tree_util.tree_map(
+        lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a,
+        (out.q, data.q_obs, data.cost_data),
+    )
+    return observation_cost(*as64[:2], objective.cost, as64[2])
+
+
+net_value_and_grad = jax.jit(jax.value_and_grad(net_cost, argnums=(0, 1)), static_argnames=("objective",))
+"""``(J, (dJ/dweights, dJ/ddescriptors))``. smash reports the infinity norm of the second as
+``|proj g|`` during training; the weights follow the first."""
+
+
+def check_net(net: Net, model: Model, names: tuple[str, ...], bounds: dict[str, tuple[float, float]]) -> None:
+    """Refuse, before any training, a network that cannot map this model's descriptors to
+    these parameters."""
+    from hydrograd.factory.net import Conv2D, Dense, Net, Scale
+
+    if not isinstance(net, Net):
+        raise TypeError(f"optimize_options 'net' must be a hydrograd.factory.Net, got {type(net).__name__}")
+    if not net.layers:
+        raise ValueError("optimize_options 'net' has no layers")
+    nd = model.setup.nd
+    if nd == 0:
+        raise ValueError("mapping 'ann' needs descriptors: set 'read_descriptor' and 'descriptor_name' in the setup")
+    first = net.layers[0]
+    grid = (model.mesh.nrow, model.mesh.ncol, nd)
+    if isinstance(first, Dense) and first.input_shape != (nd,):
+        raise ValueError(f"the net's first dense layer takes input_shape {first.input_shape}; the model has nd={nd}")
+    if isinstance(first, Conv2D) and first.input_shape != grid:
+        raise ValueError(
+            f"the net's first conv2d layer takes input_shape {first.input_shape}; the descriptor maps are {grid}"
+        )
+    if not isinstance(first, Dense | Conv2D):
+        raise ValueError(f"the net must start with a dense or conv2d layer, not {first.layer_name()}")
+    if net.layers[-1].output_shape()[-1] != len(names):
+        raise ValueError(
+            f"the net outputs {net.layers[-1].output_shape()[-1]} values per cell; optimize_options "
+            f"'parameters' lists {len(names)}: {list(names)}"
+        )
+    if isinstance(first, Conv2D) and int(np.prod(net.layers[-1].output_shape()[:-1])) != grid[0] * grid[1]:
+        raise ValueError(
+            f"the convolutional net outputs {net.layers[-1].output_shape()}; it must give one row per grid cell "
+            f"({grid[0] * grid[1]}); add_flatten() keeps that layout"
+        )
+    if not any(getattr(layer, "trainable", False) for layer in net.layers if isinstance(layer, Dense | Conv2D)):
+        raise ValueError("the net has no trainable layer: set_trainable(...) freezes them all")
+    for layer in net.layers:
+        if isinstance(layer, Scale):
+            expected = np.array([bounds[k] for k in names], dtype=np.float64)
+            given = np.stack([layer.lower, layer.upper], axis=-1)
+            if given.shape != expected.shape or not np.allclose(given, expected, rtol=1e-6):
+                raise ValueError(
+                    f"the net's scale layer bounds {given.tolist()} disagree with optimize_options 'bounds' "
+                    f"{expected.tolist()} for parameters {list(names)}"
+                )
+
+
+def train_network(
+    model: Model,
+    options: OptimizeOptions,
+    spec_cost: ObservationCost,
+    core: dict[str, Any],
+    descriptors: np.ndarray,
+    report,
+    callback,
+) -> tuple[Net, methods.OptimizerResult, np.ndarray]:
+    """Train a copy of the options' network; returns it, the optimizer result, and its output
+    maps ``(nrow, ncol, n_outputs)``."""
+    from hydrograd.factory.net import Dense, Dropout
+
+    names = options.rr_parameters + options.rr_states
+    net = options.net.copy()
+    net.initialize(options.random_state)
+    dense = isinstance(net.layers[0], Dense)
+    x = descriptors.reshape(-1, descriptors.shape[-1]) if dense else descriptors
+    objective = NetObjective(
+        core["structure"],
+        core["dt"],
+        net.spec(),
+        names,
+        len(options.rr_parameters),
+        spec_cost,
+        any(isinstance(layer, Dropout) for layer in net.layers),
+    )
+    rows, cols = model._rows, model._cols
+    seed = 0 if options.random_state is None else options.random_state
+    with jax.enable_x64(True):
+        trainable = net.params("trainable", jnp.float64)
+        flat0, unravel = ravel_pytree(trainable)
+        data = NetData(
+            x=jnp.asarray(x, jnp.float64),
+            frozen=net.params("frozen", jnp.float64),
+            active=jnp.asarray(rows * model.mesh.ncol + cols),
+            params=core["params"],
+            states=core["initial_states"],
+            forcing=core["forcing"],
+            graph=core["graph"],
+            gauge_index=core["gauge_index"],
+            imperviousness=core["imperviousness"],
+            q_obs=jnp.asarray(model.response_data.q),
+            cost_data=cost_data(model, spec_cost),
+            key=jax.random.PRNGKey(seed),
+        )
+        step = {"n": 0, "input_norm": 0.0}
+
+        def value_and_grad(flat):
+            key = jax.random.fold_in(data.key, step["n"])
+            step["n"] += 1
+            value, (grad, grad_x) = net_value_and_grad(
+                unravel(jnp.asarray(flat)), data.x, objective, data._replace(key=key)
+            )
+            step["input_norm"] = float(jnp.max(jnp.abs(grad_x)))
+            return float(value), np.asarray(ravel_pytree(grad)[0])
+
+        unbounded = np.full(flat0.shape, np.inf)
+        result = methods.adaptive_descent(
+            options.optimizer,
+            options.learning_rate,
+            value_and_grad,
+            np.asarray(flat0),
+            -unbounded,
+            unbounded,
+            options.termination_crit,
+            report,
+            callback,
+            gradient_norm=lambda _: step["input_norm"],
+        )
+        net.set_params(unravel(jnp.asarray(result.x)))
+        inference = objective._replace(train=False)
+        maps = np.asarray(network_maps(net.params("trainable", jnp.float64), data.x, inference, data))
+    net.history["loss_train"] = list(result.iter_cost[1:])
+    net.history["proj_grad"] = list(result.iter_projg[1:])
+    return net, result, maps.reshape(model.mesh.nrow, model.mesh.ncol, len(names)).astype(np.float32)
