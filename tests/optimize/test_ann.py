@@ -67,7 +67,7 @@ def test_same_random_state_same_result(model):
 def test_early_stopping_restores_the_best_weights(model):
     opts = options(mlp(), learning_rate=0.5)
     opts["termination_crit"] = {"maxiter": 30, "early_stopping": 2}
-    new, opt = smash.optimize(
+    _, opt = smash.optimize(
         model,
         mapping="ann",
         optimize_options=opts,
