@@ -78,9 +78,78 @@ def lez_multilinear_lbfgsb() -> Workload:
     return _calibration("Lez", "multi-linear", "lbfgsb", "Lez multi-linear L-BFGS-B (100 iterations)", 2)
 
 
+SEED_PROBLEM = {
+    "cp": (1e-06, 1000.0),
+    "ct": (1e-06, 1000.0),
+    "kexc": (-50, 50),
+    "llr": (1e-06, 1000.0),
+    "hp": (0, 1),
+    "ht": (0, 1),
+}
+
+
+def _seed_net(package, model, kind: str):
+    """The MLP or CNN of seed tutorial 2, built with ``package`` (hydrograd or smash)."""
+    net = package.factory.Net()
+    if kind == "mlp":
+        net.add_dense(24, input_shape=model.setup.nd, activation="relu")
+    else:
+        net.add_conv2d(24, filter_shape=(4, 4), input_shape=model.physio_data.descriptor.shape, activation="relu")
+        net.add_flatten()
+    net.add_dense(60, activation="relu")
+    net.add_dense(len(SEED_PROBLEM), activation="tanh")
+    net.add_scale(list(SEED_PROBLEM.values()))
+    return net
+
+
+def _seed_training(kind: str) -> Workload:
+    """Seed tutorial 2: 250 Adam iterations training a regionalization network on Lez."""
+    quiet = {"verbose": False}
+
+    def options(package, model):
+        return {
+            "net": _seed_net(package, model, kind),
+            "learning_rate": 0.003,
+            "termination_crit": {"maxiter": 250, "early_stopping": 50},
+            "random_state": 1,
+            "parameters": list(SEED_PROBLEM),
+            "bounds": SEED_PROBLEM,
+        }
+
+    ours_model = hydrograd.Model(*hydrograd.factory.load_dataset("Lez"), verbose=False)
+
+    def ours():
+        return hydrograd.optimize(
+            ours_model, mapping="ann", optimize_options=options(hydrograd, ours_model), common_options=quiet
+        )
+
+    reference = None
+    if HAVE_SMASH:
+        import smash
+
+        ref_model = smash.Model(*smash.factory.load_dataset("Lez"))
+
+        def reference():
+            return smash.optimize(
+                ref_model, mapping="ann", optimize_options=options(smash, ref_model), common_options=quiet
+            )
+
+    return Workload(f"Lez ANN {kind.upper()} regionalization (250 Adam iterations)", ours, reference, 1)
+
+
+def lez_ann_mlp() -> Workload:
+    return _seed_training("mlp")
+
+
+def lez_ann_cnn() -> Workload:
+    return _seed_training("cnn")
+
+
 WORKLOADS: dict[str, Callable[[], Workload]] = {
     "lez_forward": lez_forward,
     "lez_sbs": lez_sbs,
     "lez_multilinear_lbfgsb": lez_multilinear_lbfgsb,
     "cance_distributed_lbfgsb": cance_distributed_lbfgsb,
+    "lez_ann_mlp": lez_ann_mlp,
+    "lez_ann_cnn": lez_ann_cnn,
 }

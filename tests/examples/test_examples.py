@@ -1,0 +1,33 @@
+"""The example scripts run and write non-trivial figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _run(script: str, *args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def _non_trivial(path: Path) -> None:
+    assert path.is_file()
+    pixels = np.asarray(Image.open(path).convert("L"), dtype=float)
+    assert pixels.std() > 10, f"{path.name} looks blank"
+
+
+@pytest.mark.usefixtures("data_root")
+def test_learnable_regionalization_figures(tmp_path):
+    _run("learnable_regionalization.py", str(tmp_path), "--maxiter", "3")
+    for name in ("loss_descent.png", "maps_mlp.png", "maps_cnn.png"):
+        _non_trivial(tmp_path / name)
