@@ -15,9 +15,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-import hydrograd as smash  # noqa: E402
+import hydrograd as smash
 
 PROBLEM = {
     "cp": (1e-06, 1000.0),
