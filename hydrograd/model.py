@@ -7,13 +7,14 @@ It owns numpy maps on the grid (what users read and write) and converts them at 
 from __future__ import annotations
 
 import copy as _copy
+import itertools
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
 from hydrograd._containers import KeyedMaps, Namespace
-from hydrograd.config._checks import closest
+from hydrograd.config._checks import choice, closest
 from hydrograd.config.setup import Setup
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, default_parameter_value
 from hydrograd.core.registry import Structure, get_structure
@@ -42,6 +43,7 @@ class Model:
         shape = (self.setup.ntime_step,)
         self.response = Namespace(q=np.zeros((self.mesh.ng, *shape), dtype=np.float32))
         self._init_parameters(inputs.interception_capacity)
+        self._init_network()
 
     def _index_mesh(self) -> None:
         mesh = self.mesh
@@ -71,6 +73,16 @@ class Model:
         states = np.stack([np.full(grid, RR_STATES[k].default, np.float32) for k in structure.states], axis=-1)
         self.rr_initial_states = KeyedMaps(structure.states, states)
         self.rr_final_states = KeyedMaps(structure.states, states.copy())
+
+    def _init_network(self) -> None:
+        """Zero weights and biases for a hybrid structure's flux-correction network (smash's
+        start: the hybrid then behaves exactly as its conceptual base)."""
+        sizes = [int(n) for n in self.setup.neurons if n > 0] if self.setup.n_layers else []
+        values = {}
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes), start=1):
+            values[f"weight_{i}"] = np.zeros((n_out, n_in), dtype=np.float32)
+            values[f"bias_{i}"] = np.zeros(n_out, dtype=np.float32)
+        self.nn_parameters = Namespace(**values)
 
     @property
     def _structure(self) -> Structure:
@@ -141,6 +153,81 @@ class Model:
         """Default calibration bounds of the structure's initial states."""
         return {str(k): RR_STATES[k].bounds for k in self.rr_initial_states.keys}
 
+    # ---- flux-correction network of hybrid structures ---------------------------------------
+
+    def get_nn_parameters_weight(self) -> list[np.ndarray]:
+        """Weights of the flux-correction network, one ``(n_out, n_in)`` float32 array per layer."""
+        return [getattr(self.nn_parameters, f"weight_{i}").copy() for i in range(1, self.setup.n_layers + 1)]
+
+    def get_nn_parameters_bias(self) -> list[np.ndarray]:
+        """Biases of the flux-correction network, one ``(n_out,)`` float32 array per layer."""
+        return [getattr(self.nn_parameters, f"bias_{i}").copy() for i in range(1, self.setup.n_layers + 1)]
+
+    def set_nn_parameters_weight(
+        self, value: list | None = None, initializer: str = "glorot_uniform", random_state: int | None = None
+    ) -> None:
+        """Set the network's weights: ``value`` (one number or array per layer), or draws from
+        ``initializer`` seeded by ``random_state`` (same numbers as smash)."""
+        self._set_network("weight", value, initializer, random_state)
+
+    def set_nn_parameters_bias(
+        self, value: list | None = None, initializer: str = "zeros", random_state: int | None = None
+    ) -> None:
+        """Set the network's biases: ``value`` (one number or array per layer), or draws from
+        ``initializer`` seeded by ``random_state`` (same numbers as smash)."""
+        self._set_network("bias", value, initializer, random_state)
+
+    def _set_network(self, kind: str, value: list | None, initializer: str, random_state: int | None) -> None:
+        from hydrograd.factory.initializers import (
+            INITIALIZERS,
+            check_random_state,
+            initial_values,
+            random_generator,
+        )
+
+        if not self.setup.n_layers:
+            raise ValueError(
+                f"structure '{self.setup.structure}' has no flux-correction network; choose a hybrid "
+                "hydrological_module such as 'gr4_mlp'"
+            )
+        current = [getattr(self.nn_parameters, f"{kind}_{i}") for i in range(1, self.setup.n_layers + 1)]
+        if value is None:
+            initializer = choice(initializer, INITIALIZERS, "initializer")
+            rng = random_generator(check_random_state(random_state))
+            new = []
+            for array in current:
+                n_out = array.shape[0]
+                n_in = array.shape[1] if kind == "weight" else 1
+                new.append(initial_values(initializer, n_in, n_out, rng).reshape(array.shape))
+        else:
+            if not isinstance(value, list | tuple) or len(value) != len(current):
+                raise ValueError(
+                    f"value must be a list of {len(current)} {kind} arrays (one per layer), got {value!r:.80}"
+                )
+            new = []
+            for i, (given, array) in enumerate(zip(value, current, strict=True), start=1):
+                if isinstance(given, bool) or not isinstance(given, int | float | np.ndarray):
+                    raise TypeError(f"{kind}_{i} must be a number or an array, got {type(given).__name__}")
+                given = np.asarray(given, dtype=np.float32)
+                if given.size != 1 and given.shape != array.shape:
+                    raise ValueError(f"{kind}_{i} must have shape {array.shape}, got {given.shape}")
+                if not np.all(np.isfinite(given)):
+                    raise ValueError(f"{kind}_{i} holds NaN or inf")
+                new.append(np.broadcast_to(given, array.shape))
+        for i, array in enumerate(new, start=1):
+            setattr(self.nn_parameters, f"{kind}_{i}", np.array(array, dtype=np.float32))
+
+    def _flux_correction(self):
+        """The network hook the core takes, or None for a conceptual structure."""
+        if not self.setup.n_layers:
+            return None
+        from hydrograd.core.structures.hybrid import make_flux_correction
+
+        return make_flux_correction(
+            [jnp.asarray(w) for w in self.get_nn_parameters_weight()],
+            [jnp.asarray(b) for b in self.get_nn_parameters_bias()],
+        )
+
     # ---- conversions at the edge -----------------------------------------------------------
 
     def _to_active(self, grid_values: np.ndarray) -> jnp.ndarray:
@@ -172,6 +259,7 @@ class Model:
             "gauge_index": jnp.asarray(self._gauge_index, dtype=jnp.int32),
             "imperviousness": self._to_active(self.physio_data.imperviousness),
             "dt": self.setup.dt,
+            "flux_correction": self._flux_correction(),
         }
 
     def _run(self, **record: bool) -> SimulationOutput:
@@ -213,8 +301,9 @@ class Model:
         )
 
     def _nn_parameter_names(self) -> list[str]:
-        """Weight and bias names of the structure's flux-correction network (none for gr4)."""
-        return []
+        """Weight and bias names of the flux-correction network, in smash's order (none when the
+        structure is not hybrid)."""
+        return [f"{kind}_{i}" for i in range(1, self.setup.n_layers + 1) for kind in ("weight", "bias")]
 
     def copy(self) -> Model:
         """A deep copy (the immutable flow graph is shared)."""

@@ -146,7 +146,9 @@ class Setup:
     """Validated model setup. Attributes carry smash's names and types.
 
     Derived attributes: ``structure`` (``"snow-hydrological-routing"``), ``ntime_step``, ``nd``
-    (number of descriptors), ``nrrp``/``nrrs`` (numbers of parameters and states), ``nqz``.
+    (number of descriptors), ``nrrp``/``nrrs`` (numbers of parameters and states), ``nqz``, and
+    for hybrid structures ``neurons`` (layer sizes of the flux-correction network, input first,
+    zero-padded as smash shows them) and ``n_layers`` (its number of weight matrices; 0 otherwise).
     """
 
     def __init__(self, user_setup: dict[str, Any]):
@@ -223,6 +225,11 @@ class Setup:
         self.nrrp = len(structure.parameters)
         self.nrrs = len(structure.states)
         self.nqz = 2 if self.routing_module == "kw" else 1
+        n_in, n_out = structure.hydrological.network_io or (0, 0)
+        sizes = [n_in, *(int(h) for h in self.hidden_neuron if h > 0), n_out]
+        self.neurons = np.zeros(len(self.hidden_neuron) + 2, dtype=np.int32)
+        self.neurons[: len(sizes)] = sizes
+        self.n_layers = max(0, int(np.count_nonzero(self.neurons)) - 1)
 
     @property
     def start(self) -> pd.Timestamp:

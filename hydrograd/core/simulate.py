@@ -66,7 +66,9 @@ def simulate(
 
     ``params`` and ``initial_states`` map each of the structure's names to a ``(nac,)`` array;
     ``gauge_index`` (``(ng,)`` int) gives the active-cell index of each gauge. ``structure``,
-    ``dt``, ``flux_correction`` and the ``record_*`` flags are static under ``jit``.
+    ``flux_correction`` (hybrid structures) is the network hook, a PyTree (see
+    ``hydrograd.core.structures.hybrid.make_flux_correction``) traced like the arrays.
+    ``structure``, ``dt`` and the ``record_*`` flags are static under ``jit``.
     """
     nac = graph.nac
     dtype = forcing.prcp.dtype
@@ -117,7 +119,6 @@ simulate_jit = jax.jit(
     static_argnames=(
         "structure",
         "dt",
-        "flux_correction",
         "record_states",
         "record_q_domain",
         "record_fluxes",

@@ -36,6 +36,7 @@ import numpy as np
 
 from hydrograd.config._checks import choice
 from hydrograd.core import net as core
+from hydrograd.factory.initializers import INITIALIZERS, check_random_state, initial_values, random_generator
 
 __all__ = ["Net", "default_net"]
 
@@ -51,10 +52,6 @@ ACTIVATION_NAMES = {
     "silu": "SiLU",
 }
 """Accepted activation names and the class names smash prints for them."""
-
-INITIALIZERS = ("uniform", "glorot_uniform", "he_uniform", "normal", "glorot_normal", "he_normal", "zeros")
-
-_MAX_SEED = 2**32 - 1
 
 
 # ----------------------------------------------------------------------------------- checks
@@ -91,32 +88,6 @@ def _activation(name: str | None) -> str | None:
 
 def _initializer(name: str, what: str) -> str:
     return choice(name, INITIALIZERS, what)
-
-
-def _random_state(value: Any) -> int | None:
-    if value is None:
-        return None
-    if not _is_real(value) or not math.isfinite(value) or value != int(value):
-        raise TypeError(f"random_state must be an integer or None, got {type(value).__name__} {value!r}")
-    if not 0 <= value <= _MAX_SEED:
-        raise ValueError(f"random_state must be between 0 and 2**32 - 1, got {value!r}")
-    return int(value)
-
-
-def _rng(random_state: int | None) -> Any:
-    return np.random if random_state is None else np.random.RandomState(random_state)
-
-
-def _initial_values(initializer: str, n_in: int, n_out: int, rng: Any) -> np.ndarray:
-    """An ``(n_out, n_in)`` float64 matrix drawn as smash draws it (see the module docstring)."""
-    family, _, law = initializer.rpartition("_")
-    if initializer == "zeros":
-        return np.zeros((n_out, n_in))
-    if law == "uniform":
-        limit = {"glorot": math.sqrt(6 / (n_in + n_out)), "he": math.sqrt(6 / n_in)}.get(family, 1 / math.sqrt(n_in))
-        return rng.uniform(-limit, limit, (n_out, n_in))
-    std = {"glorot": math.sqrt(2 / (n_in + n_out)), "he": math.sqrt(2 / n_in)}.get(family, 0.01)
-    return rng.normal(0, std, (n_out, n_in))
 
 
 def _render_table(rows: list[list[str]]) -> str:
@@ -175,9 +146,9 @@ class _WeightedLayer(Layer):
     def _draw(self, kind: str, rng: Any) -> None:
         n_out, n_in = self.weight_shape
         if kind == "weight":
-            self.weight = _initial_values(self.kernel_initializer, n_in, n_out, rng)
+            self.weight = initial_values(self.kernel_initializer, n_in, n_out, rng)
         else:
-            self.bias = _initial_values(self.bias_initializer, 1, n_out, rng).T
+            self.bias = initial_values(self.bias_initializer, 1, n_out, rng).T
 
 
 class Dense(_WeightedLayer):
@@ -455,10 +426,10 @@ class Net:
     def _set(self, kind: str, value: Any, random_state: Any) -> None:
         if not self.layers:
             raise ValueError("the network has no layers yet")
-        random_state = _random_state(random_state)
+        random_state = check_random_state(random_state)
         layers = self._weighted()
         if value is None:
-            rng = _rng(random_state)
+            rng = random_generator(random_state)
             for layer in layers:
                 layer._draw(kind, rng)
         else:
@@ -486,7 +457,7 @@ class Net:
     def initialize(self, random_state: int | None = None) -> None:
         """Draw every weight and bias not set yet, as smash does before training: layer after
         layer, the weight then the bias, from one stream seeded by ``random_state``."""
-        rng = _rng(_random_state(random_state))
+        rng = random_generator(check_random_state(random_state))
         for layer in self._weighted():
             if layer.weight is None:
                 layer._draw("weight", rng)

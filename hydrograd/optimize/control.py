@@ -53,6 +53,30 @@ class Control:
         return _forward(self.upper, self.kinds, self.lower, self.upper)
 
 
+def add_network(control: Control, network: list[tuple[str, np.ndarray]]) -> Control:
+    """Append the calibrated weights and biases of a hybrid structure's network (unbounded,
+    untransformed), in smash's order and names: a weight ``(n_out, n_in)`` column by column
+    (``weight_1-<out>-<in>``), a bias entry by entry (``bias_1-<out>``)."""
+    values, names = [control.x0], list(control.names)
+    for key, array in network:
+        values.append(np.asarray(array, dtype=np.float32).ravel(order="F"))
+        if array.ndim == 2:
+            names += [f"{key}-{o + 1}-{i + 1}" for i in range(array.shape[1]) for o in range(array.shape[0])]
+        else:
+            names += [f"{key}-{o + 1}" for o in range(array.shape[0])]
+    n = sum(v.size for v in values[1:])
+    return Control(
+        x0=np.concatenate(values),
+        lower=np.concatenate([control.lower, np.full(n, -np.inf, np.float32)]),
+        upper=np.concatenate([control.upper, np.full(n, np.inf, np.float32)]),
+        nbd=np.concatenate([control.nbd, np.zeros(n, np.int32)]),
+        names=names,
+        kinds=np.concatenate([control.kinds, np.full(n, KEEP, np.int32)]),
+        mapping=control.mapping,
+        n_rr=control.n_rr,
+    )
+
+
 def _forward(x, kinds, lower, upper):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(kinds == ASINH, np.arcsinh(x), x)

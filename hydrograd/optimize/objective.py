@@ -12,12 +12,14 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from hydrograd.core.cost import CostData, ObservationCost, observation_cost
 from hydrograd.core.graph import FlowGraph
 from hydrograd.core.mapping import Mapping, apply_mapping
 from hydrograd.core.registry import Structure
 from hydrograd.core.simulate import Forcing, simulate
+from hydrograd.core.structures.hybrid import make_flux_correction
 from hydrograd.optimize.control import untransform
 
 Array = jnp.ndarray
@@ -33,7 +35,9 @@ class Objective(NamedTuple):
     ``cost_precision``: ``"float32"`` reduces the discharge misfit exactly as smash does (same
     digits); ``"float64"`` (used by gradient-based optimizers, under ``jax.enable_x64``) reduces
     it in double precision, which removes the single-precision noise of long sums that otherwise
-    derails line searches. The model itself always runs in the dtype of its inputs.
+    derails line searches. The model itself always runs in the dtype of its inputs;
+    ``network``: the calibrated weights and biases of a hybrid structure's network, as
+    ``(name, shape)`` in control-vector order (after the mapped coefficients).
     """
 
     structure: Structure
@@ -44,13 +48,15 @@ class Objective(NamedTuple):
     wjreg: float = 0.0
     jreg: tuple[tuple[str, float], ...] = ()
     cost_precision: str = "float32"
+    network: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 class ObjectiveData(NamedTuple):
     """Arrays of the problem. ``kinds``/``lower``/``upper``: per-entry transform and raw bounds;
     ``background``: the transformed starting control (regularization reference);
     ``neighbours``: ``(nac, 4)`` active-cell indices of the cells above, below, left and right
-    (the cell itself where that neighbour is outside the domain)."""
+    (the cell itself where that neighbour is outside the domain); ``network``: every weight and
+    bias of a hybrid structure's network (``weight_1``, ``bias_1``, ...), or None."""
 
     kinds: Array
     lower: Array
@@ -66,6 +72,7 @@ class ObjectiveData(NamedTuple):
     descriptors: Array
     neighbours: Array
     cost_data: CostData | None
+    network: dict[str, Array] | None = None
 
 
 def model_inputs(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[dict[str, Array], dict[str, Array]]:
@@ -77,6 +84,25 @@ def model_inputs(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple
     params = {**data.params, **{k: mapped[k].astype(data.params[k].dtype) for k in names[:n_params]}}
     states = {**data.states, **{k: mapped[k].astype(data.states[k].dtype) for k in names[n_params:]}}
     return params, states
+
+
+def flux_correction(x_t: Array, objective: Objective, data: ObjectiveData):
+    """The hybrid network hook for a transformed control vector (None for a conceptual model):
+    the calibrated weights come from the control, the others from ``data.network``."""
+    if data.network is None:
+        return None
+    values = dict(data.network)
+    start = objective.mapping.size
+    for key, shape in objective.network:
+        size = int(np.prod(shape))
+        block = x_t[start : start + size].astype(values[key].dtype)
+        values[key] = block.reshape(shape[::-1]).T if len(shape) == 2 else block
+        start += size
+    n_layers = len(values) // 2
+    return make_flux_correction(
+        [values[f"weight_{i}"] for i in range(1, n_layers + 1)],
+        [values[f"bias_{i}"] for i in range(1, n_layers + 1)],
+    )
 
 
 def _laplacian_energy(values: Array, neighbours: Array) -> Array:
@@ -119,6 +145,7 @@ def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[A
         data.gauge_index,
         data.imperviousness,
         objective.dt,
+        flux_correction=flux_correction(x_t, objective, data),
     )
     q, q_obs, cost_data = out.q, data.q_obs, data.cost_data
     if objective.cost_precision == "float64":

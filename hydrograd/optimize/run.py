@@ -30,7 +30,7 @@ from hydrograd.core.mapping import Mapping
 from hydrograd.mesh.graph import grid_neighbours
 from hydrograd.optimize import methods
 from hydrograd.optimize.ann import check_net, train_network
-from hydrograd.optimize.control import Control, build_control
+from hydrograd.optimize.control import Control, add_network, build_control
 from hydrograd.optimize.objective import (
     Objective,
     ObjectiveData,
@@ -103,6 +103,9 @@ class Problem:
             [str(d) for d in model.setup.descriptor_name],
             options.control_tfm,
         )
+        network = {k: getattr(model.nn_parameters, k) for k in model._nn_parameter_names()}
+        if options.nn_parameters:
+            self.control = add_network(self.control, [(k, network[k]) for k in options.nn_parameters])
         self.double = options.optimizer in GRADIENT_OPTIMIZERS
         self.objective = Objective(
             core["structure"],
@@ -113,6 +116,7 @@ class Problem:
             wjreg,
             jreg,
             "float64" if self.double else "float32",
+            tuple((k, network[k].shape) for k in options.nn_parameters),
         )
         descriptors = normalized_descriptors(model) if options.mapping in ("multi-linear", "multi-power") else None
         self.x0 = self.control.transform(self.control.x0)
@@ -131,6 +135,7 @@ class Problem:
             descriptors=jnp.zeros((model.mesh.nac, 0)) if descriptors is None else jnp.asarray(descriptors),
             neighbours=jnp.asarray(grid_neighbours(model.mesh.active_cell)),
             cost_data=cost_data(model, spec),
+            network={k: jnp.asarray(v) for k, v in network.items()} if network else None,
         )
 
     def _x(self, x_t: np.ndarray) -> jnp.ndarray:
@@ -161,6 +166,16 @@ class Problem:
         with jax.enable_x64(self.double):
             params, states = model_inputs(self._x(x_t), self.objective, self.data)
             return {k: np.asarray({**params, **states}[k]) for k in self.objective.mapping.names}
+
+    def network(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
+        """Calibrated weights and biases of the hybrid network for a transformed control."""
+        start = self.objective.mapping.size
+        out = {}
+        for key, shape in self.objective.network:
+            size = int(np.prod(shape))
+            out[key] = np.asarray(x_t[start : start + size], dtype=np.float32).reshape(shape, order="F")
+            start += size
+        return out
 
     def terms(self, x_t: np.ndarray) -> dict[str, float]:
         with jax.enable_x64(self.double):
@@ -220,7 +235,7 @@ def optimize_model(
     if mapping == "ann":
         return _optimize_network(model, options, cost_options, common, wanted, time_index, callback)
     problem = Problem(model, options, cost_options)
-    warn_if_unsuited(model, optimizer)
+    warn_if_unsuited(model, optimizer, options)
 
     def report(line: str) -> None:
         if common["verbose"]:
@@ -238,6 +253,8 @@ def optimize_model(
     for name, values in maps.items():
         target = model.rr_parameters if name in model.rr_parameters.keys else model.rr_initial_states
         target.get(name)[model._rows, model._cols] = values
+    for key, values in problem.network(result.x).items():
+        setattr(model.nn_parameters, key, values)
     out = model._run(
         record_states=wanted["rr_states"], record_q_domain=wanted["q_domain"], record_fluxes=wanted["internal_fluxes"]
     )
@@ -356,9 +373,9 @@ def optimize(
     return new if ret is None else (new, ret)
 
 
-def warn_if_unsuited(model: Model, optimizer: str) -> None:
-    """smash's warning for a step-by-step search on a hybrid structure."""
-    if optimizer == "sbs" and model._nn_parameter_names():
+def warn_if_unsuited(model: Model, optimizer: str, options: OptimizeOptions) -> None:
+    """Warn when a step-by-step search is asked to move a hybrid network's weights."""
+    if optimizer == "sbs" and options.nn_parameters:
         warnings.warn(
             f"sbs optimizer may not be suitable for the {model.setup.hydrological_module} module; "
             "prefer a gradient-based optimizer such as lbfgsb",

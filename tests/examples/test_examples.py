@@ -31,3 +31,9 @@ def test_learnable_regionalization_figures(tmp_path):
     _run("learnable_regionalization.py", str(tmp_path), "--maxiter", "3")
     for name in ("loss_descent.png", "maps_mlp.png", "maps_cnn.png"):
         _non_trivial(tmp_path / name)
+
+
+@pytest.mark.usefixtures("data_root")
+def test_hybrid_states_figure(tmp_path):
+    _run("hybrid_states.py", str(tmp_path), "--maxiter", "3")
+    _non_trivial(tmp_path / "states_compare.png")

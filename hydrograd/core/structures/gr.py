@@ -4,12 +4,22 @@ Every array is 1-D over the active cells (length ``nac``); depths are in mm per 
 stores are held as filling ratios in [0, 1] of their capacity, as in smash:
 
 - ``ci``, ``cp``, ``ct``: interception, production and transfer store capacities (mm);
-- ``kexc``: groundwater exchange coefficient (mm/dt);
-- ``hi``, ``hp``, ``ht``: interception, production and transfer filling ratios (-);
+- ``cl``: capacity of ``grc``'s slow transfer store (mm); ``be``: recession scale of ``gr6``'s
+  exponential store (mm), whose level ``he`` (mm, unbounded) is held as a depth, not a ratio;
+- ``ca``, ``cc``, ``kb``: ``loieau``'s soil and routing store capacities (mm) and its runoff
+  multiplier (-);
+- ``kexc``: groundwater exchange coefficient (mm/dt; positive brings water in); ``aexc``: filling
+  ratio of the transfer store at which the exchange of ``gr5``/``gr6`` changes sign (-);
+- ``alpha1`` (dt/mm), ``alpha2`` (dt/mm): rain-intensity coefficients of the ``*_ri`` structures;
+- ``hi``, ``hp``, ``ht``, ``hl``, ``ha``, ``hc``: filling ratios of those stores (-);
 - ``pn``, ``en``: neutralised rainfall and evapotranspiration (mm/dt).
 
-A hybrid structure reuses these operators with a flux correction ``fq`` (the output of a small
-network, each entry in (-1, 1)); with ``fq = 0`` the operators reduce to the conceptual model.
+A structure's step is ``(params, states, inputs, flux_correction=None) -> (new_states, fluxes)``.
+Where smash's hybrid ``*_mlp`` variant runs its network, the step calls ``flux_correction`` on
+the features that network sees (``(nac, n_in)``, in smash's order) and uses its outputs
+(``(nac, n_out)``, each in (-1, 1)) to rescale fluxes; ``None`` (or a network returning zeros)
+gives the conceptual structure. Where rainfall or evapotranspiration is missing the corrections
+are zero, as in smash.
 """
 
 from __future__ import annotations
@@ -23,6 +33,10 @@ from hydrograd.core.structures._common import HydroInputs
 
 Array = jnp.ndarray
 FluxCorrection = Callable[[Array], Array]
+StepOutput = tuple[dict[str, Array], dict[str, Array]]
+
+# Percolation scale of the structures whose percolation does not depend on the time step.
+FIXED_PERCOLATION_BETA = 1000.0
 
 
 def percolation_beta(dt: float) -> float:
@@ -37,6 +51,20 @@ def interception(prcp: Array, pet: Array, ci: Array, hi: Array) -> tuple[Array, 
     en = pet - ei
     hi_new = hi + (prcp - ei - pn) / ci
     return pn, en, hi_new
+
+
+def direct_interception(prcp: Array, pet: Array) -> tuple[Array, Array, Array]:
+    """Interception without a store (``grd``, ``loieau``): returns ``(ei, pn, en)``.
+
+    Evapotranspiration ``ei = min(pet, prcp)`` takes what it can from the rainfall of the step.
+    """
+    ei = jnp.minimum(pet, prcp)
+    return ei, jnp.maximum(0.0, prcp - ei), pet - ei
+
+
+def percolation(hp_imd: Array, cp: Array, beta: float) -> Array:
+    """Percolation from the production store, ``perc = hp cp (1 - (1 + (hp / beta)^4)^(-1/4))`` (mm/dt)."""
+    return hp_imd * cp * _one_minus_inv_fourth_root(_fourth(hp_imd / beta))
 
 
 def production(
@@ -65,7 +93,42 @@ def production(
     es = (1.0 - imperviousness) * es
     hp_imd = hp + (ps - es) / cp
     pr = jnp.where(pn > 0.0, pn - ps, 0.0)
-    perc = hp_imd * cp * _one_minus_inv_fourth_root(_fourth(hp_imd / beta))
+    perc = percolation(hp_imd, cp, beta)
+    return {"pn": pn, "ps": ps, "es": es, "pr": pr, "perc": perc, "hp": hp_imd - perc / cp}
+
+
+def rain_intensity_production(
+    pn: Array,
+    en: Array,
+    cp: Array,
+    hp: Array,
+    beta: float,
+    imperviousness: Array,
+    alpha1: Array,
+    dt: float,
+) -> dict[str, Array]:
+    """Production store of the ``*_ri`` structures, whose infiltration falls with rain intensity.
+
+    With ``gamma = 1 - exp(-alpha1 pn)`` (computed on the rainfall before the impervious fraction
+    is removed) and ``lambda = sqrt(1 - gamma)``, infiltration is
+    ``ps = cp / lambda tanh(lambda pn / cp) (1 - (lambda hp)^2) / (1 + lambda hp tanh(lambda pn / cp))
+    - gamma dt``; where ``pn > 0`` the runoff ``pr`` is what did not change the store,
+    ``pn - (ps - es)``. As in smash 1.3.0, ``dt`` is the time step in seconds, so ``gamma dt`` can
+    exceed the rainfall and make ``ps`` negative. ``gamma`` is rounded as smash rounds it
+    (``1 - exp``, not ``expm1``), since ``dt`` magnifies its last digits into the store's level.
+    Same keys as :func:`production`.
+    """
+    gamma = 1.0 - jnp.exp(-alpha1 * pn)
+    lam = jnp.exp(-0.5 * alpha1 * pn)
+    pn = (1.0 - imperviousness) * pn
+    tpn = jnp.tanh(lam * pn / cp)
+    ten = jnp.tanh(en / cp)
+    ps = cp / lam * tpn * (1.0 - (lam * hp) ** 2) / (1.0 + lam * hp * tpn) - gamma * dt
+    es = hp * cp * (2.0 - hp) * ten / (1.0 + (1.0 - hp) * ten)
+    es = (1.0 - imperviousness) * es
+    hp_imd = hp + (ps - es) / cp
+    pr = jnp.where(pn > 0.0, pn - (hp_imd - hp) * cp, 0.0)
+    perc = percolation(hp_imd, cp, beta)
     return {"pn": pn, "ps": ps, "es": es, "pr": pr, "perc": perc, "hp": hp_imd - perc / cp}
 
 
@@ -74,6 +137,31 @@ def exchange(kexc: Array, ht: Array, fq_l: Array | float = 0.0) -> Array:
     positive = ht > 0.0
     safe_ht = jnp.where(positive, ht, 1.0)
     return (1.0 + fq_l) * kexc * jnp.where(positive, safe_ht * safe_ht * safe_ht * jnp.sqrt(safe_ht), 0.0)
+
+
+def threshold_exchange(kexc: Array, aexc: Array, ht: Array, fq_l: Array | float = 0.0) -> Array:
+    """GR5 groundwater exchange ``lexc = kexc * (ht - aexc)`` (mm/dt), scaled by ``1 + fq_l``."""
+    return (1.0 + fq_l) * kexc * (ht - aexc)
+
+
+def routing_split(fq_split: Array | float = 0.0) -> tuple[Array, Array]:
+    """Shares of ``pr + perc`` sent to the stores (0.9) and straight to the outlet (0.1).
+
+    The correction ``fq`` moves water towards the direct branch: ``(0.9 (1 - fq^2), 0.1 + 0.9 fq^2)``.
+    """
+    squared = fq_split * fq_split
+    return 0.9 * (1.0 - squared), 0.1 + 0.9 * squared
+
+
+def rain_intensity_split(alpha2: Array, pn: Array) -> tuple[Array, Array]:
+    """Shares of the ``*_ri`` structures: the direct one ``0.9 tanh(alpha2 pn)^2 + 0.1`` grows with ``pn``."""
+    direct = 0.9 * jnp.tanh(alpha2 * pn) ** 2 + 0.1
+    return 1.0 - direct, direct
+
+
+def store_split(fq_share: Array | float = 0.0) -> tuple[Array, Array]:
+    """Shares of the routed water between ``gr6``/``grc``'s two stores: ``(0.6 - 0.4 fq, 0.4 (1 + fq))``."""
+    return 0.6 - 0.4 * fq_share, 0.4 * (1.0 + fq_share)
 
 
 def _fourth(x: Array) -> Array:
@@ -125,56 +213,327 @@ def transfer(n: float, prcp: Array, prr: Array, ct: Array, ht: Array) -> tuple[A
     return released * ct, kept
 
 
+def exponential_transfer(pre: Array, be: Array, he: Array) -> tuple[Array, Array]:
+    """Exponential store of ``gr6``: returns ``(qe, he_new)`` (mm/dt, mm).
+
+    After the inflow, ``he* = he + pre``, the store releases ``qe = be ln(1 + exp(he* / be))``
+    (a softplus, so the level ``he`` may be negative). smash evaluates the same law through its
+    asymptotes beyond ``|he* / be| > 7``; the exact softplus used here differs from them by less
+    than ``5e-4 qe`` there and keeps the derivative smooth.
+    """
+    he_star = he + pre
+    qe = be * jnp.logaddexp(he_star / be, 0.0)
+    return qe, he_star - qe
+
+
+def _valid(inputs: HydroInputs) -> Array:
+    """Cells whose rainfall and evapotranspiration are both available at this step."""
+    return (inputs.prcp >= 0.0) & (inputs.pet >= 0.0)
+
+
+def _corrections(
+    flux_correction: FluxCorrection | None, features: tuple[Array, ...], valid: Array, n_out: int
+) -> Array:
+    """The network's corrections as ``(n_out, nac)``, zero where inputs are missing or without network."""
+    reference = features[0]
+    if flux_correction is None:
+        return jnp.zeros((n_out, *reference.shape), reference.dtype)
+    fq = flux_correction(jnp.stack(features, axis=-1))
+    if fq.shape[-1] != n_out:
+        raise ValueError(
+            f"flux_correction returned {fq.shape[-1]} corrections per cell where this structure uses {n_out}: "
+            f"size the network's output layer to {n_out}"
+        )
+    return jnp.where(valid, fq.T, 0.0)
+
+
+def _soil(
+    states: dict[str, Array],
+    inputs: HydroInputs,
+    flux_correction: FluxCorrection | None,
+    valid: Array,
+    *,
+    ci: Array | None,
+    feature_states: tuple[str, ...],
+    n_out: int,
+    produce: Callable[[Array, Array, Array], dict[str, Array]],
+) -> tuple[dict[str, Array], dict[str, Array], Array]:
+    """Interception, network corrections and production: the front every GR structure shares.
+
+    ``ci`` is the interception store capacity, or ``None`` for the structures without the store;
+    ``feature_states`` name the states the network sees before ``(pn, en)``; ``produce(pn, en, fq)``
+    runs the production store. Returns ``(new_states, fluxes, fq)`` with the fluxes zero and the
+    states unchanged where inputs are missing.
+    """
+    prcp, pet = jnp.maximum(inputs.prcp, 0.0), jnp.maximum(inputs.pet, 0.0)
+    new_states = {}
+    fluxes = {}
+    if ci is None:
+        ei, pn, en = direct_interception(prcp, pet)
+        fluxes["ei"] = jnp.where(valid, ei, 0.0)
+    else:
+        pn, en, hi = interception(prcp, pet, ci, states["hi"])
+        new_states["hi"] = jnp.where(valid, hi, states["hi"])
+    fq = _corrections(flux_correction, (*(states[k] for k in feature_states), pn, en), valid, n_out)
+    prod = produce(pn, en, fq)
+    store = feature_states[0]
+    new_states[store] = jnp.where(valid, prod["hp"], states[store])
+    fluxes["pn"] = jnp.where(valid, prod["pn"], 0.0)
+    fluxes["en"] = jnp.where(valid, en, 0.0)
+    for key in ("pr", "perc", "ps", "es"):
+        fluxes[key] = jnp.where(valid, prod[key], 0.0)
+    return new_states, fluxes, fq
+
+
+def _standard_production(
+    params: dict[str, Array],
+    states: dict[str, Array],
+    inputs: HydroInputs,
+    beta: float,
+    capacity: str = "cp",
+    store: str = "hp",
+) -> Callable[[Array, Array, Array], dict[str, Array]]:
+    """``produce`` for :func:`_soil`: the GR production store, corrected by the network's first two outputs."""
+
+    def produce(pn, en, fq):
+        return production(pn, en, params[capacity], states[store], beta, inputs.imperviousness, fq[0], fq[1])
+
+    return produce
+
+
+def _gr4_like_step(
+    params: dict[str, Array],
+    states: dict[str, Array],
+    inputs: HydroInputs,
+    flux_correction: FluxCorrection | None,
+    *,
+    rain_intensity: bool,
+    threshold: bool,
+) -> StepOutput:
+    """``gr4``, ``gr5`` and their ``*_ri`` variants: one transfer store and a direct branch.
+
+    The rain-intensity variants' network corrects the exchange only (one output); the others' four
+    outputs correct infiltration, evaporation, the routing split and the exchange.
+    """
+    valid = _valid(inputs)
+    ht = states["ht"]
+    if rain_intensity:
+
+        def produce(pn, en, fq):
+            return rain_intensity_production(
+                pn, en, params["cp"], states["hp"], inputs.beta, inputs.imperviousness, params["alpha1"], inputs.dt
+            )
+
+        n_out, lexc_index = 1, 0
+    else:
+        produce = _standard_production(params, states, inputs, inputs.beta)
+        n_out, lexc_index = 4, 3
+    new_states, fluxes, fq = _soil(
+        states,
+        inputs,
+        flux_correction,
+        valid,
+        ci=params["ci"],
+        feature_states=("hp", "ht"),
+        n_out=n_out,
+        produce=produce,
+    )
+    if rain_intensity:
+        routed, direct = rain_intensity_split(params["alpha2"], fluxes["pn"])
+    else:
+        routed, direct = routing_split(fq[2])
+    if threshold:
+        lexc = threshold_exchange(params["kexc"], params["aexc"], ht, fq[lexc_index])
+    else:
+        lexc = exchange(params["kexc"], ht, fq[lexc_index])
+    lexc = jnp.where(valid, lexc, 0.0)
+    runoff = fluxes["pr"] + fluxes["perc"]
+    prr = routed * runoff + lexc
+    prd = direct * runoff
+    qr, new_states["ht"] = transfer(5.0, inputs.prcp, prr, params["ct"], ht)
+    qd = jnp.maximum(0.0, prd + lexc)
+    fluxes.update(lexc=lexc, prr=prr, prd=prd, qr=qr, qd=qd, qt=qr + qd)
+    return new_states, fluxes
+
+
 def gr4_step(
     params: dict[str, Array],
     states: dict[str, Array],
     inputs: HydroInputs,
     flux_correction: FluxCorrection | None = None,
-) -> tuple[dict[str, Array], dict[str, Array]]:
+) -> StepOutput:
     """One time step of ``gr4``: returns ``(new_states, fluxes)``; ``fluxes["qt"]`` is in mm/dt.
 
-    ``flux_correction`` maps the stacked features ``(hp, ht, pn, en)`` of shape ``(nac, 4)`` to
-    four corrections ``(ps, es, split, lexc)`` in (-1, 1); ``None`` gives the conceptual model.
+    ``flux_correction`` (``gr4_mlp``) maps the features ``(hp, ht, pn, en)`` of shape ``(nac, 4)``
+    to four corrections: infiltration ``ps`` and evaporation ``es`` scaled by ``1 + fq``, the
+    routing split (:func:`routing_split`) and the exchange ``lexc`` scaled by ``1 + fq``.
     """
-    prcp, pet = inputs.prcp, inputs.pet
-    valid = (prcp >= 0.0) & (pet >= 0.0)
-    hi, hp, ht = states["hi"], states["hp"], states["ht"]
+    return _gr4_like_step(params, states, inputs, flux_correction, rain_intensity=False, threshold=False)
 
-    pn, en, hi_new = interception(jnp.maximum(prcp, 0.0), jnp.maximum(pet, 0.0), params["ci"], hi)
-    if flux_correction is None:
-        fq = jnp.zeros((4, *prcp.shape), prcp.dtype)
-    else:
-        features = jnp.stack([hp, ht, pn, en], axis=-1)
-        fq = jnp.where(valid, flux_correction(features).T, 0.0)
-    prod = production(pn, en, params["cp"], hp, inputs.beta, inputs.imperviousness, fq[0], fq[1])
-    lexc = exchange(params["kexc"], ht, fq[3])
 
-    pr = jnp.where(valid, prod["pr"], 0.0)
-    perc = jnp.where(valid, prod["perc"], 0.0)
-    lexc = jnp.where(valid, lexc, 0.0)
-    split = fq[2] ** 2
-    prr = 0.9 * (1.0 - split) * (pr + perc) + lexc
-    prd = (0.1 + 0.9 * split) * (pr + perc)
-    qr, ht_new = transfer(5.0, prcp, prr, params["ct"], ht)
+def gr4_ri_step(
+    params: dict[str, Array],
+    states: dict[str, Array],
+    inputs: HydroInputs,
+    flux_correction: FluxCorrection | None = None,
+) -> StepOutput:
+    """One time step of ``gr4_ri``: ``gr4`` with rain-intensity production and split.
+
+    ``flux_correction`` (``gr4_ri_mlp_exc``) maps ``(hp, ht, pn, en)`` to one correction that
+    scales the exchange ``lexc`` by ``1 + fq``.
+    """
+    return _gr4_like_step(params, states, inputs, flux_correction, rain_intensity=True, threshold=False)
+
+
+def gr5_step(
+    params: dict[str, Array],
+    states: dict[str, Array],
+    inputs: HydroInputs,
+    flux_correction: FluxCorrection | None = None,
+) -> StepOutput:
+    """One time step of ``gr5``: ``gr4`` with the threshold exchange ``kexc (ht - aexc)``.
+
+    ``flux_correction`` (``gr5_mlp``): as for ``gr4``, the fourth output scaling the threshold exchange.
+    """
+    return _gr4_like_step(params, states, inputs, flux_correction, rain_intensity=False, threshold=True)
+
+
+def gr5_ri_step(
+    params: dict[str, Array],
+    states: dict[str, Array],
+    inputs: HydroInputs,
+    flux_correction: FluxCorrection | None = None,
+) -> StepOutput:
+    """One time step of ``gr5_ri``: ``gr4_ri`` with the threshold exchange.
+
+    ``flux_correction`` (``gr5_ri_mlp_exc``): one output scaling the threshold exchange by ``1 + fq``.
+    """
+    return _gr4_like_step(params, states, inputs, flux_correction, rain_intensity=True, threshold=True)
+
+
+def gr6_step(
+    params: dict[str, Array],
+    states: dict[str, Array],
+    inputs: HydroInputs,
+    flux_correction: FluxCorrection | None = None,
+) -> StepOutput:
+    """One time step of ``gr6``: ``gr5`` whose routed water feeds a transfer store (60 %) and an
+    exponential store ``he`` (40 %); the exchange enters the transfer store, the exponential store
+    and the direct branch.
+
+    ``flux_correction`` (``gr6_mlp``) maps ``(hp, ht, he, pn, en)`` to five corrections: ``ps``,
+    ``es``, the routing split, the share between the two stores (:func:`store_split`) and the
+    exchange.
+    """
+    valid = _valid(inputs)
+    produce = _standard_production(params, states, inputs, inputs.beta)
+    new_states, fluxes, fq = _soil(
+        states,
+        inputs,
+        flux_correction,
+        valid,
+        ci=params["ci"],
+        feature_states=("hp", "ht", "he"),
+        n_out=5,
+        produce=produce,
+    )
+    lexc = jnp.where(valid, threshold_exchange(params["kexc"], params["aexc"], states["ht"], fq[4]), 0.0)
+    routed, direct = routing_split(fq[2])
+    to_transfer, to_exponential = store_split(fq[3])
+    runoff = fluxes["pr"] + fluxes["perc"]
+    prr = to_transfer * routed * runoff + lexc
+    pre = to_exponential * routed * runoff + lexc
+    prd = direct * runoff
+    qr, new_states["ht"] = transfer(5.0, inputs.prcp, prr, params["ct"], states["ht"])
+    qe, new_states["he"] = exponential_transfer(pre, params["be"], states["he"])
     qd = jnp.maximum(0.0, prd + lexc)
+    fluxes.update(lexc=lexc, prr=prr, prd=prd, pre=pre, qr=qr, qd=qd, qe=qe, qt=qr + qd + qe)
+    return new_states, fluxes
 
-    new_states = {
-        "hi": jnp.where(valid, hi_new, hi),
-        "hp": jnp.where(valid, prod["hp"], hp),
-        "ht": ht_new,
-    }
-    fluxes = {
-        "pn": jnp.where(valid, prod["pn"], 0.0),
-        "en": jnp.where(valid, en, 0.0),
-        "pr": pr,
-        "perc": perc,
-        "ps": jnp.where(valid, prod["ps"], 0.0),
-        "es": jnp.where(valid, prod["es"], 0.0),
-        "lexc": lexc,
-        "prr": prr,
-        "prd": prd,
-        "qr": qr,
-        "qd": qd,
-        "qt": qr + qd,
-    }
+
+def grc_step(
+    params: dict[str, Array],
+    states: dict[str, Array],
+    inputs: HydroInputs,
+    flux_correction: FluxCorrection | None = None,
+) -> StepOutput:
+    """One time step of ``grc``: ``gr4`` whose routed water feeds a transfer store (60 %) and a slow
+    transfer store ``hl`` of capacity ``cl`` (40 %); percolation uses the fixed scale 1000.
+
+    ``flux_correction`` (``grc_mlp``) maps ``(hp, ht, hl, pn, en)`` to five corrections: ``ps``,
+    ``es``, the routing split, the share between the two stores and the exchange.
+    """
+    valid = _valid(inputs)
+    produce = _standard_production(params, states, inputs, FIXED_PERCOLATION_BETA)
+    new_states, fluxes, fq = _soil(
+        states,
+        inputs,
+        flux_correction,
+        valid,
+        ci=params["ci"],
+        feature_states=("hp", "ht", "hl"),
+        n_out=5,
+        produce=produce,
+    )
+    lexc = jnp.where(valid, exchange(params["kexc"], states["ht"], fq[4]), 0.0)
+    routed, direct = routing_split(fq[2])
+    to_transfer, to_slow = store_split(fq[3])
+    runoff = fluxes["pr"] + fluxes["perc"]
+    prr = to_transfer * routed * runoff + lexc
+    prl = to_slow * routed * runoff
+    prd = direct * runoff
+    qr, new_states["ht"] = transfer(5.0, inputs.prcp, prr, params["ct"], states["ht"])
+    ql, new_states["hl"] = transfer(5.0, inputs.prcp, prl, params["cl"], states["hl"])
+    qd = jnp.maximum(0.0, prd + lexc)
+    fluxes.update(lexc=lexc, prr=prr, prd=prd, prl=prl, qr=qr, qd=qd, ql=ql, qt=qr + qd + ql)
+    return new_states, fluxes
+
+
+def grd_step(
+    params: dict[str, Array],
+    states: dict[str, Array],
+    inputs: HydroInputs,
+    flux_correction: FluxCorrection | None = None,
+) -> StepOutput:
+    """One time step of ``grd``: no interception store, no exchange, all of ``pr + perc`` into the
+    transfer store; percolation uses the fixed scale 1000.
+
+    ``flux_correction`` (``grd_mlp``) maps ``(hp, ht, pn, en)`` to two corrections: ``ps`` and ``es``.
+    """
+    valid = _valid(inputs)
+    produce = _standard_production(params, states, inputs, FIXED_PERCOLATION_BETA)
+    new_states, fluxes, _ = _soil(
+        states, inputs, flux_correction, valid, ci=None, feature_states=("hp", "ht"), n_out=2, produce=produce
+    )
+    prr = fluxes["pr"] + fluxes["perc"]
+    qr, new_states["ht"] = transfer(5.0, inputs.prcp, prr, params["ct"], states["ht"])
+    fluxes.update(prr=prr, qr=qr, qt=qr)
+    return new_states, fluxes
+
+
+def loieau_step(
+    params: dict[str, Array],
+    states: dict[str, Array],
+    inputs: HydroInputs,
+    flux_correction: FluxCorrection | None = None,
+) -> StepOutput:
+    """One time step of ``loieau``: soil store ``ha`` (capacity ``ca``), routing store ``hc``
+    (capacity ``cc``, exponent 4), no interception store nor exchange; the discharge is
+    ``kb (qr + qd)``.
+
+    ``flux_correction`` (``loieau_mlp``) maps ``(ha, hc, pn, en)`` to three corrections: ``ps``,
+    ``es`` and the routing split.
+    """
+    valid = _valid(inputs)
+    produce = _standard_production(params, states, inputs, inputs.beta, capacity="ca", store="ha")
+    new_states, fluxes, fq = _soil(
+        states, inputs, flux_correction, valid, ci=None, feature_states=("ha", "hc"), n_out=3, produce=produce
+    )
+    routed, direct = routing_split(fq[2])
+    runoff = fluxes["pr"] + fluxes["perc"]
+    prr = routed * runoff
+    prd = direct * runoff
+    qr, new_states["hc"] = transfer(4.0, inputs.prcp, prr, params["cc"], states["hc"])
+    qd = jnp.maximum(0.0, prd)
+    fluxes.update(prr=prr, prd=prd, qr=qr, qd=qd, qt=params["kb"] * (qr + qd))
     return new_states, fluxes
