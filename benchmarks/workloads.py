@@ -73,6 +73,49 @@ def lez_sbs() -> Workload:
     return _calibration("Lez", "uniform", "sbs", "Lez uniform SBS (default calibration)", 3)
 
 
+def lez_distributed_lbfgsb() -> Workload:
+    """Distributed calibration, 100 L-BFGS-B iterations, on Lez."""
+    return _calibration("Lez", "distributed", "lbfgsb", "Lez distributed L-BFGS-B (100 iterations)", 2)
+
+
+def lez_hybrid_lbfgsb() -> Workload:
+    """Seed tutorial 1's training phase: gr4_mlp (12 hidden neurons), conceptual parameters
+    pre-calibrated by 2 SBS iterations, He-uniform weights scaled by 0.1, then 100 L-BFGS-B
+    iterations on parameters and weights jointly. Only the L-BFGS-B phase is timed."""
+    quiet = {"verbose": False}
+
+    def prepared(package, model):
+        options = package.default_optimize_options(model)
+        options["parameters"] = [p for p in options["parameters"] if "weight" not in p and "bias" not in p]
+        options["termination_crit"]["maxiter"] = 2
+        model.optimize(optimize_options=options, common_options=quiet)
+        model.set_nn_parameters_weight(initializer="he_uniform", random_state=23)
+        model.set_nn_parameters_weight([w * 0.1 for w in model.get_nn_parameters_weight()])
+        return model
+
+    def hybrid(package, **kwargs):
+        setup, mesh = package.factory.load_dataset("Lez")
+        setup.update(hydrological_module="gr4_mlp", hidden_neuron=12)
+        return prepared(package, package.Model(setup, mesh, **kwargs))
+
+    ours_model = hybrid(hydrograd, verbose=False)
+    reference = None
+    if HAVE_SMASH:
+        import smash
+
+        ref_model = hybrid(smash)
+
+        def reference():
+            return smash.optimize(ref_model, optimizer="lbfgsb", common_options=quiet)
+
+    return Workload(
+        "Lez gr4_mlp L-BFGS-B, seed tutorial 1 (100 iterations)",
+        lambda: hydrograd.optimize(ours_model, optimizer="lbfgsb", common_options=quiet),
+        reference,
+        1,
+    )
+
+
 def lez_multilinear_lbfgsb() -> Workload:
     """Multi-linear regionalization, 100 L-BFGS-B iterations, on Lez."""
     return _calibration("Lez", "multi-linear", "lbfgsb", "Lez multi-linear L-BFGS-B (100 iterations)", 2)
@@ -145,11 +188,67 @@ def lez_ann_cnn() -> Workload:
     return _seed_training("cnn")
 
 
+def france_forward() -> Workload:
+    """One forward run of gr4/lr over 32 hourly steps on France (906,044 cells)."""
+    from benchmarks.france import hydrograd_model, smash_model
+
+    quiet = {"verbose": False}
+    ours_model = hydrograd_model()
+    reference = None
+    if HAVE_SMASH:
+        ref_model = smash_model()
+
+        def reference():
+            return ref_model.forward_run(common_options=quiet)
+
+    return Workload(
+        "France forward (gr4/lr, 906,044 cells, 32 hourly steps)",
+        lambda: ours_model.forward_run(common_options=quiet),
+        reference,
+        3,
+    )
+
+
+def france_gradient() -> Workload:
+    """Gradient of the NSE at 10 synthetic gauges with respect to the four distributed parameter
+    maps on France (32 hourly steps): hydrograd's jitted value-and-grad against smash's
+    ``backward_run`` (Tapenade adjoint)."""
+    from benchmarks.france import hydrograd_model, smash_model
+    from hydrograd.config.optimize_options import check_optimize_options
+    from hydrograd.optimize.run import Problem
+
+    ours_model = hydrograd_model()
+    problem = Problem(ours_model, check_optimize_options(ours_model, "distributed", "lbfgsb", None), {"gauge": "all"})
+    reference = None
+    if HAVE_SMASH:
+        ref_model = smash_model()
+
+        def reference():
+            return ref_model.backward_run(
+                mapping="distributed",
+                optimizer="lbfgsb",
+                cost_options={"gauge": "all"},
+                common_options={"verbose": False},
+                return_options={"grad": True},
+            )
+
+    return Workload(
+        "France NSE gradient, distributed (4 x 906,044 values, 32 hourly steps)",
+        lambda: problem.value_and_grad(problem.x0),
+        reference,
+        3,
+    )
+
+
 WORKLOADS: dict[str, Callable[[], Workload]] = {
     "lez_forward": lez_forward,
     "lez_sbs": lez_sbs,
     "lez_multilinear_lbfgsb": lez_multilinear_lbfgsb,
+    "lez_distributed_lbfgsb": lez_distributed_lbfgsb,
+    "lez_hybrid_lbfgsb": lez_hybrid_lbfgsb,
     "cance_distributed_lbfgsb": cance_distributed_lbfgsb,
     "lez_ann_mlp": lez_ann_mlp,
     "lez_ann_cnn": lez_ann_cnn,
+    "france_forward": france_forward,
+    "france_gradient": france_gradient,
 }

@@ -7,7 +7,7 @@ from hydrograd._jax_setup import configure_compilation_cache
 
 configure_compilation_cache()
 
-from hydrograd import factory, io  # noqa: E402
+from hydrograd import factory, io, plot  # noqa: E402
 from hydrograd.config.optimize_options import default_optimize_options  # noqa: E402
 from hydrograd.model import Model  # noqa: E402
 from hydrograd.optimize.run import Optimize, optimize  # noqa: E402
@@ -28,5 +28,6 @@ __all__ = [
     "hydrograph_segmentation",
     "io",
     "optimize",
+    "plot",
     "signatures",
 ]

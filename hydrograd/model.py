@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import copy as _copy
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from hydrograd._containers import KeyedMaps, Namespace
-from hydrograd.config._checks import choice, closest
+from hydrograd.config._checks import choice, closest, is_real
 from hydrograd.config.setup import Setup
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, default_parameter_value
 from hydrograd.core.registry import Structure, get_structure
 from hydrograd.core.simulate import Forcing, SimulationOutput, simulate_jit
 from hydrograd.mesh.graph import active_cell_index, build_flow_graph, catchment_masks
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 class Model:
@@ -47,15 +51,18 @@ class Model:
 
     def _index_mesh(self) -> None:
         mesh = self.mesh
-        self._rows, self._cols = active_cell_index(mesh.active_cell)
-        nac = self._rows.size
-        rowcol = np.full((mesh.nrow, mesh.ncol), -1, dtype=np.int64)
-        rowcol[self._rows, self._cols] = np.arange(nac)
-        mesh.rowcol_to_ind_ac = rowcol.astype(np.int32)
+        rows, cols = active_cell_index(mesh.active_cell)
+        nac = rows.size
+        column_major = np.full((mesh.nrow, mesh.ncol), -1, dtype=np.int64)
+        column_major[rows, cols] = np.arange(nac)
+        mesh.rowcol_to_ind_ac = column_major.astype(np.int32)
         mesh.local_active_cell = mesh.active_cell.copy()
-        self._graph = build_flow_graph(mesh.flwdir, mesh.active_cell, mesh.dx, mesh.dy, mesh.flwacc)
+        self._graph, self._order = build_flow_graph(mesh.flwdir, mesh.active_cell, mesh.dx, mesh.dy, mesh.flwacc)
+        self._rows, self._cols = rows[self._order], cols[self._order]
+        internal = np.full((mesh.nrow, mesh.ncol), -1, dtype=np.int64)
+        internal[self._rows, self._cols] = np.arange(nac)
         gauge_rows, gauge_cols = np.asarray(mesh.gauge_pos, dtype=np.int64).reshape(-1, 2).T
-        self._gauge_index = rowcol[gauge_rows, gauge_cols]
+        self._gauge_index = internal[gauge_rows, gauge_cols]
         downstream = np.asarray(self._graph.downstream)[:nac]
         self._outlet_gauges = downstream[self._gauge_index] == nac
         self._catchments = catchment_masks(mesh.flwdir, np.asarray(mesh.gauge_pos).reshape(-1, 2))
@@ -95,7 +102,7 @@ class Model:
         if not isinstance(key, str):
             raise TypeError(f"{what} name must be a str, got {key!r}")
         name = key.lower()
-        valid = list(maps.keys)
+        valid = [str(k) for k in maps.keys]
         if name not in valid:
             raise ValueError(
                 f"Unknown {what} '{key}' for structure '{self.setup.structure}'.{closest(name, valid)} Choices: {valid}"
@@ -103,23 +110,36 @@ class Model:
         return name
 
     def _check_value(self, name: str, value: Any, spec, what: str) -> np.ndarray:
-        if isinstance(value, bool) or not isinstance(value, int | float | np.ndarray | np.floating | np.integer):
+        """``value`` (a number or a ``(nrow, ncol)`` map) as a float32 map, after checking that it is
+        finite on the active cells and inside the feasible domain (strictly above 0 for a capacity)."""
+        if not (is_real(value) or isinstance(value, np.ndarray | jax.Array)):
             raise TypeError(f"value of {what} '{name}' must be a number or an array, got {type(value).__name__}")
-        arr = np.asarray(value, dtype=np.float32)
+        given = np.asarray(value)
+        if given.dtype.kind not in "iuf":
+            raise TypeError(f"value of {what} '{name}' must hold numbers, got an array of dtype {given.dtype}")
         grid = (self.mesh.nrow, self.mesh.ncol)
-        if arr.size == 1:
-            checked = arr.reshape(-1)
-        elif arr.shape == grid:
-            checked = arr[self.mesh.active_cell == 1]
+        if given.size == 1:
+            checked = given.reshape(-1)
+        elif given.shape == grid:
+            checked = given[self.mesh.active_cell == 1]
         else:
-            raise ValueError(f"value of {what} '{name}' must be a scalar or an array of shape {grid}, got {arr.shape}")
+            raise ValueError(
+                f"value of {what} '{name}' must be a scalar or an array of shape {grid}, got {given.shape}"
+            )
         if not np.all(np.isfinite(checked)):
             raise ValueError(f"value of {what} '{name}' holds NaN or inf on active cells")
+        with np.errstate(over="ignore"):
+            arr = given.astype(np.float32)
+            overflow = not np.all(np.isfinite(checked.astype(np.float32)))
+        if overflow:
+            raise ValueError(f"value of {what} '{name}' exceeds the single-precision range (about 3.4e38)")
         low, high = float(checked.min()), float(checked.max())
-        if not (spec.is_feasible(low) and spec.is_feasible(high)):
+        strict = what == "rr_parameter"
+        if not (spec.is_feasible(low, strict=strict) and spec.is_feasible(high, strict=strict)):
+            edge = " (a parameter must lie strictly inside it, at least 1.2e-38 above 0)" if strict else ""
             raise ValueError(
                 f"value of {what} '{name}' spans [{low}, {high}], outside its feasible domain "
-                f"]{spec.feasible[0]}, {spec.feasible[1]}["
+                f"]{spec.feasible[0]}, {spec.feasible[1]}[{edge}"
             )
         return np.broadcast_to(arr.reshape(grid) if arr.size > 1 else arr.reshape(()), grid)
 
@@ -206,13 +226,17 @@ class Model:
                 )
             new = []
             for i, (given, array) in enumerate(zip(value, current, strict=True), start=1):
-                if isinstance(given, bool) or not isinstance(given, int | float | np.ndarray):
+                if not (is_real(given) or isinstance(given, np.ndarray | jax.Array)):
                     raise TypeError(f"{kind}_{i} must be a number or an array, got {type(given).__name__}")
-                given = np.asarray(given, dtype=np.float32)
+                given = np.asarray(given)
+                if given.dtype.kind not in "iuf":
+                    raise TypeError(f"{kind}_{i} must hold numbers, got an array of dtype {given.dtype}")
                 if given.size != 1 and given.shape != array.shape:
                     raise ValueError(f"{kind}_{i} must have shape {array.shape}, got {given.shape}")
+                with np.errstate(over="ignore"):
+                    given = given.astype(np.float32)
                 if not np.all(np.isfinite(given)):
-                    raise ValueError(f"{kind}_{i} holds NaN or inf")
+                    raise ValueError(f"{kind}_{i} holds NaN or inf (or values beyond the single-precision range)")
                 new.append(np.broadcast_to(given, array.shape))
         for i, array in enumerate(new, start=1):
             setattr(self.nn_parameters, f"{kind}_{i}", np.array(array, dtype=np.float32))
@@ -231,16 +255,18 @@ class Model:
     # ---- conversions at the edge -----------------------------------------------------------
 
     def _to_active(self, grid_values: np.ndarray) -> jnp.ndarray:
-        """``(nrow, ncol, ...)`` -> ``(nac, ...)``."""
-        return jnp.asarray(grid_values[self._rows, self._cols])
+        """``(nrow, ncol, ...)`` -> ``(nac, ...)``, active cells in the flow graph's (level) order."""
+        grid_values = np.asarray(grid_values)
+        flat = grid_values.reshape(self.mesh.nrow * self.mesh.ncol, *grid_values.shape[2:])
+        return jnp.asarray(np.take(flat, self._rows * self.mesh.ncol + self._cols, axis=0))
 
     def _to_grid(self, active_values: np.ndarray, fill: float = -99.0) -> np.ndarray:
         """``(..., nac)`` -> ``(nrow, ncol, ...)`` with ``fill`` outside the active cells."""
         active_values = np.asarray(active_values)
         lead = active_values.shape[:-1]
-        out = np.full((self.mesh.nrow, self.mesh.ncol, *lead), fill, dtype=active_values.dtype)
-        out[self._rows, self._cols] = np.moveaxis(active_values, -1, 0)
-        return out
+        out = np.full((self.mesh.nrow * self.mesh.ncol, *lead), fill, dtype=active_values.dtype)
+        out[self._rows * self.mesh.ncol + self._cols] = np.moveaxis(active_values, -1, 0)
+        return out.reshape(self.mesh.nrow, self.mesh.ncol, *lead)
 
     def _core_inputs(self) -> dict[str, Any]:
         """Everything ``simulate`` needs, on active cells."""
@@ -304,6 +330,15 @@ class Model:
         """Weight and bias names of the flux-correction network, in smash's order (none when the
         structure is not hybrid)."""
         return [f"{kind}_{i}" for i in range(1, self.setup.n_layers + 1) for kind in ("weight", "bias")]
+
+    def to_xarray(self, run: Any = None) -> xr.Dataset:
+        """Discharge ``(gauge, time)``, observations, parameter and state maps ``(y, x)`` with the mesh's
+        coordinates as an ``xarray.Dataset``; ``run`` (a ``ForwardRun`` or ``Optimize`` with
+        ``rr_states``/``q_domain``) adds its time-stepped maps. Save it with
+        ``hydrograd.io.save_netcdf``; see ``hydrograd.io.netcdf`` for the layout."""
+        from hydrograd.io.netcdf import model_to_xarray
+
+        return model_to_xarray(self, run)
 
     def copy(self) -> Model:
         """A deep copy (the immutable flow graph is shared)."""

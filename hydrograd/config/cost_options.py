@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from hydrograd.config._checks import choice, closest, reject_unknown_keys
+from hydrograd.config._checks import as_date, as_weights, choice, closest, reject_unknown_keys
 from hydrograd.core.cost import CostData, ObservationCost
 from hydrograd.core.metrics import METRICS
 from hydrograd.core.signatures import SIGNATURES
@@ -63,12 +63,7 @@ def _component_weights(value: Any, n: int) -> tuple[float, ...]:
         if value != "mean":
             raise ValueError(f"cost_options key 'wjobs_cmpt' alias must be 'mean', got '{value}'")
         return (1.0 / n,) * n
-    weights = [float(w) for w in _as_list(value, "wjobs_cmpt")]
-    if len(weights) != n:
-        raise ValueError(f"cost_options key 'wjobs_cmpt' has {len(weights)} weights for {n} components in 'jobs_cmpt'")
-    if any(w < 0 for w in weights):
-        raise ValueError(f"cost_options key 'wjobs_cmpt' must hold non-negative weights, got {weights}")
-    return tuple(weights)
+    return as_weights(value, n, f"cost_options key 'wjobs_cmpt' (one weight per 'jobs_cmpt' component, {n})")
 
 
 def _transforms(value: Any, components: tuple[str, ...]) -> tuple[str, ...]:
@@ -104,10 +99,7 @@ def warmup_index(value: Any, start: pd.Timestamp, end: pd.Timestamp, dt: float) 
     """Index of the first time step of the cost window for ``end_warmup`` (None: no warm-up)."""
     if value is None:
         return 0
-    try:
-        date = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ValueError(f"cost_options key 'end_warmup' is not a valid date: {value!r}") from None
+    date = as_date(value, "cost_options key 'end_warmup'")
     if date < start or date > end:
         raise ValueError(
             f"cost_options key 'end_warmup' ({date}) must lie between start_time ({start}) and end_time ({end})"
@@ -148,19 +140,14 @@ def gauge_indices(value: Any, codes: np.ndarray, downstream: np.ndarray) -> tupl
 def _gauge_weights(value: Any, n: int) -> tuple[tuple[float, ...] | None, float | None]:
     if isinstance(value, str):
         if value == "mean":
-            return (1.0 / n,) * n, None
+            return (1.0 / max(n, 1),) * n, None
         if value == "uniform":
             return (1.0,) * n, None
         if value in GAUGE_WEIGHT_QUANTILES:
             return None, GAUGE_WEIGHT_QUANTILES[value]
         valid = ["mean", "uniform", *GAUGE_WEIGHT_QUANTILES]
         raise ValueError(f"cost_options key 'wgauge': unknown alias '{value}'.{closest(value, valid)} Choices: {valid}")
-    weights = [float(w) for w in _as_list(value, "wgauge")]
-    if len(weights) != n:
-        raise ValueError(f"cost_options key 'wgauge' has {len(weights)} weights for {n} gauges in 'gauge'")
-    if any(w < 0 for w in weights):
-        raise ValueError(f"cost_options key 'wgauge' must hold non-negative weights, got {weights}")
-    return tuple(weights), None
+    return as_weights(value, n, f"cost_options key 'wgauge' (one weight per gauge in 'gauge', {n})"), None
 
 
 def observation_cost_spec(
@@ -190,6 +177,22 @@ def observation_cost_spec(
         gauge_quantile=quantile,
         event_seg=event_seg_options(options.get("event_seg")),
     )
+
+
+def warn_unobserved_gauges(
+    q_obs: np.ndarray, codes: np.ndarray, gauges: tuple[int, ...], window: slice, where: str
+) -> None:
+    """Warn about the gauges of ``gauges`` without any valid observation (>= 0; smash's -99 and NaN
+    are missing) in the steps ``window`` of ``q_obs`` (``(ng, ntime_step)``). smash returns NaN
+    metrics for them without a word; here the NaN comes with a warning naming them."""
+    observed = np.asarray(q_obs)[list(gauges), window] >= 0
+    empty = [str(codes[g]) for g, row in zip(gauges, observed, strict=True) if not row.any()]
+    if empty:
+        warnings.warn(
+            f"No observed discharge (every value -99 or NaN) {where} at gauge(s) {empty}: their metrics are "
+            "undefined (NaN), as in smash",
+            stacklevel=3,
+        )
 
 
 def cost_data(model: Model, spec_or_options: ObservationCost | dict[str, Any] | None) -> CostData | None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hydrograd.config._checks import choice, closest, reject_unknown_keys
+from hydrograd.config._checks import as_finite_float, check_model, choice, closest, is_real, reject_unknown_keys
 from hydrograd.core.parameters import FEASIBLE_TOLERANCE, NOT_OPTIMIZABLE, RR_PARAMETERS, RR_STATES
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ def _default_parameters(model: Model) -> list[str]:
 
 def default_optimize_options(model: Model, mapping: str = "uniform", optimizer: str | None = None) -> dict[str, Any]:
     """The options ``optimize`` uses when none are given, as a dict to edit and pass back."""
+    check_model(model)
     mapping, optimizer = check_mapping_optimizer(mapping, optimizer)
     parameters = _default_parameters(model)
     bounds = {k: v for k, v in model.get_rr_parameters_bounds().items() if k in parameters}
@@ -127,11 +128,15 @@ def _check_parameters(model: Model, value: Any) -> tuple[tuple[str, ...], tuple[
         value = [value]
     if not isinstance(value, list | tuple | np.ndarray) or len(value) == 0:
         raise ValueError(f"optimize_options key 'parameters' must be a non-empty list of names, got {value!r}")
-    params, states, nn = list(model.rr_parameters.keys), list(model.rr_initial_states.keys), model._nn_parameter_names()
+    params = [str(k) for k in model.rr_parameters.keys]
+    states = [str(k) for k in model.rr_initial_states.keys]
+    nn = model._nn_parameter_names()
     valid = [p for p in params if p not in NOT_OPTIMIZABLE] + states + nn
     asked = []
     for name in value:
-        name = str(name).lower()
+        if not isinstance(name, str):
+            raise TypeError(f"optimize_options 'parameters' must hold names (str), got {type(name).__name__} {name!r}")
+        name = name.lower()
         if name in NOT_OPTIMIZABLE:
             raise ValueError(f"optimize_options 'parameters': '{name}' is not calibrated (set by the model itself)")
         if name not in valid:
@@ -156,14 +161,21 @@ def _check_bounds(model: Model, names: tuple[str, ...], value: Any) -> dict[str,
     defaults = {**model.get_rr_parameters_bounds(), **model.get_rr_initial_states_bounds()}
     bounds = {}
     for key, pair in given.items():
-        if key not in names:
+        if not isinstance(key, str):
+            raise TypeError(f"optimize_options 'bounds' keys must be names (str), got {type(key).__name__} {key!r}")
+        name = key.lower()
+        if name not in names:
             raise ValueError(
-                f"optimize_options 'bounds': '{key}' is not a calibrated, bounded parameter.{closest(key, names)} "
+                f"optimize_options 'bounds': '{key}' is not a calibrated, bounded parameter.{closest(name, names)} "
                 f"Choices: {list(names)}"
             )
         if not isinstance(pair, list | tuple | np.ndarray) or len(pair) != 2:
             raise TypeError(f"optimize_options 'bounds' for '{key}' must be a pair (low, high), got {pair!r}")
-        bounds[key] = (float(pair[0]), float(pair[1]))
+        what = f"optimize_options 'bounds' for '{key}'"
+        bounds[name] = (
+            as_finite_float(pair[0], f"{what}: lower bound"),
+            as_finite_float(pair[1], f"{what}: upper bound"),
+        )
     for name in names:
         low, high = bounds.setdefault(name, defaults[name])
         if not low < high:
@@ -171,7 +183,8 @@ def _check_bounds(model: Model, names: tuple[str, ...], value: Any) -> dict[str,
                 f"optimize_options 'bounds' for '{name}': lower bound {low} must be below upper bound {high}"
             )
         spec = RR_PARAMETERS.get(name) or RR_STATES[name]
-        if not (spec.is_feasible(low) and spec.is_feasible(high)):
+        strict = name in RR_PARAMETERS
+        if not (spec.is_feasible(low, strict=strict) and spec.is_feasible(high, strict=strict)):
             raise ValueError(
                 f"optimize_options 'bounds' for '{name}': ({low}, {high}) leaves the feasible domain "
                 f"]{spec.feasible[0]}, {spec.feasible[1]}["
@@ -198,9 +211,21 @@ def _check_descriptor(model: Model, names: tuple[str, ...], value: Any) -> dict[
     out = {}
     for key, descs in given.items():
         if key not in names:
-            raise ValueError(f"optimize_options 'descriptor': '{key}' is not calibrated. Choices: {list(names)}")
-        descs = [descs] if isinstance(descs, str) else list(descs)
+            raise ValueError(
+                f"optimize_options 'descriptor': '{key}' is not calibrated.{closest(key, names)} Choices: {list(names)}"
+            )
+        descs = [descs] if isinstance(descs, str) else descs
+        if not isinstance(descs, list | tuple | np.ndarray) or len(descs) == 0:
+            raise TypeError(
+                f"optimize_options 'descriptor' for '{key}' must be a descriptor name or a non-empty list of names "
+                f"among {available}, got {descs!r}"
+            )
+        descs = list(descs)
+        if len(set(map(str, descs))) != len(descs):
+            raise ValueError(f"optimize_options 'descriptor' for '{key}' lists a descriptor twice: {descs}")
         for d in descs:
+            if not isinstance(d, str):
+                raise TypeError(f"optimize_options 'descriptor' for '{key}' must hold names (str), got {d!r}")
             if d not in available:
                 raise ValueError(
                     f"optimize_options 'descriptor' for '{key}': unknown descriptor '{d}'.{closest(d, available)} "
@@ -218,13 +243,13 @@ def _check_termination(optimizer: str, value: Any) -> dict[str, Any]:
     reject_unknown_keys(given, defaults, f"termination_crit ({optimizer})")
     out = {**defaults, **given}
     for key, v in out.items():
-        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+        if not is_real(v):
             raise TypeError(f"termination_crit '{key}' must be a number, got {v!r}")
-        if key == "maxiter" and (int(v) != v or v < 0):
-            raise ValueError(f"termination_crit 'maxiter' must be a non-negative integer, got {v!r}")
-        if key == "early_stopping" and (int(v) != v or v < 0):
-            raise ValueError(f"termination_crit 'early_stopping' must be a non-negative integer, got {v!r}")
-        if key in ("factr", "pgtol", "xatol", "fatol") and v <= 0:
+        if not np.isfinite(v):
+            raise ValueError(f"termination_crit '{key}' must be a finite number, got {v!r}")
+        if key in ("maxiter", "early_stopping") and (int(v) != v or v < 0):
+            raise ValueError(f"termination_crit '{key}' must be a non-negative integer, got {v!r}")
+        if key in ("factr", "pgtol", "xatol", "fatol") and not v > 0:
             raise ValueError(f"termination_crit '{key}' must be positive, got {v!r}")
     out["maxiter"] = int(out["maxiter"])
     if "early_stopping" in out:
@@ -236,9 +261,10 @@ def check_optimize_options(
     model: Model, mapping: str, optimizer: str, options: dict[str, Any] | None
 ) -> OptimizeOptions:
     """Validate ``optimize_options`` (None: defaults) for an already checked mapping/optimizer pair."""
-    options = {} if options is None else dict(options)
+    options = {} if options is None else options
     if not isinstance(options, dict):
         raise TypeError(f"optimize_options must be a dict, got {type(options).__name__}")
+    options = dict(options)
     reject_unknown_keys(options, allowed_keys(mapping, optimizer), f"optimize_options ({mapping}, {optimizer})")
     defaults = default_optimize_options(model, mapping, optimizer)
     rr_p, rr_s, nn = _check_parameters(model, options.get("parameters", defaults["parameters"]))
@@ -255,13 +281,17 @@ def check_optimize_options(
     if mapping in ("multi-linear", "multi-power"):
         descriptor = _check_descriptor(model, bounded, options.get("descriptor"))
     learning_rate = options.get("learning_rate", defaults.get("learning_rate", DEFAULT_LEARNING_RATE))
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) or learning_rate <= 0:
-        raise ValueError(f"optimize_options 'learning_rate' must be a positive number, got {learning_rate!r}")
+    if not is_real(learning_rate) or not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"optimize_options 'learning_rate' must be a positive, finite number, got {learning_rate!r}")
     random_state = options.get("random_state")
     if random_state is not None and (
-        isinstance(random_state, bool) or not isinstance(random_state, int) or random_state < 0
+        isinstance(random_state, bool | np.bool_)
+        or not isinstance(random_state, int | np.integer)
+        or not 0 <= random_state <= 2**32 - 1
     ):
-        raise ValueError(f"optimize_options 'random_state' must be a non-negative int or None, got {random_state!r}")
+        raise ValueError(
+            f"optimize_options 'random_state' must be an int in [0, 2**32 - 1] or None, got {random_state!r}"
+        )
     return OptimizeOptions(
         mapping=mapping,
         optimizer=optimizer,
@@ -274,5 +304,5 @@ def check_optimize_options(
         termination_crit=_check_termination(optimizer, options.get("termination_crit")),
         learning_rate=float(learning_rate),
         net=options.get("net", defaults.get("net")),
-        random_state=random_state,
+        random_state=None if random_state is None else int(random_state),
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydrograd.config._checks import choice
+from hydrograd.config._checks import as_finite_float, as_weights, choice, is_real, reject_unknown_keys
+from hydrograd.config.cost_options import SIMULATION_COST_KEYS
 from hydrograd.optimize.objective import REGULARIZATIONS
 
 REGULARIZATION_KEYS = ("wjreg", "jreg_cmpt", "wjreg_cmpt")
@@ -16,6 +17,7 @@ def split_cost_options(cost_options: dict[str, Any] | None) -> tuple[dict[str, A
     options = {} if cost_options is None else cost_options
     if not isinstance(options, dict):
         raise TypeError(f"cost_options must be a dict, got {type(options).__name__}")
+    reject_unknown_keys(options, (*SIMULATION_COST_KEYS, *REGULARIZATION_KEYS), "cost_options")
     observation = {k: v for k, v in options.items() if k not in REGULARIZATION_KEYS}
     regularization = {k: v for k, v in options.items() if k in REGULARIZATION_KEYS}
     return observation, regularization
@@ -29,22 +31,28 @@ def regularization_spec(options: dict[str, Any]) -> tuple[float, tuple[tuple[str
             f"cost_options key 'wjreg' = '{wjreg}': automatic weighting ('fast', 'lcurve') is not available; "
             "give a non-negative number"
         )
-    if isinstance(wjreg, bool) or not isinstance(wjreg, int | float) or wjreg < 0:
+    wjreg = as_finite_float(wjreg, "cost_options key 'wjreg'")
+    if wjreg < 0:
         raise ValueError(f"cost_options key 'wjreg' must be a non-negative number, got {wjreg!r}")
     components = options.get("jreg_cmpt", "prior")
-    components = [components] if isinstance(components, str) else list(components)
+    components = [components] if isinstance(components, str) else components
+    if not isinstance(components, list | tuple):
+        raise TypeError(
+            f"cost_options key 'jreg_cmpt' must be a component name or a list of names {list(REGULARIZATIONS)}, "
+            f"got {components!r}"
+        )
     if not components:
         raise ValueError("cost_options key 'jreg_cmpt' must name at least one component")
-    components = [choice(str(c), REGULARIZATIONS, "cost_options 'jreg_cmpt' component") for c in components]
+    components = [choice(c, REGULARIZATIONS, "cost_options 'jreg_cmpt' component") for c in components]
     weights = options.get("wjreg_cmpt", "mean")
     if isinstance(weights, str):
         if weights != "mean":
             raise ValueError(f"cost_options key 'wjreg_cmpt' alias must be 'mean', got '{weights}'")
         weights = [1.0 / len(components)] * len(components)
-    weights = [float(w) for w in ([weights] if isinstance(weights, int | float) else weights)]
-    if len(weights) != len(components):
-        raise ValueError(f"cost_options key 'wjreg_cmpt' has {len(weights)} weights for {len(components)} components")
-    if any(w < 0 for w in weights):
-        raise ValueError(f"cost_options key 'wjreg_cmpt' must hold non-negative weights, got {weights}")
+    elif not is_real(weights) and not isinstance(weights, list | tuple):
+        raise TypeError(f"cost_options key 'wjreg_cmpt' must be 'mean', a number or a list of numbers, got {weights!r}")
+    weights = as_weights(
+        weights, len(components), f"cost_options key 'wjreg_cmpt' (one per 'jreg_cmpt', {len(components)})"
+    )
     jreg = tuple(zip(components, weights, strict=True)) if wjreg > 0 else ()
-    return float(wjreg), jreg
+    return wjreg, jreg

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hydrograd.config._checks import as_bool, reject_unknown_keys
+from hydrograd.config._checks import as_bool, choice, reject_unknown_keys
 
-COMMON_OPTIONS = {"ncpu": 1, "verbose": True}
+COMMON_OPTIONS = {"ncpu": 1, "verbose": True, "precision": None}
+PRECISIONS = ("float32", "float64")
 
 RETURN_OPTIONS = {
     "forward_run": ("time_step", "rr_states", "q_domain", "internal_fluxes", "cost", "jobs"),
@@ -33,7 +34,9 @@ RETURN_OPTIONS = {
 
 
 def common_options(options: dict[str, Any] | None) -> dict[str, Any]:
-    """``verbose`` (bool) and ``ncpu`` (accepted for compatibility; XLA picks its own threads)."""
+    """``verbose`` (bool), ``ncpu`` (accepted for compatibility; XLA picks its own threads) and
+    ``precision`` (hydrograd's: ``"float32"``, ``"float64"`` or None for the default, see
+    ``hydrograd.optimize.run.model_precision``)."""
     options = {} if options is None else options
     if not isinstance(options, dict):
         raise TypeError(f"common_options must be a dict, got {type(options).__name__}")
@@ -41,8 +44,13 @@ def common_options(options: dict[str, Any] | None) -> dict[str, Any]:
     out = {**COMMON_OPTIONS, **options}
     out["verbose"] = as_bool(out["verbose"], "common_options key 'verbose'")
     ncpu = out["ncpu"]
-    if isinstance(ncpu, bool) or not isinstance(ncpu, int) or ncpu < 1:
+    if isinstance(ncpu, bool | np.bool_) or not isinstance(ncpu, int | np.integer):
+        raise TypeError(f"common_options key 'ncpu' must be a positive int, got {type(ncpu).__name__} {ncpu!r}")
+    if ncpu < 1:
         raise ValueError(f"common_options key 'ncpu' must be a positive int, got {ncpu!r}")
+    out["ncpu"] = int(ncpu)
+    if out["precision"] is not None:
+        out["precision"] = choice(out["precision"], PRECISIONS, "common_options key 'precision'")
     return out
 
 

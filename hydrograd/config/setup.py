@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hydrograd.config._checks import as_bool, as_positive_float, choice, reject_unknown_keys
+from hydrograd.config._checks import as_bool, as_positive_float, choice, is_real, reject_unknown_keys
 from hydrograd.core.registry import HYDROLOGICAL_MODULES, ROUTING_MODULES, SNOW_MODULES, get_structure
 
 INPUT_FORMATS = ("tif", "nc")
@@ -97,7 +97,9 @@ def _timestamp(value: Any, key: str) -> pd.Timestamp:
     raise TypeError(f"setup key '{key}' must be a str, datetime.date or pandas.Timestamp, got {value!r}")
 
 
-def _directory(read: bool, value: Any, key: str) -> str:
+def _path(read: bool, value: Any, key: str, kind: str, check: bool) -> str:
+    """The path of setup key ``key`` (``kind``: "directory" or "file"), or "..." when not read.
+    ``check``: whether it must exist now (not when the data come from a saved model)."""
     if not read:
         return "..."
     if value is None:
@@ -105,41 +107,55 @@ def _directory(read: bool, value: Any, key: str) -> str:
         raise ValueError(f"setup key '{key}' must be given when '{flag}' is True")
     if not isinstance(value, str | os.PathLike):
         raise TypeError(f"setup key '{key}' must be a path (str), got {value!r}")
-    if not os.path.isdir(value):
-        raise FileNotFoundError(f"setup key '{key}': no such directory '{value}'")
+    exists = os.path.isdir(value) if kind == "directory" else os.path.isfile(value)
+    if check and not exists:
+        raise FileNotFoundError(f"setup key '{key}': no such {kind} '{value}'")
     return os.fspath(value)
 
 
-def _file(read: bool, value: Any, key: str) -> str:
-    if not read:
-        return "..."
-    if value is None:
-        flag = "read_" + key.split("_", 1)[0]
-        raise ValueError(f"setup key '{key}' must be given when '{flag}' is True")
-    if not isinstance(value, str | os.PathLike):
-        raise TypeError(f"setup key '{key}' must be a path (str), got {value!r}")
-    if not os.path.isfile(value):
-        raise FileNotFoundError(f"setup key '{key}': no such file '{value}'")
-    return os.fspath(value)
+def _directory(read: bool, value: Any, key: str, check: bool = True) -> str:
+    return _path(read, value, key, "directory", check)
+
+
+def _file(read: bool, value: Any, key: str, check: bool = True) -> str:
+    return _path(read, value, key, "file", check)
+
+
+MAX_NEURONS = 2**20
 
 
 def _hidden_neuron(value: Any) -> np.ndarray:
     """Hidden layer sizes. smash allows one or two layers; any depth is accepted here."""
-    if isinstance(value, bool):
-        raise TypeError(f"setup key 'hidden_neuron' must be an int or a sequence of ints, got {value!r}")
-    if isinstance(value, int | float | np.integer):
-        sizes = [int(value)]
+    if is_real(value):
+        given = [value]
     elif isinstance(value, list | tuple | np.ndarray):
-        sizes = [int(v) for v in np.ravel(value)]
-        if not sizes:
+        given = list(np.ravel(np.asarray(value, dtype=object)))
+        if not given:
             raise ValueError("setup key 'hidden_neuron' must not be empty")
     else:
         raise TypeError(f"setup key 'hidden_neuron' must be an int or a sequence of ints, got {value!r}")
-    if any(s <= 0 for s in sizes):
-        raise ValueError(f"setup key 'hidden_neuron' must hold positive layer sizes, got {sizes}")
+    for size in given:
+        if not is_real(size):
+            raise TypeError(f"setup key 'hidden_neuron' must hold integers, got {type(size).__name__} {size!r}")
+        if not (np.isfinite(size) and size == int(size) and 0 < size <= MAX_NEURONS):
+            raise ValueError(
+                f"setup key 'hidden_neuron' must hold positive layer sizes (whole numbers up to {MAX_NEURONS}), "
+                f"got {size!r}"
+            )
+    sizes = [int(s) for s in given]
     padded = np.zeros(max(2, len(sizes)), dtype=np.int32)
     padded[: len(sizes)] = sizes
     return padded
+
+
+def _input_format(value: Any, key: str, read: bool) -> str:
+    """``tif`` or ``nc``; reading ``nc`` files is refused here, before any work (smash 1.3.0 cannot either)."""
+    fmt = choice(value, INPUT_FORMATS, key)
+    if read and fmt == "nc":
+        raise ValueError(
+            f"setup key '{key}' = 'nc': reading NetCDF input is not available (nor in smash 1.3.0); use 'tif'"
+        )
+    return fmt
 
 
 class Setup:
@@ -149,9 +165,12 @@ class Setup:
     (number of descriptors), ``nrrp``/``nrrs`` (numbers of parameters and states), ``nqz``, and
     for hybrid structures ``neurons`` (layer sizes of the flux-correction network, input first,
     zero-padded as smash shows them) and ``n_layers`` (its number of weight matrices; 0 otherwise).
+
+    ``check_paths=False`` accepts input folders and files that do not exist (yet or any more):
+    ``hydrograd.io.read_model`` uses it, since a saved model carries its data.
     """
 
-    def __init__(self, user_setup: dict[str, Any]):
+    def __init__(self, user_setup: dict[str, Any], *, check_paths: bool = True):
         if not isinstance(user_setup, dict):
             raise TypeError(f"setup must be a dict, got {type(user_setup).__name__}")
         reject_unknown_keys(user_setup, DEFAULT_SETUP, "setup")
@@ -181,11 +200,12 @@ class Setup:
         for key in _BOOL_KEYS:
             setattr(self, key, as_bool(raw[key], f"setup key '{key}'"))
 
-        self.qobs_directory = _directory(self.read_qobs, raw["qobs_directory"], "qobs_directory")
+        self.qobs_directory = _directory(self.read_qobs, raw["qobs_directory"], "qobs_directory", check_paths)
         for kind in _ATMOS_KINDS:
             read = getattr(self, f"read_{kind}")
-            setattr(self, f"{kind}_format", choice(raw[f"{kind}_format"], INPUT_FORMATS, f"{kind}_format"))
-            setattr(self, f"{kind}_directory", _directory(read, raw[f"{kind}_directory"], f"{kind}_directory"))
+            setattr(self, f"{kind}_format", _input_format(raw[f"{kind}_format"], f"{kind}_format", read))
+            directory = _directory(read, raw[f"{kind}_directory"], f"{kind}_directory", check_paths)
+            setattr(self, f"{kind}_directory", directory)
             access = raw[f"{kind}_access"]
             if not isinstance(access, str):
                 raise TypeError(f"setup key '{kind}_access' must be a str, got {access!r}")
@@ -194,9 +214,9 @@ class Setup:
             key = f"{kind}_conversion_factor"
             setattr(self, key, as_positive_float(raw[key], f"setup key '{key}'"))
 
-        self.descriptor_format = choice(raw["descriptor_format"], INPUT_FORMATS, "descriptor_format")
+        self.descriptor_format = _input_format(raw["descriptor_format"], "descriptor_format", self.read_descriptor)
         self.descriptor_directory = _directory(
-            self.read_descriptor, raw["descriptor_directory"], "descriptor_directory"
+            self.read_descriptor, raw["descriptor_directory"], "descriptor_directory", check_paths
         )
         names = raw["descriptor_name"]
         if not self.read_descriptor or names is None:
@@ -209,9 +229,16 @@ class Setup:
             raise ValueError(
                 "setup key 'descriptor_name' must list at least one descriptor when 'read_descriptor' is True"
             )
+        repeated = sorted({str(n) for n in self.descriptor_name if np.count_nonzero(self.descriptor_name == n) > 1})
+        if repeated:
+            raise ValueError(f"setup key 'descriptor_name' lists {repeated} more than once")
         self.descriptor_tfm = choice(raw["descriptor_tfm"], DESCRIPTOR_TRANSFORMS, "descriptor_tfm")
-        self.imperviousness_format = choice(raw["imperviousness_format"], INPUT_FORMATS, "imperviousness_format")
-        self.imperviousness_file = _file(self.read_imperviousness, raw["imperviousness_file"], "imperviousness_file")
+        self.imperviousness_format = _input_format(
+            raw["imperviousness_format"], "imperviousness_format", self.read_imperviousness
+        )
+        self.imperviousness_file = _file(
+            self.read_imperviousness, raw["imperviousness_file"], "imperviousness_file", check_paths
+        )
 
         if self.snow_module != "zero" and not (self.read_snow and self.read_temp):
             raise ValueError(

@@ -1,11 +1,15 @@
 """The flow graph over active cells, as the routing sweep consumes it.
 
-Cells are numbered ``0 .. nac-1`` (smash's order: column-major over the grid); index ``nac`` is a
-padding cell that receives the outlets' outflow and absorbs padded work. Cells are grouped in
-topological levels (a level only receives water from lower levels). Levels are padded to a
-power-of-two width and consecutive levels of the same width form a *bucket*, so the sweep runs
-one loop per bucket: total padded work stays near ``nac`` and the number of loops (hence the
-compile time) grows with the log of the widest level, not with the number of levels.
+Cells are numbered in *level order*: level by level, sources first, so that every cell drains
+into a cell of a higher number and each level is a contiguous range of numbers. The sweep then
+reads and writes a level as a slice (fast contiguous memory access); only the hand-over of
+discharge to the downstream cells is a scatter. Index ``nac`` is a sink that receives the
+outlets' outflow; arrays are padded past it so that a slice of any bucket's width that starts
+inside the domain stays inside the array.
+
+Levels are grouped in *buckets* of one power-of-two width: one loop per bucket, so the number
+of loops (hence the compile time) grows with the log of the widest level, not with the number
+of levels, and the padded work stays close to ``nac``.
 """
 
 from __future__ import annotations
@@ -15,25 +19,40 @@ from typing import NamedTuple
 import jax.numpy as jnp
 
 
-class FlowGraph(NamedTuple):
-    """Routing topology and cell geometry, every array padded to length ``nac + 1``.
+class Bucket(NamedTuple):
+    """Consecutive levels visited by one loop: their first cells ``starts`` and sizes ``counts``
+    (``(n_levels,)`` int32), and ``lanes = arange(width)``, whose length is the slice width."""
 
-    - ``downstream``: index of the cell each cell drains into (``nac`` for outlets), int32;
-    - ``buckets``: one int32 array per bucket, shape ``(n_levels, width)``, padded with ``nac``,
-      in increasing level order;
+    starts: jnp.ndarray
+    counts: jnp.ndarray
+    lanes: jnp.ndarray
+
+
+class FlowGraph(NamedTuple):
+    """Routing topology and cell geometry, cells in level order.
+
+    - ``cell_area``: ``dx * dy`` of each active cell (m2), ``(nac,)`` — its length is ``nac``;
+    - ``downstream``: the cell each cell drains into (``nac``, the sink, for outlets and padding);
     - ``has_upstream``: whether a cell receives water from another active cell (smash does not
-      route cells of the first level);
-    - ``cell_area``: ``dx * dy`` (m2); ``upstream_area``: drained area above the cell, itself
-      excluded (m2); ``dx``: cell side along the flow (m).
+      route cells without upstream cells);
+    - ``upstream_area``: drained area above the cell, itself excluded (m2); ``dx``: cell side (m);
+    - ``buckets``: the levels, sources first.
+
+    Every array but ``cell_area`` has the padded length ``nac + max bucket width``.
     """
 
-    downstream: jnp.ndarray
-    buckets: tuple[jnp.ndarray, ...]
-    has_upstream: jnp.ndarray
     cell_area: jnp.ndarray
+    downstream: jnp.ndarray
+    has_upstream: jnp.ndarray
     upstream_area: jnp.ndarray
     dx: jnp.ndarray
+    buckets: tuple[Bucket, ...]
 
     @property
     def nac(self) -> int:
-        return self.downstream.shape[0] - 1
+        return self.cell_area.shape[0]
+
+    @property
+    def size(self) -> int:
+        """Padded length of the per-cell arrays."""
+        return self.downstream.shape[0]

@@ -49,9 +49,15 @@ class Mapping(NamedTuple):
         return sum(self.block_size(i) for i in range(len(self.names)))
 
 
+SIGMOID_FLOOR = -80.0
+"""Below this argument ``sigmoid`` is 0 to single precision; ``exp(-z)`` would overflow to inf and
+turn the gradient into ``inf / inf``."""
+
+
 def scaled_sigmoid(z: Array, low: float, high: float) -> Array:
-    """``low + (high - low) * sigmoid(z)``."""
-    return low + (high - low) / (1.0 + jnp.exp(-z))
+    """``low + (high - low) * sigmoid(z)``, with ``z`` floored at ``SIGMOID_FLOOR`` (values and
+    gradients unchanged above it, finite below it)."""
+    return low + (high - low) / (1.0 + jnp.exp(-jnp.maximum(z, SIGMOID_FLOOR)))
 
 
 def apply_mapping(x: Array, mapping: Mapping, descriptors: Array | None) -> dict[str, Array]:

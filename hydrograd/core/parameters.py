@@ -10,8 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 INF = math.inf
 FEASIBLE_TOLERANCE = 1e-5
+SMALLEST_POSITIVE = float(np.finfo(np.float32).tiny)
+"""Smallest value of a parameter whose domain starts at 0: the smallest normal float32 (about
+1.2e-38); below it XLA flushes the number to 0 on CPUs and GPUs."""
 
 
 @dataclass(frozen=True)
@@ -28,9 +33,17 @@ class Spec:
     unit: str
     description: str
 
-    def is_feasible(self, value: float) -> bool:
+    def is_feasible(self, value: float, *, strict: bool = False) -> bool:
+        """Whether ``value`` lies in the feasible domain, give or take the tolerance; ``strict``
+        drops the tolerance on the lower side and, for a domain starting at 0, asks for a normal
+        single-precision number (for parameters: the equations divide by capacities and scales,
+        so ``cp = 0`` or ``cp = 1e-45`` is refused, where smash accepts them and may return NaN)."""
         low, high = self.feasible
-        return value + FEASIBLE_TOLERANCE > low and value - FEASIBLE_TOLERANCE < high
+        if strict:
+            above = value >= SMALLEST_POSITIVE if low == 0 else value > low
+        else:
+            above = value + FEASIBLE_TOLERANCE > low
+        return above and value - FEASIBLE_TOLERANCE < high
 
 
 RR_PARAMETERS: dict[str, Spec] = {

@@ -10,11 +10,13 @@ step function, which the time loop calls with the network as ``flux_correction``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from hydrograd.core import routing
 from hydrograd.core.structures import gr, gr_ode
+from hydrograd.core.structures._common import gradient_guard
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,24 @@ _HYBRIDS = {
 }
 
 
+def _guarded(step: Callable) -> Callable:
+    """``step`` whose parameters and states pass through ``gradient_guard``: the same values, and
+    a reverse pass that cannot send an infinite or NaN gradient back to the previous step."""
+
+    @functools.wraps(step)
+    def guarded_step(params, states, inputs, flux_correction=None):
+        params, states = gradient_guard((params, states))
+        return step(params, states, inputs, flux_correction)
+
+    return guarded_step
+
+
 def _with_hybrids(conceptual: tuple[Module, ...], hybrids: dict[str, tuple[str, int, int]]) -> dict[str, Module]:
     """Each conceptual module followed by its hybrids (smash's order), a hybrid being its base module
-    under another name, with the sizes of its network."""
+    under another name, with the sizes of its network. Every step is guarded (see ``_guarded``)."""
     modules = {}
     for module in conceptual:
+        module = replace(module, step=_guarded(module.step))
         modules[module.name] = module
         for name, (base, n_in, n_out) in hybrids.items():
             if base == module.name:

@@ -3,7 +3,8 @@
 Within one step a cell's discharge ``Q[x] = g(qup[x], theta[x])`` depends on its inflow
 ``qup[x]``, the sum of the discharges of the cells draining into it at the same step. The sweep
 visits cells level by level (sources first), so every inflow is complete when its cell is
-reached. Its adjoint is the reverse sweep (outlets first) on the cotangents,
+reached; a level is a contiguous slice of cells (see ``hydrograd.core.graph``). Its adjoint is
+the reverse sweep (outlets first) on the cotangents,
 ``G[x] = gQ[x] + Gup[down[x]]`` and ``Gup[x] = gqup[x] + dg/dqup[x] * G[x]``, written by hand
 with ``jax.custom_vjp``: differentiating the forward scatters instead is far slower on large
 graphs and stores every level's intermediate values.
@@ -21,60 +22,74 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from hydrograd.core.graph import FlowGraph
+from hydrograd.core.graph import Bucket, FlowGraph
 
 Array = jnp.ndarray
 LocalFn = Callable[[Array, dict[str, Array]], Array]
 
 
-def _pad(x: Array) -> Array:
-    """Extend a ``(nac,)`` array with one padding entry (a copy of the first)."""
-    return jnp.concatenate([x, x[:1]])
+def _slice(a: Array, start: Array, width: int) -> Array:
+    return lax.dynamic_slice(a, (start,), (width,))
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _sweep(local_fn: LocalFn, theta: dict[str, Array], downstream: Array, buckets: tuple[Array, ...]):
-    return _sweep_forward(local_fn, theta, downstream, buckets)
+@partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _sweep(local_fn: LocalFn, sink: int, theta: dict[str, Array], downstream: Array, buckets: tuple[Bucket, ...]):
+    return _sweep_forward(local_fn, sink, theta, downstream, buckets)
 
 
-def _sweep_forward(local_fn, theta, downstream, buckets):
-    n = downstream.shape[0]
+def _inflow(local_fn, sink, theta, downstream, buckets):
+    """The inflow of every cell: each level's discharge is computed from its (complete) inflow
+    and scattered into the downstream cells' inflow. Only the inflow is carried through the
+    loop: writing each level's discharge into a carried array would copy the whole array at
+    every level, as XLA does not update a loop-carried slice in place."""
     dtype = jax.tree_util.tree_leaves(theta)[0].dtype
-    q = jnp.zeros(n, dtype)
-    qup = jnp.zeros(n, dtype)
-    for cells in buckets:
+    qup = jnp.zeros(downstream.shape[0], dtype)
+    for bucket in buckets:
+        width = bucket.lanes.shape[0]
 
-        def visit_level(i, carry, cells=cells):
-            q, qup = carry
-            idx = cells[i]
-            q_level = local_fn(qup[idx], jax.tree_util.tree_map(lambda a, idx=idx: a[idx], theta))
-            return q.at[idx].set(q_level), qup.at[downstream[idx]].add(q_level)
+        def visit_level(i, qup, bucket=bucket, width=width):
+            start = bucket.starts[i]
+            valid = bucket.lanes < bucket.counts[i]
+            level_theta = jax.tree_util.tree_map(lambda a, start=start: _slice(a, start, width), theta)
+            q_level = local_fn(_slice(qup, start, width), level_theta)
+            target = jnp.where(valid, _slice(downstream, start, width), sink)
+            return qup.at[target].add(jnp.where(valid, q_level, 0.0))
 
-        q, qup = lax.fori_loop(0, cells.shape[0], visit_level, (q, qup))
-    return q, qup
+        qup = lax.fori_loop(0, bucket.starts.shape[0], visit_level, qup)
+    return qup
 
 
-def _sweep_fwd(local_fn, theta, downstream, buckets):
-    q, qup = _sweep_forward(local_fn, theta, downstream, buckets)
+def _sweep_forward(local_fn, sink, theta, downstream, buckets):
+    qup = _inflow(local_fn, sink, theta, downstream, buckets)
+    return local_fn(qup, theta), qup
+
+
+def _sweep_fwd(local_fn, sink, theta, downstream, buckets):
+    q, qup = _sweep_forward(local_fn, sink, theta, downstream, buckets)
     return (q, qup), (theta, qup, downstream, buckets)
 
 
-def _sweep_bwd(local_fn, residuals, cotangents):
+def _sweep_bwd(local_fn, sink, residuals, cotangents):
     theta, qup, downstream, buckets = residuals
     g_q, g_qup = cotangents
     dq_dqup = jax.jvp(lambda u: local_fn(u, theta), (qup,), (jnp.ones_like(qup),))[1]
-    adj_q = jnp.zeros_like(qup)
     adj_qup = jnp.zeros_like(qup)
-    for cells in reversed(buckets):
-        n_levels = cells.shape[0]
+    size = qup.shape[0]
+    for bucket in reversed(buckets):
+        width = bucket.lanes.shape[0]
+        n_levels = bucket.starts.shape[0]
 
-        def visit_level(j, carry, cells=cells, n_levels=n_levels):
-            adj_q, adj_qup = carry
-            idx = cells[n_levels - 1 - j]
-            adj = g_q[idx] + adj_qup[downstream[idx]]
-            return adj_q.at[idx].set(adj), adj_qup.at[idx].set(g_qup[idx] + dq_dqup[idx] * adj)
+        def visit_level(j, adj_qup, bucket=bucket, width=width, n_levels=n_levels):
+            i = n_levels - 1 - j
+            start = bucket.starts[i]
+            valid = bucket.lanes < bucket.counts[i]
+            adj = _slice(g_q, start, width) + adj_qup[_slice(downstream, start, width)]
+            inflow_adj = _slice(g_qup, start, width) + _slice(dq_dqup, start, width) * adj
+            cells = jnp.where(valid, start + bucket.lanes, size)
+            return adj_qup.at[cells].set(inflow_adj, mode="drop")
 
-        adj_q, adj_qup = lax.fori_loop(0, n_levels, visit_level, (adj_q, adj_qup))
+        adj_qup = lax.fori_loop(0, n_levels, visit_level, adj_qup)
+    adj_q = g_q + adj_qup[downstream]
     _, pullback = jax.vjp(lambda th: local_fn(qup, th), theta)
     return (pullback(adj_q)[0], None, None)
 
@@ -87,9 +102,9 @@ def sweep(local_fn: LocalFn, theta: dict[str, Array], graph: FlowGraph) -> tuple
 
     ``local_fn(qup, theta)`` must act element by element; ``theta`` holds ``(nac,)`` arrays.
     """
-    padded = {k: _pad(v) for k, v in theta.items()}
-    q, qup = _sweep(local_fn, padded, graph.downstream, graph.buckets)
-    nac = graph.nac
+    nac, size = graph.nac, graph.size
+    padded = {k: jnp.pad(v, (0, size - nac), mode="edge") for k, v in theta.items()}
+    q, qup = _sweep(local_fn, nac, padded, graph.downstream, graph.buckets)
     return q[:nac], qup[:nac]
 
 
@@ -107,46 +122,35 @@ def route_zero(params, states, memory, qt, graph: FlowGraph, dt: float) -> Routi
     return RoutingStep(states, memory, qt, {})
 
 
-def _lag0_local(qup, theta):
-    return theta["qt"] + qup
+def _linear_local(qup, theta):
+    """The form both lag0 and lr take within a step: ``Q = a * qup + b``."""
+    return theta["a"] * qup + theta["b"]
 
 
 def route_lag0(params, states, memory, qt, graph: FlowGraph, dt: float) -> RoutingStep:
     """Instantaneous routing: a cell passes on its inflow plus its own runoff."""
-    q, qup = sweep(_lag0_local, {"qt": qt}, graph)
+    q, qup = sweep(_linear_local, {"a": jnp.ones_like(qt), "b": qt}, graph)
     return RoutingStep(states, memory, q, {"qup": qup})
-
-
-def _upstream_depth_factor(graph: FlowGraph, dt: float) -> Array:
-    """m3/s of inflow to mm/dt over the upstream area; 0 for cells with nothing upstream."""
-    area = jnp.where(graph.has_upstream[:-1], graph.upstream_area[:-1], 1.0)
-    return jnp.where(graph.has_upstream[:-1], dt / (1e-3 * area), 0.0)
-
-
-def _lr_local(qup, theta):
-    level = theta["hlr"] + qup * theta["to_depth"]
-    released = level - level * theta["decay"]
-    routed = theta["qt"] + released * theta["to_flow"]
-    return jnp.where(theta["has_upstream"], routed, theta["qt"])
 
 
 def route_lr(params, states, memory, qt, graph: FlowGraph, dt: float) -> RoutingStep:
     """Linear reservoir: the inflow fills a reservoir of lag time ``llr`` (minutes) that empties
-    exponentially over the step; the released volume joins the cell's own runoff."""
-    to_depth = _upstream_depth_factor(graph, dt)
-    to_flow = jnp.where(graph.has_upstream[:-1], 1e-3 * graph.upstream_area[:-1] / dt, 0.0)
-    decay = jnp.exp(-dt / (params["llr"] * 60.0))
-    theta = {
-        "qt": qt,
-        "hlr": states["hlr"],
-        "to_depth": to_depth,
-        "to_flow": to_flow,
-        "decay": decay,
-        "has_upstream": graph.has_upstream[:-1],
-    }
-    q, qup = sweep(_lr_local, theta, graph)
-    level = states["hlr"] + qup * to_depth
-    hlr = jnp.where(graph.has_upstream[:-1], level * decay, states["hlr"])
+    exponentially over the step; the released volume joins the cell's own runoff.
+
+    With ``r = 1 - exp(-dt / (60 llr))`` the released fraction, a cell with upstream cells gives
+    ``Q = qt + r * (hlr * A / dt + qup)`` (``A`` its upstream area in m3 per mm, ``hlr`` in mm)
+    and keeps ``(1 - r) * (hlr + qup * dt / A)``; a cell without passes its runoff and keeps ``hlr``.
+    """
+    nac = graph.nac
+    routed = graph.has_upstream[:nac]
+    area = jnp.where(routed, 1e-3 * graph.upstream_area[:nac], 1.0)
+    ratio = dt / (params["llr"] * 60.0)
+    release = -jnp.expm1(-ratio)
+    a = jnp.where(routed, release, 0.0)
+    b = jnp.where(routed, qt + release * states["hlr"] * area / dt, qt)
+    q, qup = sweep(_linear_local, {"a": a, "b": b}, graph)
+    level = states["hlr"] + qup * dt / area
+    hlr = jnp.where(routed, level * jnp.exp(-ratio), states["hlr"])
     return RoutingStep({**states, "hlr": hlr}, memory, q, {"qup": qup})
 
 
@@ -163,14 +167,15 @@ def _kw_local(qup, theta):
 def route_kw(params, states, memory, qt, graph: FlowGraph, dt: float) -> RoutingStep:
     """Kinematic wave, linearised implicit scheme (Chow, Applied Hydrology, §9.6), with the
     conceptual law ``A = akw * Q^bkw``; it needs the previous step's runoff and discharge."""
+    nac = graph.nac
     theta = {
         "qt": qt,
         "qt_prev": memory["qt"],
         "q_prev": memory["q"],
         "akw": params["akw"],
         "bkw": params["bkw"],
-        "dt_dx": dt / graph.dx[:-1],
-        "has_upstream": graph.has_upstream[:-1],
+        "dt_dx": dt / graph.dx[:nac],
+        "has_upstream": graph.has_upstream[:nac],
     }
     q, qup = sweep(_kw_local, theta, graph)
     return RoutingStep(states, {"qt": qt, "q": q}, q, {"qim1j": qup})

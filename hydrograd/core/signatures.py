@@ -2,7 +2,7 @@
 
 Everything here is pure JAX: no Python loop over time, finite gradients with respect to the
 discharge, batched over leading axes (gauges, obs/sim pairs). Series have shape ``(..., ntime)``;
-values below zero (smash's -99) are missing.
+values below zero (smash's -99) and NaN are missing.
 
 Signatures are evaluated over *segments*: an integer array of the series' shape labelling each
 step 0 (left out) or ``1..n_segments``; each label must cover one contiguous run of steps. A
@@ -306,9 +306,14 @@ class _SignatureSet:
         return jnp.where(ok, (i_q - i_p).astype(self.q.dtype), MISSING)
 
 
+def _missing(x: Array) -> Array:
+    """NaN marks a missing value as -99 does: both become -99 here."""
+    return jnp.where(jnp.isnan(x), jnp.asarray(MISSING, x.dtype), x)
+
+
 def _flatten(p: Array, q: Array, labels: Array) -> tuple[Array, Array, Array, tuple[int, ...]]:
-    q = jnp.asarray(q)
-    p = jnp.broadcast_to(jnp.asarray(p, q.dtype), q.shape)
+    q = _missing(jnp.asarray(q))
+    p = _missing(jnp.broadcast_to(jnp.asarray(p, q.dtype), q.shape))
     labels = jnp.broadcast_to(jnp.asarray(labels, jnp.int32), q.shape)
     batch = q.shape[:-1]
     ntime = q.shape[-1]
@@ -329,7 +334,7 @@ def baseflow_separation(q: Array) -> tuple[Array, Array]:
 
 @jax.jit
 def _baseflow_jit(q: Array) -> tuple[Array, Array]:
-    flat = q.reshape(-1, q.shape[-1])
+    flat = _missing(q).reshape(-1, q.shape[-1])
     labels = jnp.where(flat >= 0.0, 1, 0)
     base, quick = _baseflow(flat, _Segments(labels, 1))
     return base.reshape(q.shape), quick.reshape(q.shape)
@@ -414,9 +419,9 @@ def signature_components(
 def _components(
     names: tuple[str, ...], qo: Array, qs: Array, mprcp: Array, event_mask: Array | None, n_event: Array | None
 ) -> Array:
-    qo = jnp.asarray(qo)
+    qo = _missing(jnp.asarray(qo))
     qs = jnp.where(qo < 0.0, jnp.asarray(MISSING, qo.dtype), jnp.asarray(qs, qo.dtype))
-    p = jnp.broadcast_to(jnp.asarray(mprcp, qo.dtype), qo.shape)
+    p = _missing(jnp.broadcast_to(jnp.asarray(mprcp, qo.dtype), qo.shape))
     ng, ntime = qo.shape
     pair_p = jnp.concatenate([p, p], axis=0)
     pair_q = jnp.concatenate([qo, qs], axis=0)

@@ -6,6 +6,7 @@ differentiated and run on any JAX device unchanged.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -21,13 +22,27 @@ Array = jnp.ndarray
 
 
 class Forcing(NamedTuple):
-    """Atmospheric forcing over active cells, each of shape ``(ntime_step, nac)`` in mm/dt.
+    """Atmospheric forcing over active cells, ``(n_fields, nac)`` in mm/dt each; negative values
+    mark missing data, as in smash.
 
-    Negative values mark missing data, as in smash.
+    Step ``t`` uses row ``index[t]``; without ``index`` (the usual case) row ``t``, so
+    ``n_fields`` is the number of steps. An index lets a long synthetic run reuse a few fields
+    (e.g. a daily cycle) without materialising ``ntime_step * nac`` values.
     """
 
     prcp: Array
     pet: Array
+    index: Array | None = None
+
+    @property
+    def ntime_step(self) -> int:
+        return self.prcp.shape[0] if self.index is None else self.index.shape[0]
+
+
+# Above this many bytes of per-step states kept for the reverse pass, the time loop is split in
+# chunks: the reverse pass then keeps the states at chunk boundaries and recomputes one chunk
+# at a time (about sqrt(T) stored steps instead of T, at the price of one more forward pass).
+CHECKPOINT_BUDGET = 1 << 30
 
 
 class SimulationOutput(NamedTuple):
@@ -104,7 +119,17 @@ def simulate(
     carry0 = ({k: initial_states[k] for k in structure.states}, memory)
     # Recomputing a step's intermediates in the reverse pass is cheaper than storing and
     # reloading every one of them for every step, and keeps gradient memory to the states.
-    (final_states, _), records = lax.scan(jax.checkpoint(step), carry0, (forcing.prcp, forcing.pet))
+    n_steps = forcing.ntime_step
+    rows = jnp.arange(n_steps) if forcing.index is None else forcing.index
+
+    def one_step(carry, row):
+        return step(carry, (forcing.prcp[row], forcing.pet[row]))
+
+    state_bytes = n_steps * nac * dtype.itemsize * max(len(structure.states), 1)
+    if state_bytes <= CHECKPOINT_BUDGET or n_steps < 4:
+        (final_states, _), records = lax.scan(jax.checkpoint(one_step), carry0, rows)
+    else:
+        (final_states, _), records = _chunked_scan(jax.checkpoint(one_step), carry0, rows)
     return SimulationOutput(
         q=records["q"].T,
         final_states=final_states,
@@ -112,6 +137,30 @@ def simulate(
         q_domain=records.get("q_domain"),
         fluxes=records.get("fluxes"),
     )
+
+
+def _chunked_scan(step, carry0, rows):
+    """``lax.scan(step, carry0, rows)`` as a scan of checkpointed chunks of about sqrt(T) steps;
+    the padding steps at the end leave the carry unchanged and their records are dropped."""
+    n = rows.shape[0]
+    chunk = math.ceil(math.sqrt(n))
+    n_chunks = -(-n // chunk)
+    padded = jnp.concatenate([rows, jnp.full(n_chunks * chunk - n, rows[-1], rows.dtype)])
+    live = jnp.arange(n_chunks * chunk) < n
+
+    def masked_step(carry, xs):
+        row, keep = xs
+        new, record = step(carry, row)
+        return jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, carry), record
+
+    @jax.checkpoint
+    def run_chunk(carry, xs):
+        return lax.scan(masked_step, carry, xs)
+
+    shaped = (padded.reshape(n_chunks, chunk), live.reshape(n_chunks, chunk))
+    final, records = lax.scan(run_chunk, carry0, shaped)
+    records = jax.tree_util.tree_map(lambda a: a.reshape(n_chunks * chunk, *a.shape[2:])[:n], records)
+    return final, records
 
 
 simulate_jit = jax.jit(

@@ -271,6 +271,36 @@ def choose_gauges(
     return [divmod(int(g), ncol) for g in gauges]
 
 
+def choose_headwaters(terrain: Terrain, gauges: list[tuple[int, int]], cells: tuple[int, int]) -> list[tuple[int, int]]:
+    """Outlets of disjoint headwater sub-catchments draining ``cells[0]`` to ``cells[1]`` cells each.
+
+    Greedy, largest first: a candidate (an interior catchment cell whose drained area differs from
+    every neighbour's, and not already in ``gauges``) is kept when its sub-catchment shares no cell
+    with those kept before it. Together they tile much of the catchment with independent
+    hydrographs, which is what makes a spatial parameter pattern identifiable from discharge.
+    """
+    acc = terrain.flwacc
+    nrow, ncol = acc.shape
+    down = downstream_flat(terrain.flwdir)
+    unique = np.ones(acc.shape, dtype=bool)
+    padded = np.pad(acc, 1, constant_values=-1)
+    for dr, dc in zip(ROW_STEP, COL_STEP, strict=True):
+        unique &= padded[1 + dr : 1 + dr + nrow, 1 + dc : 1 + dc + ncol] != acc
+    candidates = (terrain.catchment & unique & _interior(acc.shape)).ravel()
+    candidates[[row * ncol + col for row, col in gauges]] = False
+    flat_acc = acc.ravel()
+    covered = np.zeros(down.size, dtype=bool)
+    chosen = []
+    for cell in np.argsort(-flat_acc, kind="stable"):
+        if not (candidates[cell] and cells[0] <= flat_acc[cell] <= cells[1]):
+            continue
+        inside = _catchment_of(down, int(cell))
+        if not (inside & covered).any():
+            chosen.append(divmod(int(cell), ncol))
+            covered |= inside
+    return chosen
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 

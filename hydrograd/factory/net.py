@@ -414,12 +414,15 @@ class Net:
         for i, (v, layer) in enumerate(zip(value, layers, strict=True)):
             expected = getattr(layer, f"{kind}_shape")
             if _is_real(v):
-                out.append(np.full(expected, v))
-                continue
+                v = np.full(expected, v)
             if not isinstance(v, np.ndarray | jax.Array):
                 raise TypeError(f"value[{i}] must be a number or an array of shape {expected}, got {type(v).__name__}")
+            if np.asarray(v).dtype.kind not in "iuf":
+                raise TypeError(f"value[{i}] must hold numbers, got an array of dtype {np.asarray(v).dtype}")
             if tuple(v.shape) != expected:
                 raise ValueError(f"value[{i}] must have shape {expected} ({kind} of layer {i + 1}), got {v.shape}")
+            if not np.all(np.isfinite(v)):
+                raise ValueError(f"value[{i}] ({kind} of layer {i + 1}) holds NaN or inf")
             out.append(np.array(v))
         return out
 
@@ -523,6 +526,8 @@ class Net:
     def set_params(self, params: core.Params) -> None:
         """Store values from a params tuple (as returned by ``params``) back into the layers, as
         float64 numpy arrays; ``None`` entries are left unchanged."""
+        if not isinstance(params, list | tuple):
+            raise TypeError(f"params must be a tuple with one entry per layer, got {type(params).__name__}")
         if len(params) != len(self.layers):
             raise ValueError(f"params must have one entry per layer: {len(params)} given for {len(self.layers)}")
         updates = []
@@ -531,6 +536,8 @@ class Net:
                 continue
             if not isinstance(layer, _WeightedLayer):
                 raise ValueError(f"params[{i}] must be None: layer {i + 1} ({layer.layer_name()}) has no weights")
+            if not (isinstance(p, dict) and {"weight", "bias"} <= set(p)):
+                raise TypeError(f"params[{i}] must be None or a dict with 'weight' and 'bias', got {p!r:.80}")
             weight = np.asarray(p["weight"], dtype=np.float64)
             bias = np.asarray(p["bias"], dtype=np.float64)
             if weight.shape != layer.weight_shape or bias.size != layer.bias_shape[1]:
@@ -557,6 +564,10 @@ class Net:
             raise ValueError("the network's biases are not set yet: call set_bias or initialize first")
         if not isinstance(x, np.ndarray | jax.Array):
             raise TypeError(f"x must be a numpy array, got {type(x).__name__}")
+        if np.asarray(x).dtype.kind not in "iuf":
+            raise TypeError(f"x must hold numbers, got an array of dtype {np.asarray(x).dtype}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x holds NaN or inf")
         first = self.layers[0]
         expected = first.input_shape
         batched = isinstance(first, Dense) and x.shape[-len(expected) :] == expected

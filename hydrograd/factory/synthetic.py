@@ -6,15 +6,25 @@ and writes it in smash's input format, and :func:`load_synthetic` serves a cache
 
 1. terrain: a basin of smooth random relief on a 32 x 32 grid of 1 km cells (EPSG:2154), pits
    filled by priority-flood, D8 flow directions of steepest descent in smash's convention;
-2. gauges: the outlet and five nested or tributary gauges of clearly different drained areas;
+2. gauges: the outlet, two nested gauges on the main stem and the outlets of disjoint headwater
+   sub-catchments that tile much of the basin (independent hydrographs are what make a spatial
+   parameter pattern identifiable from discharge); they are split into calibration and validation
+   gauges (:data:`CALIBRATION_GAUGES`, :data:`VALIDATION_GAUGES`);
 3. descriptors: seven maps derived from the terrain and smooth random fields;
 4. truth: parameter (``cp``, ``ct``, ``kexc``, ``llr``) and initial-state (``hp``, ``ht``) maps of
    the ``zero-gr4-lr`` structure, a fixed nonlinear function of the descriptors
-   (:func:`true_parameters`, :func:`true_initial_states`); it is hidden from calibration,
-   which sees only the descriptors, and serves tests and demos that check its recovery;
+   (:func:`true_parameters`, :func:`true_initial_states`), and a known flux correction: a fixed
+   ``gr4_mlp`` network (:func:`true_network`) that turns part of intense rainfall into quick runoff
+   and sends more water to the direct branch when the transfer store is full, which plain
+   ``gr4`` cannot represent and a hybrid structure can learn. The truth is hidden from
+   calibration, which sees only the descriptors, and serves tests and demos that check its recovery;
 5. weather: daily storm-event rainfall with dry spells, seasonal PET;
 6. observations: the discharge that a ``Model`` built from the files just written simulates
-   with the truth, times autocorrelated multiplicative noise, with a few missing values.
+   with the truth (:func:`truth_setup` gives its hybrid structure), times autocorrelated
+   multiplicative noise, with a few missing values.
+
+The served setup is plain ``zero-gr4-lr``: a user starts from the conceptual model and can switch
+to ``gr4_mlp`` to learn the correction.
 
 Layout of a dataset folder (the Lez dataset's): ``flwdir.tif``, ``mesh_Synthetic.hdf5``,
 ``setup_Synthetic.yaml``, ``gauge_attributes.csv`` (``code,x,y,area`` in km2),
@@ -38,16 +48,17 @@ import pandas as pd
 import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import Affine
-from tqdm import tqdm
 
-from hydrograd.factory._terrain import Terrain, choose_gauges, descriptor_fields, make_terrain
+from hydrograd._progress import progress_bar
+from hydrograd.factory._terrain import Terrain, choose_gauges, choose_headwaters, descriptor_fields, make_terrain
 from hydrograd.factory._weather import seasonal_pet, storm_rainfall
 
 if TYPE_CHECKING:
     from hydrograd.model import Model
 
 NAME = "Synthetic"
-VERSION = 1
+VERSION = 3
+"""Bumped whenever generation changes, so that caches of an older catchment are regenerated."""
 DEFAULT_SEED = 2024
 CACHE_ENV = "HYDROGRAD_CACHE"
 
@@ -62,9 +73,19 @@ DT = 86_400
 """Time step (s): 731 daily steps, dated 2020-01-02 to 2022-01-01."""
 
 DESCRIPTORS = ("elevation", "slope", "drainage_density", "soil_depth", "forest", "urban", "clay")
-GAUGE_TARGETS = ((0.45, False), (0.2, False), (0.1, True), (0.05, True), (0.03, False))
-"""Drained area of each gauge after the outlet, as a share of the outlet's, and whether it
-must lie on a tributary (neither upstream nor downstream of the gauges chosen before it)."""
+GAUGE_TARGETS = ((0.45, False), (0.2, False))
+"""Drained area of each main-stem gauge after the outlet, as a share of the outlet's, and whether
+it must lie on a tributary (neither upstream nor downstream of the gauges chosen before it)."""
+HEADWATER_CELLS = (6, 60)
+"""Drained area (cells) of the headwater gauges, chosen disjoint, largest first."""
+GAUGES = tuple(f"SYN{i:04d}" for i in range(1, 24))
+"""Codes of the 23 gauges, numbered by decreasing drained area: the outlet, the two main-stem
+gauges, then the twenty headwater gauges."""
+VALIDATION_GAUGES = ("SYN0004", "SYN0007", "SYN0010", "SYN0013")
+"""Every third of the ten largest headwater gauges, held out of calibration: spatial validation
+on sub-catchments (147 of the 514 cells) that calibration never sees."""
+CALIBRATION_GAUGES = tuple(code for code in GAUGES if code not in VALIDATION_GAUGES)
+"""The gauges a calibration of the demo uses: the outlet, the main stem and the other headwaters."""
 NOISE_SIGMA = 0.07
 """Standard deviation of the log of the multiplicative discharge noise (truncated at 3 sigma)."""
 MISSING = -99.0
@@ -105,14 +126,17 @@ _REFERENCE = {
 }
 
 TRUTH_RANGES = {
-    "cp": (100.0, 900.0),
-    "ct": (20.0, 400.0),
-    "kexc": (-3.0, 1.0),
-    "llr": (60.0, 900.0),
+    "cp": (80.0, 950.0),
+    "ct": (20.0, 450.0),
+    "kexc": (-1.5, 0.5),
+    "llr": (60.0, 600.0),
     "hp": (0.1, 0.9),
     "ht": (0.1, 0.8),
 }
 """Open interval each true map lies in (units: mm, mm, mm/day, min, -, -)."""
+
+TRUE_HIDDEN_NEURONS = 2
+"""Hidden layer size of the true flux-correction network (``hidden_neuron`` of :func:`truth_setup`)."""
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -136,24 +160,59 @@ def _scaled(name: str, latent: np.ndarray) -> np.ndarray:
 
 def true_parameters(descriptors: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """True ``cp``, ``ct`` (mm), ``kexc`` (mm/dt) and ``llr`` (min) maps, float32, from descriptor
-    maps of any common shape keyed by name (the names of :data:`DESCRIPTORS`)."""
+    maps of any common shape keyed by name (the names of :data:`DESCRIPTORS`).
+
+    Each parameter is led by one descriptor with a strong signal (``cp`` by soil depth, ``ct`` by
+    clay, ``kexc`` by elevation, ``llr`` by slope), so that calibration on gauged discharge can tell
+    them apart, with weaker secondary and nonlinear terms (no map is a linear function of the
+    descriptors)."""
     f = _features(descriptors)
     e, s, dd, sd, fo, u, c = (f[name] for name in DESCRIPTORS)
     return {
-        "cp": _scaled("cp", 0.9 * sd + 0.5 * fo - 0.4 * s - 0.6 * u + 0.3 * sd * fo),
-        "ct": _scaled("ct", 0.8 * c - 0.5 * dd + 0.4 * e - 0.3 * c**2 + 0.2),
-        "kexc": _scaled("kexc", 0.7 * e - 0.6 * c - 0.4 * sd + 0.3 * e * s + 0.5),
-        "llr": _scaled("llr", -0.8 * s - 0.6 * dd + 0.4 * fo - 0.3 * s**2),
+        "cp": _scaled("cp", 1.6 * sd + 0.4 * fo - 0.3 * u + 0.4 * sd * fo),
+        "ct": _scaled("ct", 1.5 * c - 0.5 * dd + 0.2),
+        "kexc": _scaled("kexc", 0.8 * e + 0.3 + 0.3 * e * s),
+        "llr": _scaled("llr", -1.0 * s + 0.3 * fo - 0.3 * s**2),
     }
 
 
 def true_initial_states(descriptors: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """True initial filling ratios ``hp`` and ``ht`` (-), float32, from descriptor maps keyed by name."""
+    """True initial filling ratios ``hp`` and ``ht`` (-), float32, from descriptor maps keyed by name.
+
+    Wetter soils along the drainage network and up the slopes, a fuller transfer store up high,
+    drained near the channels. They are driven by other descriptors than ``cp`` and ``ct``, so
+    that an initial level (``hp * cp`` mm) is not a function of its capacity alone."""
     f = _features(descriptors)
     return {
-        "hp": _scaled("hp", 0.6 * f["soil_depth"] + 0.5 * f["clay"] - 0.3 * f["elevation"]),
-        "ht": _scaled("ht", 0.5 * f["clay"] - 0.4 * f["slope"] + 0.3 * f["forest"]),
+        "hp": _scaled("hp", 0.7 * f["drainage_density"] + 0.6 * f["elevation"]),
+        "ht": _scaled("ht", 0.7 * f["elevation"] - 0.3 * f["drainage_density"]),
     }
+
+
+def true_network() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Weights and biases (smash's layout, float32) of the true ``gr4_mlp`` flux correction.
+
+    The network sees ``(hp, ht, pn, en)`` and its outputs rescale GR4's fluxes (see
+    ``hydrograd.core.structures.gr.gr4_step``). Its two hidden units encode two processes:
+
+    - infiltration excess: ``ps`` is scaled by ``1 + tanh(-0.35 silu((pn - 25) / 8))``: 0.86 for a
+      30 mm day, 0.5 for 40 mm, 0.2 for 50 mm, so intense rainfall makes more quick runoff than
+      GR4's production store says;
+    - saturation: the direct branch's share of runoff, ``0.1 + 0.9 fq^2`` with
+      ``fq = tanh(0.5 silu(4 (ht - 0.6)))``, grows to about 0.4 when the transfer store is full.
+    """
+    weights = [
+        np.array([[0.0, 0.0, 1 / 8, 0.0], [0.0, 4.0, 0.0, 0.0]], dtype=np.float32),
+        np.array([[-0.35, 0.0], [0.0, 0.0], [0.0, 0.5], [0.0, 0.0]], dtype=np.float32),
+    ]
+    biases = [np.array([-25 / 8, -2.4], dtype=np.float32), np.zeros(4, dtype=np.float32)]
+    return weights, biases
+
+
+def truth_setup(setup: Mapping[str, Any]) -> dict[str, Any]:
+    """``setup`` with the structure that generated the observations: ``gr4_mlp`` with the true
+    network's hidden layer size."""
+    return {**setup, "hydrological_module": "gr4_mlp", "hidden_neuron": TRUE_HIDDEN_NEURONS}
 
 
 def descriptor_maps(model: Model) -> dict[str, np.ndarray]:
@@ -163,12 +222,27 @@ def descriptor_maps(model: Model) -> dict[str, np.ndarray]:
 
 
 def set_truth(model: Model) -> None:
-    """Set a ``zero-gr4-lr`` model's parameters and initial states to the true maps of its descriptors."""
+    """Set a model's parameters and initial states to the true maps of its descriptors and, for a
+    model built from :func:`truth_setup`, its network to the true flux correction.
+
+    A plain ``gr4`` model gets the true maps only: it then misses the correction that the
+    observations contain.
+    """
     maps = descriptor_maps(model)
     for name, value in true_parameters(maps).items():
         model.set_rr_parameters(name, value)
     for name, value in true_initial_states(maps).items():
         model.set_rr_initial_states(name, value)
+    if model.setup.n_layers:
+        weights, biases = true_network()
+        shapes = [w.shape for w in model.get_nn_parameters_weight()]
+        if shapes != [w.shape for w in weights]:
+            raise ValueError(
+                f"the true flux correction has weight shapes {[w.shape for w in weights]}, the model's network "
+                f"{shapes}: build the model from truth_setup(setup)"
+            )
+        model.set_nn_parameters_weight(weights)
+        model.set_nn_parameters_bias(biases)
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -271,7 +345,8 @@ def _generate_fields(seed: int) -> _Fields:
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
     )
     terrain = make_terrain(terrain_rng, SHAPE)
-    gauges = _gauge_table(terrain, choose_gauges(terrain, GAUGE_TARGETS))
+    main = choose_gauges(terrain, GAUGE_TARGETS)
+    gauges = _gauge_table(terrain, main + choose_headwaters(terrain, main, HEADWATER_CELLS))
     descriptors = descriptor_fields(descriptor_rng, terrain, CELL_SIZE)
     dates = pd.date_range(START_TIME, END_TIME, freq=f"{DT}s")[1:]
     prcp = storm_rainfall(weather_rng, dates, terrain.elevation, CELL_SIZE)
@@ -296,7 +371,7 @@ def generate_synthetic(
     folder.mkdir(parents=True, exist_ok=True)
     if any(folder.iterdir()):
         raise FileExistsError(f"'{folder}' is not empty; generate the synthetic catchment into a new folder")
-    progress = tqdm(total=5, desc="</> Generating the synthetic catchment", disable=not verbose)
+    progress = progress_bar(5, "</> Generating the synthetic catchment", verbose)
     fields = _generate_fields(seed)
     progress.update()
 
@@ -328,7 +403,7 @@ def generate_synthetic(
     save_mesh(mesh, str(folder / f"mesh_{NAME}.hdf5"))
     progress.update()
 
-    setup = dict(SETUP, read_qobs=False)
+    setup = truth_setup(dict(SETUP, read_qobs=False))
     for key in _DIRECTORY_KEYS:
         setup[key] = str(folder / SETUP[key])
     (folder / "qobs").mkdir()
@@ -359,7 +434,7 @@ def generate_synthetic(
 
 
 def cache_directory() -> Path:
-    """Folder of the cached dataset: ``$HYDROGRAD_CACHE/synthetic-v1``, by default under
+    """Folder of the cached dataset: ``$HYDROGRAD_CACHE/synthetic-v<VERSION>``, by default under
     ``~/.cache/hydrograd``."""
     root = os.environ.get(CACHE_ENV)
     base = Path(root) if root else Path.home() / ".cache" / "hydrograd"

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import rasterio
-from tqdm import tqdm
 
+from hydrograd._progress import progress_bar
 from hydrograd.io._raster import MISSING, GridLike, ReadIssues, check_directory, check_format, read_window
 
 KINDS = {
@@ -124,7 +124,7 @@ def _read_dated(
     """Stack of windows ``(nrow, ncol, len(chosen))``, -99 where ``chosen`` is -1, else times ``factor``."""
     out = np.full((int(grid.nrow), int(grid.ncol), len(chosen)), MISSING, dtype=np.float32, order="F")
     with rasterio.Env():
-        for k in tqdm(np.flatnonzero(chosen >= 0), desc=desc, disable=not verbose):
+        for k in progress_bar(None, desc, verbose, iterable=np.flatnonzero(chosen >= 0)):
             out[..., k] = read_window(files[chosen[k]], grid, issues) * factor
     return out
 

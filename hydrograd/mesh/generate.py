@@ -425,6 +425,9 @@ def _check_gauges(
         code = np.array(code, ndmin=1).astype(str)
         if code.size != x.size:
             raise ValueError(f"code must have the same length as x ({x.size}), got {code.size}")
+        codes, counts = np.unique(code, return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(f"code must name each gauge once; {codes[counts > 1].tolist()} repeat")
     bad = ~(np.isfinite(area) & (area > 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

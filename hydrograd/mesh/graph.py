@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from hydrograd.core.graph import FlowGraph
+from hydrograd.core.graph import Bucket, FlowGraph
 
 # smash's D8 code d (1..8) points from a cell to the neighbour at (row + ROW_STEP, col + COL_STEP):
 # 1 north, 2 north-east, 3 east, 4 south-east, 5 south, 6 south-west, 7 west, 8 north-west.
@@ -58,28 +58,22 @@ def topological_levels(downstream: np.ndarray) -> np.ndarray:
     return level
 
 
-def level_buckets(level: np.ndarray, pad_index: int) -> tuple[np.ndarray, ...]:
-    """Group cells by level into buckets of power-of-two width (see ``hydrograd.core.graph``).
+def level_buckets(counts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Group levels of ``counts`` cells (in order) into buckets ``(starts, counts, width)``.
 
-    A level's width class is the next power of two of the widest level at or above it, so the
-    classes never widen going downstream and the buckets number about log2(widest level).
+    A level's width is the next power of two of the widest level at or above it, so widths never
+    grow going downstream and the buckets number about log2(widest level).
     """
-    order = np.argsort(level, kind="stable")
-    counts = np.bincount(level)
     envelope = np.maximum.accumulate(counts[::-1])[::-1]
     width = 1 << np.ceil(np.log2(np.maximum(envelope, 1))).astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(counts)])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     buckets = []
     first = 0
     for lvl in range(1, len(counts) + 1):
         if lvl == len(counts) or width[lvl] != width[first]:
-            block = np.full((lvl - first, width[first]), pad_index, dtype=np.int32)
-            for row, k in enumerate(range(first, lvl)):
-                cells = order[starts[k] : starts[k + 1]]
-                block[row, : cells.size] = cells
-            buckets.append(block)
+            buckets.append((starts[first:lvl], counts[first:lvl], int(width[first])))
             first = lvl
-    return tuple(buckets)
+    return buckets
 
 
 def build_flow_graph(
@@ -89,8 +83,9 @@ def build_flow_graph(
     dy: np.ndarray,
     flwacc: np.ndarray,
     dtype=np.float32,
-) -> FlowGraph:
-    """The routing graph of the active cells of a mesh (grids of shape ``(nrow, ncol)``)."""
+) -> tuple[FlowGraph, np.ndarray]:
+    """The routing graph of the active cells of a mesh (grids of shape ``(nrow, ncol)``), and
+    ``order``: for each graph cell (level order), its index in smash's column-major order."""
     rows, cols = active_cell_index(active_cell)
     nac = rows.size
     index = np.full(np.shape(active_cell), nac, dtype=np.int64)
@@ -98,22 +93,33 @@ def build_flow_graph(
     drow, dcol = downstream_cell(flwdir)
     dr, dc = drow[rows, cols], dcol[rows, cols]
     downstream = np.where(dr >= 0, index[np.maximum(dr, 0), np.maximum(dc, 0)], nac)
-    level = topological_levels(downstream)
-    indegree = np.bincount(downstream[downstream < nac], minlength=nac)[:nac]
+    level = topological_levels(downstream) if nac else np.zeros(0, dtype=np.int64)
+    order = np.argsort(level, kind="stable")
+    rank = np.empty(nac + 1, dtype=np.int64)
+    rank[order] = np.arange(nac)
+    rank[nac] = nac
+    down = rank[downstream[order]]
+    indegree = np.bincount(down[down < nac], minlength=nac)[:nac]
+    buckets = level_buckets(np.bincount(level)) if nac else []
+    pad = max((w for *_, w in buckets), default=1)
 
-    def padded(values, fill=0):
-        return np.concatenate([values, [fill]])
+    def padded(values, fill):
+        return np.concatenate([values, np.full(pad, fill, dtype=np.asarray(values).dtype)])
 
-    cell_area = (np.asarray(dx) * np.asarray(dy))[rows, cols].astype(np.float64)
-    upstream_area = np.asarray(flwacc)[rows, cols].astype(np.float64) - cell_area
-    return FlowGraph(
-        downstream=jnp.asarray(padded(downstream, nac), dtype=jnp.int32),
-        buckets=tuple(jnp.asarray(b) for b in level_buckets(level, nac)),
+    cell_area = (np.asarray(dx) * np.asarray(dy))[rows, cols].astype(np.float64)[order]
+    upstream_area = np.asarray(flwacc)[rows, cols].astype(np.float64)[order] - cell_area
+    graph = FlowGraph(
+        cell_area=jnp.asarray(cell_area, dtype=dtype),
+        downstream=jnp.asarray(padded(down, nac), dtype=jnp.int32),
         has_upstream=jnp.asarray(padded(indegree > 0, False)),
-        cell_area=jnp.asarray(padded(cell_area, 1.0), dtype=dtype),
         upstream_area=jnp.asarray(padded(upstream_area, 0.0), dtype=dtype),
-        dx=jnp.asarray(padded(np.asarray(dx)[rows, cols], 1.0), dtype=dtype),
+        dx=jnp.asarray(padded(np.asarray(dx, dtype=np.float64)[rows, cols][order], 1.0), dtype=dtype),
+        buckets=tuple(
+            Bucket(jnp.asarray(s, dtype=jnp.int32), jnp.asarray(c, dtype=jnp.int32), jnp.arange(w, dtype=jnp.int32))
+            for s, c, w in buckets
+        ),
     )
+    return graph, order
 
 
 def catchment_masks(flwdir: np.ndarray, gauge_pos: np.ndarray) -> np.ndarray:
@@ -137,11 +143,11 @@ def catchment_masks(flwdir: np.ndarray, gauge_pos: np.ndarray) -> np.ndarray:
     return masks.reshape(len(gauge_pos), nrow, ncol)
 
 
-def grid_neighbours(active_cell: np.ndarray) -> np.ndarray:
-    """``(nac, 4)`` active-cell indices of each active cell's neighbours above, below, left and
-    right on the grid; a cell stands in for a neighbour that is outside the grid or inactive."""
-    rows, cols = active_cell_index(active_cell)
-    nrow, ncol = np.shape(active_cell)
+def grid_neighbours(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``(nac, 4)`` indices (in the order of ``rows``/``cols``) of each active cell's neighbours
+    above, below, left and right on a grid of ``shape``; a cell stands in for a neighbour that is
+    outside the grid or inactive."""
+    nrow, ncol = shape
     index = np.full((nrow, ncol), -1, dtype=np.int64)
     index[rows, cols] = np.arange(rows.size)
     own = np.arange(rows.size)

@@ -29,6 +29,7 @@ _OPTIONAL_GRIDS = {
 }
 _OPTIONAL = ("epsg", "npar", "ncpar", "cscpar", "cpar_to_rowcol", "area_dln", *_OPTIONAL_GRIDS)
 _REQUIRED = (*_INT_SCALARS, *_FLOAT_SCALARS, *_GRIDS, *_GAUGE_KEYS)
+DRAINED_AREA_TOLERANCE = 1e-3
 VALID_KEYS = (*_REQUIRED, *_OPTIONAL)
 
 
@@ -94,7 +95,8 @@ def validate_mesh(mesh: Mapping[str, Any]) -> dict[str, Any]:
     Returned: scalars as Python ``int``/``float``; grids (``(nrow, ncol)``) as float32 (``dx``,
     ``dy`` in m, ``flwacc`` in m2, ``flwdst`` in m) or int32 (``flwdir``, ``active_cell``,
     ``flwpar``); ``gauge_pos`` ``(ng, 2)`` int32; ``code`` ``(ng,)`` str; ``area``/``area_dln``
-    ``(ng,)`` float32 m2. Missing gauge keys of a mesh without gauges are filled with empty arrays.
+    ``(ng,)`` float32 m2. Missing gauge keys of a mesh without gauges are filled with empty arrays,
+    and a missing ``area_dln`` (the delineated area) with the drained area ``flwacc`` at each gauge.
     """
     if not isinstance(mesh, Mapping):
         raise TypeError(f"mesh must be a dict, got {type(mesh).__name__}")
@@ -141,6 +143,57 @@ def _check_cells(out: dict[str, Any]) -> None:
             raise ValueError(f"mesh key '{key}' must be finite and > 0 (m) on active cells")
     if not np.isfinite(out["flwacc"][active]).all():
         raise ValueError("mesh key 'flwacc' must be finite on active cells")
+    _check_drained_area(out, active)
+
+
+def _check_drained_area(out: dict[str, Any], active: np.ndarray) -> None:
+    """``flwacc`` (m2) is a drained area: on an active cell, at least the cell's own area plus the
+    drained areas of the active cells flowing into it (routing divides by the difference)."""
+    from hydrograd.mesh.graph import downstream_cell
+
+    flwacc = out["flwacc"].astype(np.float64)
+    own = out["dx"].astype(np.float64) * out["dy"].astype(np.float64)
+    drow, dcol = downstream_cell(np.where(active, out["flwdir"], 0))
+    rows, cols = np.nonzero(active & (drow >= 0))
+    into_active = active[drow[rows, cols], dcol[rows, cols]]
+    rows, cols = rows[into_active], cols[into_active]
+    target = drow[rows, cols] * flwacc.shape[1] + dcol[rows, cols]
+    inflow = np.bincount(target, weights=flwacc[rows, cols], minlength=flwacc.size).reshape(flwacc.shape)
+    short = active & (flwacc < (1.0 - DRAINED_AREA_TOLERANCE) * (own + inflow))
+    if short.any():
+        _check_no_loop(drow, dcol, active)
+        r, c = (int(i[0]) for i in np.nonzero(short))
+        raise ValueError(
+            f"mesh key 'flwacc' must hold drained areas (m2): at least dx * dy plus the 'flwacc' of the active cells "
+            f"flowing in; cell (row {r}, col {c}) holds {flwacc[r, c]:g} for {own[r, c] + inflow[r, c]:g}"
+        )
+
+
+def _check_no_loop(drow: np.ndarray, dcol: np.ndarray, active: np.ndarray) -> None:
+    """ValueError naming a cell on (or below) a loop, if the active cells' flow directions form one:
+    peeling cells without upstream cells, level by level, leaves exactly those."""
+    rows, cols = np.nonzero(active)
+    n = rows.size
+    index = np.full(active.shape, n, dtype=np.int64)
+    index[rows, cols] = np.arange(n)
+    dr, dc = drow[rows, cols], dcol[rows, cols]
+    downstream = np.where(dr >= 0, index[np.maximum(dr, 0), np.maximum(dc, 0)], n)
+    remaining = np.bincount(downstream[downstream < n], minlength=n)
+    peeled = np.zeros(n, dtype=bool)
+    frontier = np.flatnonzero(remaining == 0)
+    while frontier.size:
+        peeled[frontier] = True
+        down = downstream[frontier]
+        down = down[down < n]
+        np.subtract.at(remaining, down, 1)
+        candidates = np.unique(down)
+        frontier = candidates[remaining[candidates] == 0]
+    if not peeled.all():
+        i = int(np.flatnonzero(~peeled)[0])
+        raise ValueError(
+            f"mesh key 'flwdir': the flow directions of the active cells form a loop; the cell at (row {rows[i]}, "
+            f"col {cols[i]}) lies on it or below it"
+        )
 
 
 def _check_gauges(mesh: Mapping[str, Any], out: dict[str, Any], ng: int) -> None:
@@ -155,6 +208,9 @@ def _check_gauges(mesh: Mapping[str, Any], out: dict[str, Any], ng: int) -> None
         if code.shape != (ng,):
             raise ValueError(f"mesh key 'code' must have shape (ng,) = ({ng},), got {code.shape}")
         out["code"] = np.char.decode(code, "utf-8") if code.dtype.kind == "S" else code.astype(str)
+        codes, counts = np.unique(out["code"], return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(f"mesh key 'code' must name each gauge once; {codes[counts > 1].tolist()} repeat")
     if ng == 0 and "area" not in mesh:
         out["area"] = np.zeros(0, dtype=np.float32)
     else:
@@ -180,6 +236,8 @@ def _check_gauges(mesh: Mapping[str, Any], out: dict[str, Any], ng: int) -> None
             f"mesh key 'gauge_pos': gauge {i} ('{out['code'][i]}') at (row {pos[i, 0]}, col {pos[i, 1]}) "
             "is not on an active cell"
         )
+    if "area_dln" not in out:
+        out["area_dln"] = out["flwacc"][pos[:, 0], pos[:, 1]].astype(np.float32)
 
 
 def _check_partition(mesh: Mapping[str, Any], out: dict[str, Any], ncell: int) -> None:

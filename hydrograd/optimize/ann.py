@@ -5,6 +5,11 @@ The objective is one pure function of the network's trainable weights: descripto
 -> parameter and initial-state values on the active cells -> simulation -> cost. The network
 and its training run in double precision (as smash trains it, in numpy float64); the model runs
 in the dtype of its inputs.
+
+With a hybrid structure (``gr4_mlp``, ...) the flux-correction network runs inside the
+simulation; the weights and biases that ``optimize_options["parameters"]`` names (all of them by
+default, as in smash) are trained jointly with the regionalization network by the same
+optimizer, the others are held fixed.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from hydrograd.core.cost import CostData, ObservationCost, observation_cost
 from hydrograd.core.graph import FlowGraph
 from hydrograd.core.registry import Structure
 from hydrograd.core.simulate import Forcing, simulate
+from hydrograd.core.structures.hybrid import make_flux_correction
 from hydrograd.optimize import methods
 
 if TYPE_CHECKING:
@@ -44,7 +50,9 @@ class NetObjective(NamedTuple):
 
 class NetData(NamedTuple):
     """Arrays: network input (descriptors), frozen weights, active cells (flat grid indices),
-    base parameters and states, and what the simulation and cost need."""
+    base parameters and states, what the simulation and cost need, and a hybrid structure's
+    flux-correction network (name -> weight or bias in the simulation's dtype; ``None`` for a
+    conceptual structure), whose trained entries the trainable ones replace."""
 
     x: jax.Array
     frozen: core_net.Params
@@ -58,6 +66,22 @@ class NetData(NamedTuple):
     q_obs: jax.Array
     cost_data: CostData | None
     key: jax.Array
+    network: dict[str, jax.Array] | None = None
+
+
+Trainable = tuple[core_net.Params, dict[str, jax.Array]]
+"""The regionalization network's trainable weights and the trained flux-correction entries."""
+
+
+def _flux_correction(trained: dict[str, jax.Array], data: NetData):
+    if data.network is None:
+        return None
+    network = {k: trained[k].astype(v.dtype) if k in trained else v for k, v in data.network.items()}
+    n_layers = len(network) // 2
+    return make_flux_correction(
+        [network[f"weight_{i}"] for i in range(1, n_layers + 1)],
+        [network[f"bias_{i}"] for i in range(1, n_layers + 1)],
+    )
 
 
 def network_maps(trainable: core_net.Params, x: jax.Array, objective: NetObjective, data: NetData) -> jax.Array:
@@ -67,9 +91,11 @@ def network_maps(trainable: core_net.Params, x: jax.Array, objective: NetObjecti
     return y.reshape(-1, len(objective.names))
 
 
-def net_cost(trainable: core_net.Params, x: jax.Array, objective: NetObjective, data: NetData) -> jax.Array:
-    """``J`` for the network weights ``trainable`` and input descriptors ``x``."""
-    y = network_maps(trainable, x, objective, data)[data.active]
+def net_cost(trainable: Trainable, x: jax.Array, objective: NetObjective, data: NetData) -> jax.Array:
+    """``J`` for the trainable weights (regionalization network, flux-correction entries) and
+    input descriptors ``x``."""
+    weights, trained = trainable
+    y = network_maps(weights, x, objective, data)[data.active]
     names = objective.names
     params = {**data.params}
     states = {**data.states}
@@ -85,6 +111,7 @@ def net_cost(trainable: core_net.Params, x: jax.Array, objective: NetObjective, 
         data.gauge_index,
         data.imperviousness,
         objective.dt,
+        flux_correction=_flux_correction(trained, data),
     )
     as64 = jax.tree_util.tree_map(
         lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a,
@@ -94,8 +121,8 @@ def net_cost(trainable: core_net.Params, x: jax.Array, objective: NetObjective, 
 
 
 net_value_and_grad = jax.jit(jax.value_and_grad(net_cost, argnums=(0, 1)), static_argnames=("objective",))
-"""``(J, (dJ/dweights, dJ/ddescriptors))``. smash reports the infinity norm of the second as
-``|proj g|`` during training; the weights follow the first."""
+"""``(J, (dJ/dtrainable, dJ/ddescriptors))``. smash reports the infinity norm of the second (and
+of the flux-correction gradients) as ``|proj g|`` during training; the weights follow the first."""
 
 
 def check_net(net: Net, model: Model, names: tuple[str, ...], bounds: dict[str, tuple[float, float]]) -> None:
@@ -151,9 +178,10 @@ def train_network(
     descriptors: np.ndarray,
     report,
     callback,
-) -> tuple[Net, methods.OptimizerResult, np.ndarray]:
-    """Train a copy of the options' network; returns it, the optimizer result, and its output
-    maps ``(nrow, ncol, n_outputs)``."""
+) -> tuple[Net, methods.OptimizerResult, np.ndarray, dict[str, np.ndarray]]:
+    """Train a copy of the options' network (and the flux-correction entries the options name);
+    returns it, the optimizer result, its output maps ``(nrow, ncol, n_outputs)`` and the trained
+    flux-correction entries (float32, smash's layout)."""
     from hydrograd.factory.net import Dense, Dropout
 
     names = options.rr_parameters + options.rr_states
@@ -172,9 +200,10 @@ def train_network(
     )
     rows, cols = model._rows, model._cols
     seed = 0 if options.random_state is None else options.random_state
+    network = {k: getattr(model.nn_parameters, k) for k in model._nn_parameter_names()}
     with jax.enable_x64(True):
-        trainable = net.params("trainable", jnp.float64)
-        flat0, unravel = ravel_pytree(trainable)
+        trained0 = {k: jnp.asarray(network[k], jnp.float64) for k in options.nn_parameters}
+        flat0, unravel = ravel_pytree((net.params("trainable", jnp.float64), trained0))
         data = NetData(
             x=jnp.asarray(x, jnp.float64),
             frozen=net.params("frozen", jnp.float64),
@@ -188,6 +217,7 @@ def train_network(
             q_obs=jnp.asarray(model.response_data.q),
             cost_data=cost_data(model, spec_cost),
             key=jax.random.PRNGKey(seed),
+            network={k: jnp.asarray(v) for k, v in network.items()} if network else None,
         )
         step = {"n": 0, "input_norm": 0.0}
 
@@ -197,7 +227,8 @@ def train_network(
             value, (grad, grad_x) = net_value_and_grad(
                 unravel(jnp.asarray(flat)), data.x, objective, data._replace(key=key)
             )
-            step["input_norm"] = float(jnp.max(jnp.abs(grad_x)))
+            norms = [jnp.max(jnp.abs(grad_x)), *(jnp.max(jnp.abs(g)) for g in grad[1].values())]
+            step["input_norm"] = float(max(norms))
             return float(value), np.asarray(ravel_pytree(grad)[0])
 
         unbounded = np.full(flat0.shape, np.inf)
@@ -213,9 +244,11 @@ def train_network(
             callback,
             gradient_norm=lambda _: step["input_norm"],
         )
-        net.set_params(unravel(jnp.asarray(result.x)))
+        weights, trained = unravel(jnp.asarray(result.x))
+        net.set_params(weights)
         inference = objective._replace(train=False)
         maps = np.asarray(network_maps(net.params("trainable", jnp.float64), data.x, inference, data))
     net.history["loss_train"] = list(result.iter_cost[1:])
     net.history["proj_grad"] = list(result.iter_projg[1:])
-    return net, result, maps.reshape(model.mesh.nrow, model.mesh.ncol, len(names)).astype(np.float32)
+    maps = maps.reshape(model.mesh.nrow, model.mesh.ncol, len(names)).astype(np.float32)
+    return net, result, maps, {k: np.asarray(v, dtype=np.float32) for k, v in trained.items()}

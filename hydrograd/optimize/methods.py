@@ -21,6 +21,9 @@ IterationCallback = Callable[[dict], None] | None
 
 INDENT = " " * 4
 MAXITER_MESSAGE = "STOP: TOTAL NO. of ITERATIONS REACHED LIMIT"
+CALLBACK_STOP_MESSAGE = "STOP: CALLBACK RAISED StopIteration"
+"""How every method ends when the user's ``callback`` raises ``StopIteration``: at once, on the best
+iterate found so far (scipy's own convention for its callbacks)."""
 
 
 @dataclass
@@ -132,14 +135,27 @@ def step_by_step(
         if sweep % n == 0 or converged:
             iteration = sweep // n + (sweep % n > 0)
             history.append(gx)
-            if callback is not None:
-                callback({"control_vector": z.copy(), "cost": gx, "n_iter": iteration})
+            stop = _call(callback, {"control_vector": z.copy(), "cost": gx, "n_iter": iteration})
             report(_line(iteration, nfg, gx, f"ddx = {ddx:>4.2f}"))
+            if stop:
+                message = CALLBACK_STOP_MESSAGE
+                break
         if converged:
             message = "CONVERGENCE: DDX < 0.01"
             break
     report(f"{INDENT}{message}")
     return OptimizerResult(z, gx, iteration, message, iter_cost=history)
+
+
+def _call(callback: IterationCallback, info: dict) -> bool:
+    """Call the user's ``callback`` (if any); True when it asks to stop by raising StopIteration."""
+    if callback is None:
+        return False
+    try:
+        callback(info)
+    except StopIteration:
+        return True
+    return False
 
 
 def _inf_norm(grad: np.ndarray) -> float:
@@ -229,15 +245,16 @@ def scipy_minimize(
             callback=on_iteration,
             options=options,
         )
+    message = CALLBACK_STOP_MESSAGE if result.status == 99 else str(result.message)
     report(line())
-    report(f"{INDENT}{result.message}")
+    report(f"{INDENT}{message}")
     history.append(state["cost"])
     projg_history.append(state["projg"])
     return OptimizerResult(
         np.asarray(result.x),
         float(result.fun),
-        int(result.nit),
-        str(result.message),
+        state["iteration"] if result.status == 99 else int(result.nit),
+        message,
         projg=state["projg"],
         iter_cost=history,
         iter_projg=projg_history if method == "lbfgsb" else [],
@@ -270,7 +287,9 @@ def adaptive_descent(
     history, projg_history = [value], [projg]
     report(_line(0, 1, value, f"|proj g| = {projg:>.5e}"))
     best = {"cost": np.inf, "iteration": 0, "x": x, "projg": projg}
+    best_seen = {"cost": value, "iteration": 0, "x": x.copy(), "projg": projg}
     message = MAXITER_MESSAGE
+    stopped = False
     iteration = 0
     for iteration in range(1, maxiter + 1):
         updates, opt_state = optimizer.update(grad, opt_state, x)
@@ -286,13 +305,21 @@ def adaptive_descent(
                 message = f"EARLY STOPPING: NO IMPROVEMENT for {patience} CONSECUTIVE ITERATIONS"
                 report(f"{INDENT}{message}")
                 break
-        if callback is not None:
-            callback({"control_vector": x.copy(), "cost": value, "n_iter": iteration, "projg": projg})
+        if value < best_seen["cost"]:
+            best_seen = {"cost": value, "iteration": iteration, "x": x.copy(), "projg": projg}
+        stopped = _call(callback, {"control_vector": x.copy(), "cost": value, "n_iter": iteration, "projg": projg})
         report(_line(iteration, iteration + 1, value, f"|proj g| = {projg:>.5e}"))
+        if stopped:
+            message = CALLBACK_STOP_MESSAGE
+            report(f"{INDENT}{message}")
+            break
         if iteration == maxiter:
             report(f"{INDENT}{MAXITER_MESSAGE}")
     n_iter = iteration
-    if patience and best["iteration"] < maxiter:
+    if stopped:
+        report(f"{INDENT}Revert to iteration {best_seen['iteration']} with J = {best_seen['cost']:.5e}")
+        x, value, projg, n_iter = best_seen["x"], best_seen["cost"], best_seen["projg"], best_seen["iteration"]
+    elif patience and best["iteration"] < maxiter:
         report(f"{INDENT}Revert to iteration {best['iteration']} with J = {best['cost']:.5e} due to early stopping")
         x, value, projg, n_iter = best["x"], best["cost"], best["projg"], best["iteration"]
     return OptimizerResult(x, value, n_iter, message, projg, history, projg_history)

@@ -55,7 +55,9 @@ class ObjectiveData(NamedTuple):
     """Arrays of the problem. ``kinds``/``lower``/``upper``: per-entry transform and raw bounds;
     ``background``: the transformed starting control (regularization reference);
     ``neighbours``: ``(nac, 4)`` active-cell indices of the cells above, below, left and right
-    (the cell itself where that neighbour is outside the domain); ``network``: every weight and
+    (the cell itself where that neighbour is outside the domain); ``cell_order``: for each
+    cell of the model (flow-graph order), its rank in smash's column-major order, which orders
+    the distributed mapping's control values; ``network``: every weight and
     bias of a hybrid structure's network (``weight_1``, ``bias_1``, ...), or None."""
 
     kinds: Array
@@ -72,6 +74,7 @@ class ObjectiveData(NamedTuple):
     descriptors: Array
     neighbours: Array
     cost_data: CostData | None
+    cell_order: Array
     network: dict[str, Array] | None = None
 
 
@@ -79,6 +82,8 @@ def model_inputs(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple
     """Parameters and initial states (name -> ``(nac,)``) for a transformed control vector."""
     x = untransform(x_t, data.kinds, data.lower, data.upper)
     mapped = apply_mapping(x[: objective.mapping.size], objective.mapping, data.descriptors)
+    if objective.mapping.kind == "distributed":
+        mapped = {k: v[data.cell_order] for k, v in mapped.items()}
     n_params = len(objective.mapping.names) - objective.n_states
     names = objective.mapping.names
     params = {**data.params, **{k: mapped[k].astype(data.params[k].dtype) for k in names[:n_params]}}

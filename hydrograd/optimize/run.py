@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from hydrograd._containers import Namespace
+from hydrograd._progress import IterationProgress
+from hydrograd.config._checks import check_callback, check_model
 from hydrograd.config.cost_options import cost_data
 from hydrograd.config.optimize_options import (
     ADAPTIVE_OPTIMIZERS,
@@ -77,10 +79,54 @@ def _check_observations(model: Model, gauges: tuple[int, ...], start: int) -> No
         )
 
 
+# Largest float64 working set (states kept for the reverse pass) that a calibration computes in
+# double precision by default.
+DOUBLE_PRECISION_BUDGET = 2 << 30
+
+
+def model_precision(model: Model, optimizer: str, requested: str | None) -> str:
+    """Arithmetic of the model inside a calibration.
+
+    Forward runs and derivative-free searches (sbs, nelder-mead, powell) run in single precision,
+    as smash does, and print smash's numbers. Gradient-based calibrations default to double
+    precision: a single-precision model adds rounding noise of about 1e-7 to every cost and
+    gradient, and on the non-convex problems of calibration L-BFGS-B and Adam amplify it into
+    different trajectories and, on average, worse optima (a 100-iteration L-BFGS-B of seed
+    tutorial 1 ends between 0.1363 and 0.1381 from starts 1e-5 apart in single precision, between
+    0.1354 and 0.1366 in double). Domains too large for a double-precision reverse pass
+    (``DOUBLE_PRECISION_BUDGET``) stay in single precision. ``common_options["precision"]``
+    overrides the choice.
+    """
+    if requested is not None:
+        return requested
+    if optimizer not in GRADIENT_OPTIMIZERS:
+        return "float32"
+    states = len(model.rr_initial_states.keys) + 2
+    working_set = model.mesh.nac * model.setup.ntime_step * states * 8
+    return "float64" if working_set <= DOUBLE_PRECISION_BUDGET else "float32"
+
+
+def _as_precision(tree, precision: str):
+    """Floating leaves of ``tree`` cast to ``precision`` (integers and booleans untouched)."""
+    dtype = jnp.float64 if precision == "float64" else jnp.float32
+
+    def cast(a):
+        return a.astype(dtype) if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating) else a
+
+    with jax.enable_x64(precision == "float64"):
+        return jax.tree_util.tree_map(cast, tree)
+
+
 class Problem:
     """Everything a calibration needs: the control vector and the jitted objective."""
 
-    def __init__(self, model: Model, options: OptimizeOptions, cost_options: dict[str, Any] | None):
+    def __init__(
+        self,
+        model: Model,
+        options: OptimizeOptions,
+        cost_options: dict[str, Any] | None,
+        precision: str | None = None,
+    ):
         observation, regularization = split_cost_options(cost_options)
         spec = observation_cost_of(model, observation)
         _check_observations(model, spec.gauges, spec.start)
@@ -95,11 +141,12 @@ class Problem:
         )
         core = model._core_inputs()
         current = {**core["params"], **core["initial_states"]}
+        column_major = np.argsort(model._order)
         self.control: Control = build_control(
             mapping,
-            {k: np.asarray(current[k]) for k in names},
-            model._rows,
-            model._cols,
+            {k: np.asarray(current[k])[column_major] for k in names},
+            model._rows[column_major],
+            model._cols[column_major],
             [str(d) for d in model.setup.descriptor_name],
             options.control_tfm,
         )
@@ -107,6 +154,7 @@ class Problem:
         if options.nn_parameters:
             self.control = add_network(self.control, [(k, network[k]) for k in options.nn_parameters])
         self.double = options.optimizer in GRADIENT_OPTIMIZERS
+        self.precision = model_precision(model, options.optimizer, precision)
         self.objective = Objective(
             core["structure"],
             core["dt"],
@@ -133,10 +181,14 @@ class Problem:
             imperviousness=core["imperviousness"],
             q_obs=jnp.asarray(model.response_data.q),
             descriptors=jnp.zeros((model.mesh.nac, 0)) if descriptors is None else jnp.asarray(descriptors),
-            neighbours=jnp.asarray(grid_neighbours(model.mesh.active_cell)),
+            neighbours=jnp.asarray(grid_neighbours(model._rows, model._cols, (model.mesh.nrow, model.mesh.ncol))),
+            cell_order=jnp.asarray(model._order, dtype=jnp.int32),
             cost_data=cost_data(model, spec),
             network={k: jnp.asarray(v) for k, v in network.items()} if network else None,
         )
+        if self.precision == "float64":
+            self.double = True
+            self.data = _as_precision(self.data, "float64")
 
     def _x(self, x_t: np.ndarray) -> jnp.ndarray:
         return jnp.asarray(x_t, jnp.float64 if self.double else jnp.float32)
@@ -230,24 +282,23 @@ def optimize_model(
     options = check_optimize_options(model, mapping, optimizer, optimize_options)
     time_index = model.setup.time_index()
     wanted = check_return_options(return_options, "optimize", time_index)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    callback = check_callback(callback)
     if mapping == "ann":
         return _optimize_network(model, options, cost_options, common, wanted, time_index, callback)
-    problem = Problem(model, options, cost_options)
+    problem = Problem(model, options, cost_options, common["precision"])
     warn_if_unsuited(model, optimizer, options)
 
-    def report(line: str) -> None:
-        if common["verbose"]:
-            print(line, flush=True)
-
     user_callback = None if callback is None else (lambda info: callback(iopt=Optimize(**info)))
+    progress = IterationProgress(common["verbose"], options.termination_crit["maxiter"])
+    report = progress.report
     report("</> Optimize")
     try:
-        result = _run_method(problem, options, report, user_callback)
+        result = _run_method(problem, options, report, progress.callback(user_callback))
     except KeyboardInterrupt:
         report("    INTERRUPTED: the model is left as it was before optimize")
         raise
+    finally:
+        progress.close()
 
     maps = problem.maps(result.x)
     for name, values in maps.items():
@@ -298,28 +349,31 @@ def _optimize_network(model: Model, options: OptimizeOptions, cost_options, comm
         options.net = default_net(model.setup.nd, len(names), [options.bounds[k] for k in names], shape)
     check_net(options.net, model, names, options.bounds)
 
-    def report(line: str) -> None:
-        if common["verbose"]:
-            print(line, flush=True)
-
     user_callback = None if callback is None else (lambda info: callback(iopt=Optimize(**info)))
+    progress = IterationProgress(common["verbose"], options.termination_crit["maxiter"])
+    report = progress.report
     report("</> Optimize")
     try:
-        net, result, maps = train_network(
+        precision = model_precision(model, options.optimizer, common["precision"])
+        net, result, maps, trained = train_network(
             model,
             options,
             spec,
-            model._core_inputs(),
+            _as_precision(model._core_inputs(), precision),
             normalized_descriptors(model, active_only=False),
             report,
-            user_callback,
+            progress.callback(user_callback),
         )
     except KeyboardInterrupt:
         report("    INTERRUPTED: the model is left as it was before optimize")
         raise
+    finally:
+        progress.close()
     for i, name in enumerate(names):
         target = model.rr_parameters if name in model.rr_parameters.keys else model.rr_initial_states
         target.get(name)[...] = maps[..., i]
+    for key, values in trained.items():
+        setattr(model.nn_parameters, key, values)
     out = model._run(
         record_states=wanted["rr_states"], record_q_domain=wanted["q_domain"], record_fluxes=wanted["internal_fluxes"]
     )
@@ -365,7 +419,14 @@ def optimize(
 
     ``mapping``: uniform, distributed, multi-linear, multi-power; ``optimizer``: sbs, lbfgsb,
     nelder-mead, powell, adam, sgd, adagrad, rmsprop (None: the mapping's default).
+
+    ``callback(iopt)`` runs after each iteration with an ``Optimize`` holding ``control_vector``,
+    ``cost``, ``n_iter`` (and ``projg`` for gradient methods); it must take an argument named
+    ``iopt``. Raising ``StopIteration`` in it ends the calibration cleanly on the best iterate found
+    so far (the model then receives it, as after a normal end). Ctrl-C (``KeyboardInterrupt``)
+    instead leaves the model exactly as it was and says so.
     """
+    check_model(model)
     new = model.copy()
     ret = optimize_model(
         new, mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback

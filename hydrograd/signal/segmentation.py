@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from hydrograd.config._checks import closest
+from hydrograd.config._checks import check_model, closest
 
 if TYPE_CHECKING:
     from hydrograd.model import Model
@@ -48,6 +48,8 @@ _FILTER_PARAMETER = np.float32(0.925)
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"{what} must be a number (int or float), got {type(value).__name__} {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -346,6 +348,7 @@ def hydrograph_segmentation(
     Returns one row per event with columns ``code``, ``start``, ``end``, ``multipeak``,
     ``maxrainfall`` (date of the rainfall peak), ``flood`` (date of the discharge peak), ``season``.
     """
+    check_model(model)
     peak_quant = check_peak_quant(peak_quant)
     peak_value = check_peak_value(peak_value)
     max_duration = check_max_duration(max_duration)

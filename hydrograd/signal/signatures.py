@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from hydrograd.config._checks import closest, reject_unknown_keys
+from hydrograd.config._checks import check_model, closest, reject_unknown_keys
 from hydrograd.core.signatures import (
     CONTINUOUS_SIGNATURES,
     EVENT_SIGNATURES,
@@ -120,6 +120,7 @@ def signatures(
     Rainfall enters as ``mean_prcp * 1e-3 * area_dln / dt`` (m3/s); discharge and Eff, Ebf, Epf
     are in m3/s, Elt in time steps, the others are ratios.
     """
+    check_model(model)
     cs, es = _check_sign(sign)
     domain = check_domain(domain, "domain")
     seg = _check_event_seg(event_seg)

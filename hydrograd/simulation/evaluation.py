@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from hydrograd.config._checks import choice
+from hydrograd.config._checks import as_date, check_model, choice
+from hydrograd.config.cost_options import warn_unobserved_gauges
 from hydrograd.core.metrics import METRICS
 
 if TYPE_CHECKING:
@@ -20,10 +21,7 @@ def _step_index(value: Any, which: str, model: Model) -> int:
     if value is None:
         date = start if which == "start" else end
     else:
-        try:
-            date = pd.Timestamp(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{which}_eval is not a valid date: {value!r}") from None
+        date = as_date(value, f"{which}_eval")
         if date < start or date > end:
             raise ValueError(f"{which}_eval ({date}) must lie between start_time ({start}) and end_time ({end})")
     return int((date - start).total_seconds() / model.setup.dt)
@@ -37,8 +35,10 @@ def evaluation(
 ) -> np.ndarray:
     """Each metric at each gauge over ``[start_eval, end_eval]``: array ``(ng, n_metrics)``.
 
-    Metrics: nse, nnse, kge, mae, mape, mse, rmse, lgrm. Missing observations are skipped.
+    Metrics: nse, nnse, kge, mae, mape, mse, rmse, lgrm. Missing observations (-99 or NaN) are
+    skipped; a gauge without any in the window gets NaN metrics (as in smash) and a warning.
     """
+    check_model(model)
     names = [metric] if isinstance(metric, str) else metric
     if not isinstance(names, list | tuple) or not names:
         raise TypeError(f"metric must be a metric name or a list of names, got {metric!r}")
@@ -46,6 +46,9 @@ def evaluation(
     first, last = _step_index(start_eval, "start", model), _step_index(end_eval, "end", model)
     if last <= first:
         raise ValueError(f"end_eval must come after start_eval (steps {first} to {last})")
+    gauges = tuple(range(model.mesh.ng))
+    window = slice(first, last)
+    warn_unobserved_gauges(model.response_data.q, model.mesh.code, gauges, window, "between start_eval and end_eval")
     obs = jnp.asarray(model.response_data.q[:, first:last])
     sim = jnp.asarray(model.response.q[:, first:last])
     return np.stack([np.asarray(METRICS[m](obs, sim), dtype=np.float64) for m in names], axis=-1)

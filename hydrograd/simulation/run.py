@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from hydrograd._containers import KeyedMaps, Namespace
-from hydrograd.config.cost_options import cost_data, observation_cost_spec
+from hydrograd.config._checks import check_model
+from hydrograd.config.cost_options import cost_data, observation_cost_spec, warn_unobserved_gauges
 from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
 from hydrograd.core.cost import observation_cost
@@ -56,6 +57,10 @@ def run_forward(
     )
     result = collect_run_outputs(model, out, wanted, time_index)
     if wanted["cost"] or wanted["jobs"]:
+        if not spec.gauges:
+            raise ValueError("return_options 'cost' and 'jobs' need a gauge in cost_options 'gauge'; the mesh has none")
+        window = slice(spec.start, None)
+        warn_unobserved_gauges(model.response_data.q, model.mesh.code, spec.gauges, window, "in the cost window")
         q_sim, q_obs = jnp.asarray(model.response.q), jnp.asarray(model.response_data.q)
         jobs = float(observation_cost(q_sim, q_obs, spec, cost_data(model, spec)))
         if wanted["cost"]:
@@ -89,6 +94,7 @@ def forward_run(
     return_options: dict[str, Any] | None = None,
 ):
     """Run a copy of ``model``; return it, or ``(model, ForwardRun)`` when results are asked for."""
+    check_model(model)
     new = model.copy()
     ret = new.forward_run(cost_options, common_options, return_options)
     return new if ret is None else (new, ret)

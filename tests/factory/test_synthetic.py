@@ -52,6 +52,13 @@ def model(folder, mesh) -> Model:
 
 
 @pytest.fixture(scope="module")
+def truth_model(folder, mesh) -> Model:
+    model = Model(synthetic.truth_setup(_setup(folder)), mesh, verbose=False)
+    synthetic.set_truth(model)
+    return model
+
+
+@pytest.fixture(scope="module")
 def fields():
     return synthetic._generate_fields(synthetic.DEFAULT_SEED)
 
@@ -98,24 +105,38 @@ def test_generation_refuses_a_non_empty_folder(tmp_path):
 # ---- network -------------------------------------------------------------------------------
 
 
-def test_gauges_have_distinct_nested_areas(mesh):
-    ng = int(mesh["ng"])
-    assert ng >= 6
+def test_gauges_are_the_outlet_the_main_stem_and_disjoint_headwaters(mesh):
+    assert list(mesh["code"]) == list(synthetic.GAUGES)
     area = np.asarray(mesh["area"], dtype=np.float64)
     np.testing.assert_allclose(mesh["area_dln"], area)
-    ordered = np.sort(area)
-    assert np.all(ordered[1:] / ordered[:-1] >= 1.25)
-    assert ordered[0] <= 0.05 * ordered[-1]
+    assert np.all(np.diff(area) <= 0), "codes are numbered by decreasing area"
     masks = catchment_masks(mesh["flwdir"], np.asarray(mesh["gauge_pos"]))
-    outlet = int(np.argmax(area))
-    assert masks[outlet][np.asarray(mesh["active_cell"]) == 1].all()
-    assert all(masks[outlet][tuple(pos)] for pos in mesh["gauge_pos"])
-    inner = [g for g in range(ng) if g != outlet]
-    contains = [(a, b) for a in inner for b in inner if a != b and masks[a][tuple(mesh["gauge_pos"][b])]]
-    disjoint = [(a, b) for a in inner for b in inner if a < b and not (masks[a] & masks[b]).any()]
-    assert contains, "no gauge is nested in another one than the outlet"
-    assert disjoint, "no pair of gauges on separate tributaries"
-    assert list(mesh["code"]) == [f"SYN{i:04d}" for i in range(1, ng + 1)]
+    active = np.asarray(mesh["active_cell"]) == 1
+    assert masks[0][active].all() and all(masks[0][tuple(pos)] for pos in mesh["gauge_pos"])
+    for stem in (1, 2):
+        nested = [g for g in range(3, len(area)) if masks[stem][tuple(mesh["gauge_pos"][g])]]
+        assert nested, f"main-stem gauge {stem} holds no headwater gauge"
+    heads = masks[3:]
+    cells = [int(m.sum()) for m in heads]
+    low, high = synthetic.HEADWATER_CELLS
+    assert all(low <= c <= high for c in cells), cells
+    covered = np.sum(heads, axis=0)
+    assert covered.max() == 1, "headwater catchments overlap"
+    assert covered.sum() >= 0.7 * active.sum(), "headwaters leave most of the basin ungauged"
+
+
+def test_validation_gauges_are_headwaters_calibration_never_sees(mesh):
+    codes = list(mesh["code"])
+    assert set(synthetic.CALIBRATION_GAUGES) | set(synthetic.VALIDATION_GAUGES) == set(codes)
+    assert not set(synthetic.CALIBRATION_GAUGES) & set(synthetic.VALIDATION_GAUGES)
+    masks = catchment_masks(mesh["flwdir"], np.asarray(mesh["gauge_pos"]))
+    validation = [codes.index(c) for c in synthetic.VALIDATION_GAUGES]
+    calibration = [codes.index(c) for c in synthetic.CALIBRATION_GAUGES]
+    assert min(validation) >= 3, "validation gauges are headwaters"
+    for v in validation:
+        inside = [codes[c] for c in calibration if masks[v][tuple(mesh["gauge_pos"][c])]]
+        assert inside == [], f"{codes[v]} drains calibration gauges {inside}"
+    assert 0 in calibration, "the outlet is calibrated"
 
 
 def test_every_active_cell_drains_to_the_outlet(mesh):
@@ -186,6 +207,32 @@ def test_truth_inside_bounds_and_explained_by_descriptors(model, truth):
             assert r2 < 0.99, f"{name} is a linear function of the descriptors (R2 {r2:.4f})"
 
 
+def test_true_flux_correction_is_infiltration_excess_and_saturation():
+    from hydrograd.core.structures.hybrid import mlp
+
+    weights, biases = synthetic.true_network()
+    assert [w.shape for w in weights] == [(synthetic.TRUE_HIDDEN_NEURONS, 4), (4, synthetic.TRUE_HIDDEN_NEURONS)]
+    features = np.array([[0.5, 0.3, 0.0, 2.0], [0.5, 0.3, 50.0, 2.0], [0.5, 1.0, 0.0, 2.0]], dtype=np.float32)
+    fq = np.asarray(mlp(weights, biases, features))
+    assert abs(fq[0, 0]) < 0.1 and -0.85 < fq[1, 0] < -0.7, "infiltration falls on intense rainfall"
+    assert abs(fq[0, 2]) < 0.15 and 0.5 < fq[2, 2] < 0.65, "direct flow grows when the transfer store is full"
+    np.testing.assert_array_equal(fq[:, [1, 3]], 0.0)
+
+
+def test_plain_gr4_with_the_true_maps_misses_the_correction(model, truth):
+    plain = model.copy()
+    synthetic.set_truth(plain)
+    plain.forward_run(common_options={"verbose": False})
+    nse = _nse(plain.response.q.astype(np.float64), truth.q.astype(np.float64))
+    assert nse.min() > 0.5 and np.median(nse) < 0.97, nse
+
+
+def test_set_truth_refuses_a_network_of_another_shape(folder, mesh):
+    other = Model({**synthetic.truth_setup(_setup(folder)), "hidden_neuron": 5}, mesh, verbose=False)
+    with pytest.raises(ValueError, match="truth_setup"):
+        synthetic.set_truth(other)
+
+
 def test_truth_needs_every_descriptor():
     maps = {n: np.zeros((2, 2)) for n in synthetic.DESCRIPTORS[1:]}
     with pytest.raises(KeyError, match="elevation"):
@@ -204,9 +251,12 @@ def test_forcings_read_back_equal_the_generated_ones(model, mesh, fields):
         np.testing.assert_array_equal(values, fields.descriptors[name][rows, cols])
 
 
-def test_truth_reproduces_the_discharge(model, truth):
-    run = model.copy()
-    synthetic.set_truth(run)
+def _nse(sim: np.ndarray, obs: np.ndarray) -> np.ndarray:
+    return 1 - ((sim - obs) ** 2).sum(axis=1) / ((obs - obs.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+
+
+def test_truth_reproduces_the_discharge(model, truth_model, truth):
+    run = truth_model.copy()
     run.forward_run(common_options={"verbose": False})
     np.testing.assert_allclose(run.response.q, truth.q, rtol=1e-5)
     assert np.all(truth.q > 0)
@@ -311,13 +361,13 @@ def test_load_synthetic_generates_into_an_empty_cache(cache):
     setup, mesh = synthetic.load_synthetic()
     assert synthetic.is_complete(cache)
     model = Model(setup, mesh, verbose=False)
-    assert model.mesh.ng >= 6 and np.any(model.response_data.q > 0)
+    assert list(model.mesh.code) == list(synthetic.GAUGES) and np.any(model.response_data.q > 0)
 
 
 @pytest.mark.parity
 def test_smash_reads_the_same_inputs_and_discharge(folder, mesh, model, truth):
     smash = pytest.importorskip("smash")
-    reference = smash.Model(_setup(folder), mesh)
+    reference = smash.Model(synthetic.truth_setup(_setup(folder)), mesh)
     np.testing.assert_array_equal(reference.atmos_data.prcp, model.atmos_data.prcp)
     np.testing.assert_array_equal(reference.atmos_data.pet, model.atmos_data.pet)
     np.testing.assert_array_equal(reference.physio_data.descriptor, model.physio_data.descriptor)
@@ -328,5 +378,8 @@ def test_smash_reads_the_same_inputs_and_discharge(folder, mesh, model, truth):
         reference.set_rr_parameters(name, value)
     for name, value in synthetic.true_initial_states(maps).items():
         reference.set_rr_initial_states(name, value)
+    weights, biases = synthetic.true_network()
+    reference.set_nn_parameters_weight(weights)
+    reference.set_nn_parameters_bias(biases)
     reference.forward_run()
     np.testing.assert_allclose(reference.response.q, truth.q, rtol=1e-4, atol=1e-4)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import shutil
+import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -209,12 +211,21 @@ def test_conversion_factor_scales_values_in_float32(lez, lez_dir):
     np.testing.assert_array_equal(scaled, lez.atmos_data.pet[..., :19] * np.float32(0.1))
 
 
-def test_progress_bar_only_when_verbose(lez, lez_dir, capsys):
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_when_verbose_on_a_terminal(lez, lez_dir, capsys, monkeypatch):
     window = {"start_time": pd.Timestamp("2012-08-01"), "end_time": pd.Timestamp("2012-08-04"), "dt": 86_400}
-    read_atmos("prcp", lez_dir / "prcp", grid=lez.mesh, verbose=False, **window)
-    assert capsys.readouterr().err == ""
     read_atmos("prcp", lez_dir / "prcp", grid=lez.mesh, verbose=True, **window)
-    assert "Reading precipitation" in capsys.readouterr().err
+    assert capsys.readouterr().err == "", "no bar in a log file or a pipe"
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    read_atmos("prcp", lez_dir / "prcp", grid=lez.mesh, verbose=False, **window)
+    assert terminal.getvalue() == ""
+    read_atmos("prcp", lez_dir / "prcp", grid=lez.mesh, verbose=True, **window)
+    assert "Reading precipitation" in terminal.getvalue()
 
 
 # --------------------------------------------------------------------------------- daily interannual

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-import hydrograd.io.mesh as mesh_io
+import hydrograd.io._hdf5 as hdf5_io
 from hydrograd.io.mesh import read_mesh, save_mesh
 from hydrograd.mesh.validate import validate_mesh
 
@@ -75,16 +75,16 @@ def test_interrupted_save_keeps_previous_file(tmp_path, lez_mesh, monkeypatch):
     path = tmp_path / "mesh.hdf5"
     save_mesh(lez_mesh, path)
     before = path.read_bytes()
-    original = mesh_io._write_array
+    original = hdf5_io.write_array
     written = []
 
-    def failing(group, key, value):
+    def failing(group, key, value, what):
         if len(written) == 5:
             raise OSError("disk full")
         written.append(key)
-        original(group, key, value)
+        original(group, key, value, what)
 
-    monkeypatch.setattr(mesh_io, "_write_array", failing)
+    monkeypatch.setattr(hdf5_io, "write_array", failing)
     changed = {**lez_mesh, "flwacc": lez_mesh["flwacc"] * 2}
     with pytest.raises(OSError, match="disk full"):
         save_mesh(changed, path)

@@ -45,7 +45,7 @@ def test_mesh_without_gauges_gets_empty_gauge_arrays(mesh):
     out = validate_mesh(mesh)
     assert out["gauge_pos"].shape == (0, 2) and out["gauge_pos"].dtype == np.int32
     assert out["code"].shape == (0,) and out["area"].shape == (0,)
-    assert "area_dln" not in out
+    assert out["area_dln"].shape == (0,) and out["area_dln"].dtype == np.float32
 
 
 def test_byte_codes_are_decoded(mesh):

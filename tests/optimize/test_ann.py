@@ -118,3 +118,66 @@ def test_bad_networks_are_refused_before_training(model, make, match):
 def test_ann_refuses_non_adaptive_optimizers(model):
     with pytest.raises(ValueError, match="cannot serve mapping 'ann'"):
         smash.optimize(model, mapping="ann", optimizer="lbfgsb", common_options=QUIET)
+
+
+@pytest.fixture(scope="module")
+def hybrid_setup_mesh():
+    setup, mesh = smash.factory.load_dataset("Lez")
+    return {**setup, "hydrological_module": "gr4_mlp", "hidden_neuron": 3}, mesh
+
+
+def _hybrid(setup_mesh):
+    model = smash.Model(*setup_mesh, verbose=False)
+    model.set_nn_parameters_weight(initializer="he_uniform", random_state=5)
+    model.set_nn_parameters_weight([w * 0.1 for w in model.get_nn_parameters_weight()])
+    return model
+
+
+def test_ann_on_a_hybrid_trains_the_flux_network_jointly_by_default(hybrid_setup_mesh):
+    model = _hybrid(hybrid_setup_mesh)
+    names = model._nn_parameter_names()
+    assert set(names) <= set(smash.default_optimize_options(model, mapping="ann")["parameters"])
+    joint = smash.optimize(
+        model, mapping="ann", optimize_options=options(mlp(), parameters=[*PROBLEM, *names]), common_options=QUIET
+    )
+    frozen = smash.optimize(model, mapping="ann", optimize_options=options(mlp()), common_options=QUIET)
+    weights = (model, joint, frozen)
+    for before, after, kept in zip(*(m.get_nn_parameters_weight() for m in weights), strict=True):
+        assert not np.allclose(before, after)
+        np.testing.assert_array_equal(before, kept)
+    assert not np.allclose(joint.get_rr_parameters("cp"), frozen.get_rr_parameters("cp"))
+
+
+def test_ann_on_a_hybrid_runs_its_flux_network(hybrid_setup_mesh):
+    """The network is part of the model the regionalization trains through: zero weights and
+    small random ones give different regionalized maps."""
+    with_network = _hybrid(hybrid_setup_mesh)
+    without = with_network.copy()
+    without.set_nn_parameters_weight(initializer="zeros")
+    maps = [
+        smash.optimize(m, mapping="ann", optimize_options=options(mlp()), common_options=QUIET).get_rr_parameters("ct")
+        for m in (with_network, without)
+    ]
+    assert not np.allclose(*maps)
+
+
+@pytest.mark.parity
+def test_joint_hybrid_regionalization_matches_smash(hybrid_setup_mesh):
+    reference = pytest.importorskip("smash")
+    ours = _hybrid(hybrid_setup_mesh)
+    theirs = reference.Model(*hybrid_setup_mesh)
+    theirs.set_nn_parameters_weight(ours.get_nn_parameters_weight())
+    theirs.set_nn_parameters_bias(ours.get_nn_parameters_bias())
+    opts = options(mlp(), parameters=[*PROBLEM, *ours._nn_parameter_names()])
+    ret = {"net": True, "cost": True}
+    trained, mine = smash.optimize(ours, mapping="ann", optimize_options=opts, common_options=QUIET, return_options=ret)
+    opts["net"] = reference.factory.Net()
+    opts["net"].add_dense(8, input_shape=6, activation="relu")
+    opts["net"].add_dense(4, activation="tanh")
+    opts["net"].add_scale(list(PROBLEM.values()))
+    new, other = reference.optimize(
+        theirs, mapping="ann", optimize_options=opts, common_options=QUIET, return_options=ret
+    )
+    np.testing.assert_allclose(mine.net.history["loss_train"], other.net.history["loss_train"], rtol=2e-3)
+    for a, b in zip(new.get_nn_parameters_weight(), trained.get_nn_parameters_weight(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-2, atol=2e-4)

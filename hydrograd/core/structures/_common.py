@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 
 Array = jnp.ndarray
@@ -32,3 +33,48 @@ def safe_pow(x: Array, p: float) -> Array:
     """
     positive = x > 0
     return jnp.where(positive, jnp.where(positive, x, 1.0) ** p, 0.0)
+
+
+def guarded_ratio(num: Array, den: Array, limit: Array) -> Array:
+    """``num / den`` where ``den > 0``, and ``limit`` elsewhere, with finite gradients.
+
+    For the GR store laws, whose denominators stay positive while the filling ratio lies in the
+    range the model can reach (a ratio in [0, 1], or up to twice that with a hybrid network's
+    corrections). A network whose output rounds to exactly +-1 can take the ratio to the edge,
+    where the law is ``0 / 0``; ``limit`` is then the law's limit at that point, so results inside
+    the reachable range are unchanged.
+    """
+    regular = den > 0.0
+    return jnp.where(regular, num / jnp.where(regular, den, 1.0), limit)
+
+
+GRADIENT_LIMIT = 1e30
+"""Largest gradient magnitude a time step passes back (see :func:`gradient_guard`)."""
+
+
+@jax.custom_vjp
+def gradient_guard(tree: Any) -> Any:
+    """Identity on a PyTree of float arrays whose reverse pass bounds the cotangents.
+
+    A structure's step applies it to its parameters and states, so the gradient a step sends
+    back to the previous step and to the parameters is clipped to ``+-GRADIENT_LIMIT``, a NaN
+    becoming 0. Where the float32 state-to-state derivatives chain to overflow (a store of
+    capacity 1e-6 mm against an exchange of 50 mm/dt, or a run that converges to rounding noise),
+    the gradient stays finite instead of turning into ``inf * 0``; anywhere else it passes
+    unchanged, since real gradients are many orders of magnitude below the limit.
+    """
+    return tree
+
+
+def _guard_forward(tree: Any) -> tuple[Any, None]:
+    return tree, None
+
+
+def _guard_backward(_: None, cotangent: Any) -> tuple[Any]:
+    def bound(g):
+        return jnp.where(jnp.isnan(g), 0.0, jnp.clip(g, -GRADIENT_LIMIT, GRADIENT_LIMIT)).astype(g.dtype)
+
+    return (jax.tree_util.tree_map(bound, cotangent),)
+
+
+gradient_guard.defvjp(_guard_forward, _guard_backward)

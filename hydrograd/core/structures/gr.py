@@ -29,7 +29,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from hydrograd.core.structures._common import HydroInputs
+from hydrograd.core.structures._common import HydroInputs, guarded_ratio
 
 Array = jnp.ndarray
 FluxCorrection = Callable[[Array], Array]
@@ -67,6 +67,11 @@ def percolation(hp_imd: Array, cp: Array, beta: float) -> Array:
     return hp_imd * cp * _one_minus_inv_fourth_root(_fourth(hp_imd / beta))
 
 
+def _store_evaporation(hp: Array, cp: Array, ten: Array) -> Array:
+    """Evaporation of the production store, ``hp cp (2 - hp) ten / (1 + (1 - hp) ten)`` (mm/dt)."""
+    return guarded_ratio(hp * cp * (2.0 - hp) * ten, 1.0 + (1.0 - hp) * ten, hp * cp * ten)
+
+
 def production(
     pn: Array,
     en: Array,
@@ -86,9 +91,9 @@ def production(
     pn = (1.0 - imperviousness) * pn
     tpn = jnp.tanh(pn / cp)
     ten = jnp.tanh(en / cp)
-    ps = cp * (1.0 - hp * hp) * tpn / (1.0 + hp * tpn)
+    ps = guarded_ratio(cp * (1.0 - hp * hp) * tpn, 1.0 + hp * tpn, cp * (1.0 - hp) * tpn)
     ps = jnp.minimum(pn, (1.0 + fq_ps) * ps)
-    es = hp * cp * (2.0 - hp) * ten / (1.0 + (1.0 - hp) * ten)
+    es = _store_evaporation(hp, cp, ten)
     es = jnp.minimum(en, (1.0 + fq_es) * es)
     es = (1.0 - imperviousness) * es
     hp_imd = hp + (ps - es) / cp
@@ -124,7 +129,7 @@ def rain_intensity_production(
     tpn = jnp.tanh(lam * pn / cp)
     ten = jnp.tanh(en / cp)
     ps = cp / lam * tpn * (1.0 - (lam * hp) ** 2) / (1.0 + lam * hp * tpn) - gamma * dt
-    es = hp * cp * (2.0 - hp) * ten / (1.0 + (1.0 - hp) * ten)
+    es = _store_evaporation(hp, cp, ten)
     es = (1.0 - imperviousness) * es
     hp_imd = hp + (ps - es) / cp
     pr = jnp.where(pn > 0.0, pn - (hp_imd - hp) * cp, 0.0)
@@ -206,7 +211,10 @@ def transfer(n: float, prcp: Array, prr: Array, ct: Array, ht: Array) -> tuple[A
     safe_ht = jnp.where(missing, jnp.clip(ht, 1e-6, 1.0 - 1e-6), 0.5)
     refill = (safe_ht * _power_law(1.0 - _power_law(safe_ht, m), -1.0 / m) - safe_ht) * ct
     inflow = jnp.where(missing, refill, prr)
-    ht_imd = jnp.maximum(1e-6, ht + inflow / ct)
+    level = ht + inflow / ct
+    # At the floor itself the derivative is taken from the floor's side (zero), not split as
+    # ``maximum`` splits ties: a store pinned there would otherwise pass a large factor back each step.
+    ht_imd = jnp.where(level > 1e-6, level, 1e-6)
     log_ratio = jnp.log1p(_power_law(ht_imd, m)) / -m
     released = ht_imd * -jnp.expm1(log_ratio)
     kept = jnp.where(ht_imd < 1.0, ht_imd - released, ht_imd * jnp.exp(log_ratio))
