@@ -260,6 +260,13 @@ class Model:
         flat = grid_values.reshape(self.mesh.nrow * self.mesh.ncol, *grid_values.shape[2:])
         return jnp.asarray(np.take(flat, self._rows * self.mesh.ncol + self._cols, axis=0))
 
+    def _series_to_active(self, grid_series: np.ndarray) -> jnp.ndarray:
+        """``(nrow, ncol, T)`` -> ``(T, nac)``. Forcing is stored time-major (Fortran order, as smash
+        keeps it), where this is one gather per time step and no copy of the grid."""
+        grid_series = np.asarray(grid_series)
+        by_time = grid_series.transpose(2, 1, 0).reshape(grid_series.shape[2], -1)
+        return jnp.asarray(np.take(by_time, self._cols * self.mesh.nrow + self._rows, axis=1))
+
     def _to_grid(self, active_values: np.ndarray, fill: float = -99.0) -> np.ndarray:
         """``(..., nac)`` -> ``(nrow, ncol, ...)`` with ``fill`` outside the active cells."""
         active_values = np.asarray(active_values)
@@ -273,8 +280,8 @@ class Model:
         params = {k: self._to_active(self.rr_parameters.get(k)) for k in self.rr_parameters.keys}
         states = {k: self._to_active(self.rr_initial_states.get(k)) for k in self.rr_initial_states.keys}
         forcing = Forcing(
-            prcp=self._to_active(self.atmos_data.prcp).T,
-            pet=self._to_active(self.atmos_data.pet).T,
+            prcp=self._series_to_active(self.atmos_data.prcp),
+            pet=self._series_to_active(self.atmos_data.pet),
         )
         return {
             "structure": self._structure,

@@ -247,13 +247,9 @@ def choose_gauges(
     upstream nor downstream of any gauge chosen before it, the outlet aside.
     """
     acc = terrain.flwacc
-    nrow, ncol = acc.shape
+    ncol = acc.shape[1]
     down = downstream_flat(terrain.flwdir)
-    unique = np.ones(acc.shape, dtype=bool)
-    padded = np.pad(acc, 1, constant_values=-1)
-    for dr, dc in zip(ROW_STEP, COL_STEP, strict=True):
-        unique &= padded[1 + dr : 1 + dr + nrow, 1 + dc : 1 + dc + ncol] != acc
-    candidates = (terrain.catchment & unique & _interior(acc.shape)).ravel()
+    candidates = _gauge_candidates(terrain)
     flat_acc = acc.ravel().astype(np.float64)
     outlet = terrain.outlet[0] * ncol + terrain.outlet[1]
     gauges = [outlet]
@@ -271,6 +267,18 @@ def choose_gauges(
     return [divmod(int(g), ncol) for g in gauges]
 
 
+def _gauge_candidates(terrain: Terrain) -> np.ndarray:
+    """Flat mask of the interior catchment cells whose drained area differs from every
+    neighbour's, so that snapping a gauge by its area finds exactly that cell."""
+    acc = terrain.flwacc
+    nrow, ncol = acc.shape
+    unique = np.ones(acc.shape, dtype=bool)
+    padded = np.pad(acc, 1, constant_values=-1)
+    for dr, dc in zip(ROW_STEP, COL_STEP, strict=True):
+        unique &= padded[1 + dr : 1 + dr + nrow, 1 + dc : 1 + dc + ncol] != acc
+    return (terrain.catchment & unique & _interior(acc.shape)).ravel()
+
+
 def choose_headwaters(terrain: Terrain, gauges: list[tuple[int, int]], cells: tuple[int, int]) -> list[tuple[int, int]]:
     """Outlets of disjoint headwater sub-catchments draining ``cells[0]`` to ``cells[1]`` cells each.
 
@@ -280,13 +288,9 @@ def choose_headwaters(terrain: Terrain, gauges: list[tuple[int, int]], cells: tu
     hydrographs, which is what makes a spatial parameter pattern identifiable from discharge.
     """
     acc = terrain.flwacc
-    nrow, ncol = acc.shape
+    ncol = acc.shape[1]
     down = downstream_flat(terrain.flwdir)
-    unique = np.ones(acc.shape, dtype=bool)
-    padded = np.pad(acc, 1, constant_values=-1)
-    for dr, dc in zip(ROW_STEP, COL_STEP, strict=True):
-        unique &= padded[1 + dr : 1 + dr + nrow, 1 + dc : 1 + dc + ncol] != acc
-    candidates = (terrain.catchment & unique & _interior(acc.shape)).ravel()
+    candidates = _gauge_candidates(terrain)
     candidates[[row * ncol + col for row, col in gauges]] = False
     flat_acc = acc.ravel()
     covered = np.zeros(down.size, dtype=bool)

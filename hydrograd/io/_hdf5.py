@@ -36,6 +36,18 @@ def open_hdf5(path: str, what: str) -> Iterator[h5py.File]:
         yield h5
 
 
+@contextlib.contextmanager
+def open_saved(path: str, what: str, saver: str, group: str) -> Iterator[h5py.Group]:
+    """Open a file written by ``saver`` (``save_mesh``, ``save_model``, ``save_net``) and yield its
+    top group ``group``, after checking the file's mark and ``format_version``; the errors of
+    :func:`open_hdf5`, and ValueError for an HDF5 file of another kind or from a newer hydrograd."""
+    with open_hdf5(path, what) as h5:
+        if h5.attrs.get("_save_func") != saver or not isinstance(h5.get(group), h5py.Group):
+            raise ValueError(f"'{path}' is an HDF5 file but not a {what} file written by {saver}")
+        check_format_version(h5, path)
+        yield h5[group]
+
+
 def check_format_version(h5: h5py.File, path: str) -> int:
     """The file's ``format_version`` (0 for a file without one, as smash writes them); ValueError
     for a version this hydrograd does not know."""

@@ -19,8 +19,7 @@ from hydrograd.io._atomic import as_path, atomic_path
 from hydrograd.io._hdf5 import (
     FORMAT_VERSION,
     FORMAT_VERSION_KEY,
-    check_format_version,
-    open_hdf5,
+    open_saved,
     read_dict,
     write_dict,
 )
@@ -53,8 +52,5 @@ def read_mesh(path: str | os.PathLike) -> dict[str, Any]:
     readable mesh file or comes from a newer hydrograd (``format_version``).
     """
     path = as_path(path)
-    with open_hdf5(path, "mesh") as h5:
-        if h5.attrs.get("_save_func") != _MARK or not isinstance(h5.get("mesh"), h5py.Group):
-            raise ValueError(f"'{path}' is an HDF5 file but not a mesh file written by save_mesh")
-        check_format_version(h5, path)
-        return read_dict(h5["mesh"])
+    with open_saved(path, "mesh", _MARK, "mesh") as group:
+        return read_dict(group)

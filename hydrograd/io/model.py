@@ -45,8 +45,7 @@ from hydrograd.io._atomic import as_path, atomic_path
 from hydrograd.io._hdf5 import (
     FORMAT_VERSION,
     FORMAT_VERSION_KEY,
-    check_format_version,
-    open_hdf5,
+    open_saved,
     read_dict,
     write_array,
     write_dict,
@@ -224,11 +223,8 @@ def read_model(path: str | os.PathLike) -> Model:
     from hydrograd.model import Model
 
     path = as_path(path)
-    with open_hdf5(path, "model") as h5:
-        if h5.attrs.get("_save_func") != _MARK or not isinstance(h5.get("model"), h5py.Group):
-            raise ValueError(f"'{path}' is an HDF5 file but not a model file written by save_model")
-        check_format_version(h5, path)
-        groups = {name: read_dict(item) for name, item in h5["model"].items() if isinstance(item, h5py.Group)}
+    with open_saved(path, "model", _MARK, "model") as model_group:
+        groups = {name: read_dict(item) for name, item in model_group.items() if isinstance(item, h5py.Group)}
     missing = [g for g in ("setup", "mesh", *_DATA, *_KEYED) if g not in groups]
     if missing:
         raise ValueError(f"'{path}': the model file lacks the group(s) {missing}")

@@ -30,8 +30,7 @@ from hydrograd.io._atomic import as_path, atomic_path
 from hydrograd.io._hdf5 import (
     FORMAT_VERSION,
     FORMAT_VERSION_KEY,
-    check_format_version,
-    open_hdf5,
+    open_saved,
     read_dict,
     write_dict,
 )
@@ -152,11 +151,8 @@ def read_net(path: str | os.PathLike) -> Net:
     ``format_version``.
     """
     path = as_path(path)
-    with open_hdf5(path, "network") as h5:
-        if h5.attrs.get("_save_func") != _MARK or not isinstance(h5.get("net"), h5py.Group):
-            raise ValueError(f"'{path}' is an HDF5 file but not a network file written by save_net")
-        check_format_version(h5, path)
-        content = read_dict(h5["net"])
+    with open_saved(path, "network", _MARK, "net") as group:
+        content = read_dict(group)
     n_layers = int(np.asarray(content.get("n_layers", -1)))
     records = [content.get(f"layer_{i}") for i in range(max(n_layers, 0))]
     if n_layers < 0 or any(not isinstance(r, dict) for r in records):

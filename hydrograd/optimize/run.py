@@ -94,12 +94,13 @@ def model_precision(model: Model, optimizer: str, requested: str | None) -> str:
     different trajectories and, on average, worse optima (a 100-iteration L-BFGS-B of seed
     tutorial 1 ends between 0.1363 and 0.1381 from starts 1e-5 apart in single precision, between
     0.1354 and 0.1366 in double). Domains too large for a double-precision reverse pass
-    (``DOUBLE_PRECISION_BUDGET``) stay in single precision. ``common_options["precision"]``
+    (``DOUBLE_PRECISION_BUDGET``) stay in single precision, and so does everything on an
+    accelerator, where double precision is many times slower. ``common_options["precision"]``
     overrides the choice.
     """
     if requested is not None:
         return requested
-    if optimizer not in GRADIENT_OPTIMIZERS:
+    if optimizer not in GRADIENT_OPTIMIZERS or jax.default_backend() != "cpu":
         return "float32"
     states = len(model.rr_initial_states.keys) + 2
     working_set = model.mesh.nac * model.setup.ntime_step * states * 8

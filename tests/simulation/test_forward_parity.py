@@ -84,3 +84,21 @@ def test_returned_states_and_domain_discharge_match_reference():
     np.testing.assert_allclose(
         hydrograd.evaluation(ours, ["nse", "kge"]), smash.evaluation(reference, ["nse", "kge"]), rtol=1e-4
     )
+
+
+@pytest.mark.slow
+def test_france_domain_discharge_matches_the_reference(data_root):
+    """smash's France dataset (906,044 active cells, 32 hourly steps, gr4/lr): the discharge of
+    every cell at every step agrees within 1e-4 of its maximum."""
+    setup, mesh = smash.factory.load_dataset("France")
+    reference = smash.Model(setup, mesh)
+    expected = reference.forward_run(return_options={"q_domain": True}, common_options={"verbose": False}).q_domain
+    del reference
+    setup, mesh = hydrograd.factory.load_dataset("France")
+    ours = hydrograd.Model(setup, mesh, verbose=False)
+    got = ours.forward_run(return_options={"q_domain": True}, common_options={"verbose": False}).q_domain
+    active = ours.mesh.active_cell == 1
+    assert active.sum() == 906_044
+    expected, got = expected[active], got[active]
+    assert np.isfinite(got).all() and expected.max() > 0
+    assert np.abs(got - expected).max() <= 1e-4 * expected.max()
