@@ -176,3 +176,9 @@ batched_cost_jit = jax.jit(jax.vmap(_value, in_axes=(0, None, None)), static_arg
 
 value_and_grad_jit = jax.jit(jax.value_and_grad(_value), static_argnames=("objective",))
 """``(J, dJ/dx)`` for one control vector."""
+
+cost_terms_jit = jax.jit(cost_terms, static_argnames=("objective",))
+"""``cost_terms`` as one compiled program."""
+
+model_inputs_jit = jax.jit(model_inputs, static_argnames=("objective",))
+"""``model_inputs`` as one compiled program (run op by op, each operation would compile alone)."""

@@ -38,8 +38,8 @@ from hydrograd.optimize.objective import (
     ObjectiveData,
     batched_cost_jit,
     cost_jit,
-    cost_terms,
-    model_inputs,
+    cost_terms_jit,
+    model_inputs_jit,
     value_and_grad_jit,
 )
 from hydrograd.simulation.run import observation_cost_of
@@ -217,7 +217,7 @@ class Problem:
     def maps(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
         """Calibrated names -> values on the active cells, for a transformed control."""
         with jax.enable_x64(self.double):
-            params, states = model_inputs(self._x(x_t), self.objective, self.data)
+            params, states = model_inputs_jit(self._x(x_t), self.objective, self.data)
             return {k: np.asarray({**params, **states}[k]) for k in self.objective.mapping.names}
 
     def network(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
@@ -232,7 +232,7 @@ class Problem:
 
     def terms(self, x_t: np.ndarray) -> dict[str, float]:
         with jax.enable_x64(self.double):
-            cost, (jobs, jreg, _) = cost_terms(self._x(x_t), self.objective, self.data)
+            cost, (jobs, jreg, _) = cost_terms_jit(self._x(x_t), self.objective, self.data)
             return {"cost": float(cost), "jobs": float(jobs), "jreg": float(jreg)}
 
 
