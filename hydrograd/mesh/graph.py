@@ -37,13 +37,21 @@ def downstream_cell(flwdir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def topological_levels(downstream: np.ndarray) -> np.ndarray:
     """Level of each node of a forest given as ``downstream`` indices (``n`` for a root/outlet):
     0 for sources, else one more than the highest level upstream (Kahn's algorithm)."""
+    level = peel_levels(downstream)
+    if (level < 0).any():
+        bad = np.flatnonzero(level < 0)[:5]
+        raise ValueError(f"Flow directions form a loop through active cells {bad.tolist()} (active-cell index)")
+    return level
+
+
+def peel_levels(downstream: np.ndarray) -> np.ndarray:
+    """:func:`topological_levels` without the check: nodes on a loop, or below one, get -1."""
     n = downstream.shape[0]
     has_down = downstream < n
-    indegree = np.bincount(downstream[has_down], minlength=n + 1)[:n]
+    remaining = np.bincount(downstream[has_down], minlength=n + 1)[:n]
     level = np.full(n, -1, dtype=np.int64)
-    frontier = np.flatnonzero(indegree == 0)
+    frontier = np.flatnonzero(remaining == 0)
     current = 0
-    remaining = indegree.copy()
     while frontier.size:
         level[frontier] = current
         down = downstream[frontier]
@@ -52,9 +60,6 @@ def topological_levels(downstream: np.ndarray) -> np.ndarray:
         candidates = np.unique(down)
         frontier = candidates[remaining[candidates] == 0]
         current += 1
-    if (level < 0).any():
-        bad = np.flatnonzero(level < 0)[:5]
-        raise ValueError(f"Flow directions form a loop through active cells {bad.tolist()} (active-cell index)")
     return level
 
 

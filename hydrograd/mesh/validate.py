@@ -172,22 +172,15 @@ def _check_drained_area(out: dict[str, Any], active: np.ndarray) -> None:
 def _check_no_loop(drow: np.ndarray, dcol: np.ndarray, active: np.ndarray) -> None:
     """ValueError naming a cell on (or below) a loop, if the active cells' flow directions form one:
     peeling cells without upstream cells, level by level, leaves exactly those."""
+    from hydrograd.mesh.graph import peel_levels
+
     rows, cols = np.nonzero(active)
     n = rows.size
     index = np.full(active.shape, n, dtype=np.int64)
     index[rows, cols] = np.arange(n)
     dr, dc = drow[rows, cols], dcol[rows, cols]
     downstream = np.where(dr >= 0, index[np.maximum(dr, 0), np.maximum(dc, 0)], n)
-    remaining = np.bincount(downstream[downstream < n], minlength=n)
-    peeled = np.zeros(n, dtype=bool)
-    frontier = np.flatnonzero(remaining == 0)
-    while frontier.size:
-        peeled[frontier] = True
-        down = downstream[frontier]
-        down = down[down < n]
-        np.subtract.at(remaining, down, 1)
-        candidates = np.unique(down)
-        frontier = candidates[remaining[candidates] == 0]
+    peeled = peel_levels(downstream) >= 0
     if not peeled.all():
         i = int(np.flatnonzero(~peeled)[0])
         raise ValueError(
