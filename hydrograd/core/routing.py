@@ -21,11 +21,15 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.ad_checkpoint import checkpoint_name
 
 from hydrograd.core.graph import Bucket, FlowGraph
 
 Array = jnp.ndarray
 LocalFn = Callable[[Array, dict[str, Array]], Array]
+
+SWEEP_RESULTS = "routing_sweep"
+"""Checkpoint name of a sweep's ``(q, qup)``, which a rematerializing time loop can keep."""
 
 
 def _slice(a: Array, start: Array, width: int) -> Array:
@@ -66,6 +70,7 @@ def _sweep_forward(local_fn, sink, theta, downstream, buckets):
 
 def _sweep_fwd(local_fn, sink, theta, downstream, buckets):
     q, qup = _sweep_forward(local_fn, sink, theta, downstream, buckets)
+    q, qup = checkpoint_name((q, qup), SWEEP_RESULTS)
     return (q, qup), (theta, qup, downstream, buckets)
 
 

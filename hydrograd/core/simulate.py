@@ -15,6 +15,7 @@ from jax import lax
 
 from hydrograd.core.graph import FlowGraph
 from hydrograd.core.registry import Structure
+from hydrograd.core.routing import SWEEP_RESULTS
 from hydrograd.core.structures._common import HydroInputs
 from hydrograd.core.structures.gr import percolation_beta
 
@@ -43,6 +44,11 @@ class Forcing(NamedTuple):
 # chunks: the reverse pass then keeps the states at chunk boundaries and recomputes one chunk
 # at a time (about sqrt(T) stored steps instead of T, at the price of one more forward pass).
 CHECKPOINT_BUDGET = 1 << 30
+
+# The reverse pass recomputes a step's hydrological operators but keeps the routing sweep's
+# discharge and inflow (two ``(nac,)`` arrays per step): re-running the level-by-level sweep
+# would cost as much as the sweep's own reverse pass, and its loops would be compiled twice.
+_KEEP_SWEEP = jax.checkpoint_policies.save_only_these_names(SWEEP_RESULTS)
 
 
 class SimulationOutput(NamedTuple):
@@ -125,11 +131,11 @@ def simulate(
     def one_step(carry, row):
         return step(carry, (forcing.prcp[row], forcing.pet[row]))
 
-    state_bytes = n_steps * nac * dtype.itemsize * max(len(structure.states), 1)
+    state_bytes = n_steps * nac * dtype.itemsize * (len(structure.states) + 2)
     if state_bytes <= CHECKPOINT_BUDGET or n_steps < 4:
-        (final_states, _), records = lax.scan(jax.checkpoint(one_step), carry0, rows)
+        (final_states, _), records = lax.scan(jax.checkpoint(one_step, policy=_KEEP_SWEEP), carry0, rows)
     else:
-        (final_states, _), records = _chunked_scan(jax.checkpoint(one_step), carry0, rows)
+        (final_states, _), records = _chunked_scan(jax.checkpoint(one_step, policy=_KEEP_SWEEP), carry0, rows)
     return SimulationOutput(
         q=records["q"].T,
         final_states=final_states,

@@ -26,9 +26,10 @@ from hydrograd.core import net as core_net
 from hydrograd.core.cost import CostData, ObservationCost, observation_cost
 from hydrograd.core.graph import FlowGraph
 from hydrograd.core.registry import Structure
-from hydrograd.core.simulate import Forcing, simulate
-from hydrograd.core.structures.hybrid import make_flux_correction
+from hydrograd.core.simulate import Forcing
+from hydrograd.core.structures.hybrid import flux_correction_from_layers
 from hydrograd.optimize import methods
+from hydrograd.optimize.objective import as_float64, gauge_discharge
 
 if TYPE_CHECKING:
     from hydrograd.config.optimize_options import OptimizeOptions
@@ -76,11 +77,8 @@ Trainable = tuple[core_net.Params, dict[str, jax.Array]]
 def _flux_correction(trained: dict[str, jax.Array], data: NetData):
     if data.network is None:
         return None
-    network = {k: trained[k].astype(v.dtype) if k in trained else v for k, v in data.network.items()}
-    n_layers = len(network) // 2
-    return make_flux_correction(
-        [network[f"weight_{i}"] for i in range(1, n_layers + 1)],
-        [network[f"bias_{i}"] for i in range(1, n_layers + 1)],
+    return flux_correction_from_layers(
+        {k: trained[k].astype(v.dtype) if k in trained else v for k, v in data.network.items()}
     )
 
 
@@ -102,22 +100,9 @@ def net_cost(trainable: Trainable, x: jax.Array, objective: NetObjective, data: 
     for i, name in enumerate(names):
         target = params if i < objective.n_params else states
         target[name] = y[:, i].astype(target[name].dtype)
-    out = simulate(
-        objective.structure,
-        params,
-        states,
-        data.forcing,
-        data.graph,
-        data.gauge_index,
-        data.imperviousness,
-        objective.dt,
-        flux_correction=_flux_correction(trained, data),
-    )
-    as64 = jax.tree_util.tree_map(
-        lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a,
-        (out.q, data.q_obs, data.cost_data),
-    )
-    return observation_cost(*as64[:2], objective.cost, as64[2])
+    q = gauge_discharge(objective.structure, objective.dt, data, params, states, _flux_correction(trained, data))
+    q, q_obs, extra = as_float64((q, data.q_obs, data.cost_data))
+    return observation_cost(q, q_obs, objective.cost, extra)
 
 
 net_value_and_grad = jax.jit(jax.value_and_grad(net_cost, argnums=(0, 1)), static_argnames=("objective",))

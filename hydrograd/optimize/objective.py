@@ -8,7 +8,8 @@ every array (forcing, graph, observations, base parameter values) as a PyTree ar
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,7 @@ from hydrograd.core.graph import FlowGraph
 from hydrograd.core.mapping import Mapping, apply_mapping
 from hydrograd.core.registry import Structure
 from hydrograd.core.simulate import Forcing, simulate
-from hydrograd.core.structures.hybrid import make_flux_correction
+from hydrograd.core.structures.hybrid import flux_correction_from_layers
 from hydrograd.optimize.control import untransform
 
 Array = jnp.ndarray
@@ -103,11 +104,7 @@ def flux_correction(x_t: Array, objective: Objective, data: ObjectiveData):
         block = x_t[start : start + size].astype(values[key].dtype)
         values[key] = block.reshape(shape[::-1]).T if len(shape) == 2 else block
         start += size
-    n_layers = len(values) // 2
-    return make_flux_correction(
-        [values[f"weight_{i}"] for i in range(1, n_layers + 1)],
-        [values[f"bias_{i}"] for i in range(1, n_layers + 1)],
-    )
+    return flux_correction_from_layers(values)
 
 
 def _laplacian_energy(values: Array, neighbours: Array) -> Array:
@@ -141,27 +138,43 @@ def regularization(x_t: Array, objective: Objective, data: ObjectiveData) -> Arr
 def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[Array, tuple[Array, Array, Array]]:
     """``(J, (jobs, jreg, q))`` with ``q`` the simulated discharge at the gauges."""
     params, states = model_inputs(x_t, objective, data)
-    out = simulate(
-        objective.structure,
+    correction = flux_correction(x_t, objective, data)
+    q_sim = gauge_discharge(objective.structure, objective.dt, data, params, states, correction)
+    q, q_obs, cost_data = q_sim, data.q_obs, data.cost_data
+    if objective.cost_precision == "float64":
+        q, q_obs, cost_data = as_float64((q, q_obs, cost_data))
+    jobs = observation_cost(q, q_obs, objective.cost, cost_data)
+    jreg = regularization(x_t, objective, data)
+    return jobs + objective.wjreg * jreg, (jobs, jreg, q_sim)
+
+
+def gauge_discharge(
+    structure: Structure,
+    dt: float,
+    data: ObjectiveData,
+    params: dict[str, Array],
+    states: dict[str, Array],
+    correction: Callable[[Array], Array] | None,
+) -> Array:
+    """Simulated discharge at the gauges, ``(ng, ntime_step)`` m3/s, of ``structure`` run with
+    ``params`` and initial ``states`` on the forcing, graph and gauges ``data`` holds (an
+    ``ObjectiveData`` or any container with the same fields); ``correction``: the hybrid hook."""
+    return simulate(
+        structure,
         params,
         states,
         data.forcing,
         data.graph,
         data.gauge_index,
         data.imperviousness,
-        objective.dt,
-        flux_correction=flux_correction(x_t, objective, data),
-    )
-    q, q_obs, cost_data = out.q, data.q_obs, data.cost_data
-    if objective.cost_precision == "float64":
-        q, q_obs, cost_data = jax.tree_util.tree_map(_to_float64, (q, q_obs, cost_data))
-    jobs = observation_cost(q, q_obs, objective.cost, cost_data)
-    jreg = regularization(x_t, objective, data)
-    return jobs + objective.wjreg * jreg, (jobs, jreg, out.q)
+        dt,
+        flux_correction=correction,
+    ).q
 
 
-def _to_float64(a: Array) -> Array:
-    return a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a
+def as_float64(tree: Any) -> Any:
+    """``tree`` with its floating-point leaves cast to float64 (under ``jax.enable_x64``)."""
+    return jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
 
 
 def _value(x_t, objective, data):

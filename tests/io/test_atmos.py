@@ -17,28 +17,14 @@ from rasterio.transform import Affine
 
 from hydrograd.io._raster import ReadIssues, read_window
 from hydrograd.io.atmos import HOURLY_PET_PROFILE, read_atmos
+from tests.io._reference import period, smash_lez
 
 smash = pytest.importorskip("smash")
 
 
-def lez_model(lez_dir: Path, **overrides):
-    """smash model of the shared Lez dataset (daily), with ``overrides`` applied to its setup."""
-    setup = smash.io.read_setup(str(lez_dir / "setup_Lez.yaml"))
-    for kind in ("qobs", "prcp", "pet", "descriptor"):
-        setup[f"{kind}_directory"] = str(lez_dir / kind)
-    setup.update(overrides)
-    mesh = smash.io.read_mesh(str(lez_dir / "mesh_Lez.hdf5"))
-    return smash.Model(setup, mesh)
-
-
-def period(model) -> dict:
-    s = model.setup
-    return {"start_time": pd.Timestamp(s.start_time), "end_time": pd.Timestamp(s.end_time), "dt": s.dt}
-
-
 @pytest.fixture(scope="module")
 def lez(lez_dir):
-    return lez_model(lez_dir)
+    return smash_lez(lez_dir)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +85,7 @@ def test_missing_dates_match_smash(lez, lez_dir, tmp_path):
     for day in ("05", "17"):
         (tmp_path / "prcp" / "2012" / "08" / f"201208{day}0000_PT.tif").unlink()
     with pytest.warns(UserWarning):
-        ref = lez_model(
+        ref = smash_lez(
             lez_dir,
             prcp_directory=str(tmp_path / "prcp"),
             read_pet=False,

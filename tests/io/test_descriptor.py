@@ -9,6 +9,7 @@ import pytest
 import rasterio
 
 from hydrograd.io.descriptor import read_descriptor, read_imperviousness
+from tests.io._reference import smash_lez
 
 smash = pytest.importorskip("smash")
 
@@ -17,11 +18,8 @@ NO_FORCING = {"read_qobs": False, "read_prcp": False, "read_pet": False}
 
 
 def lez_model(lez_dir: Path, **overrides):
-    """smash model of the shared Lez dataset reading only descriptors, ``overrides`` applied."""
-    setup = smash.io.read_setup(str(lez_dir / "setup_Lez.yaml"))
-    setup.update({**NO_FORCING, "descriptor_directory": str(lez_dir / "descriptor"), **overrides})
-    mesh = smash.io.read_mesh(str(lez_dir / "mesh_Lez.hdf5"))
-    return smash.Model(setup, mesh)
+    """hydro-smash model of the shared Lez dataset reading only descriptors, ``overrides`` applied."""
+    return smash_lez(lez_dir, **{**NO_FORCING, **overrides})
 
 
 @pytest.fixture(scope="module")

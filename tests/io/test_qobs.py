@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from hydrograd.io.qobs import read_qobs
+from tests.io._reference import period, smash_lez
 
 smash = pytest.importorskip("smash")
 
@@ -17,16 +18,8 @@ ONLY_QOBS = {"read_qobs": True, "read_prcp": False, "read_pet": False, "read_des
 
 
 def lez_model(lez_dir: Path, **overrides):
-    """smash model of the shared Lez dataset (daily) reading only ``qobs``, ``overrides`` applied."""
-    setup = smash.io.read_setup(str(lez_dir / "setup_Lez.yaml"))
-    setup.update({**ONLY_QOBS, "qobs_directory": str(lez_dir / "qobs"), **overrides})
-    mesh = smash.io.read_mesh(str(lez_dir / "mesh_Lez.hdf5"))
-    return smash.Model(setup, mesh)
-
-
-def period(model) -> dict:
-    s = model.setup
-    return {"start_time": pd.Timestamp(s.start_time), "end_time": pd.Timestamp(s.end_time), "dt": s.dt}
+    """hydro-smash model of the shared Lez dataset reading only ``qobs``, ``overrides`` applied."""
+    return smash_lez(lez_dir, **{**ONLY_QOBS, **overrides})
 
 
 @pytest.fixture(scope="module")

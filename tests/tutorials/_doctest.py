@@ -14,6 +14,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
+
 BLOCK = re.compile(r"^\.\. code-block:: (\w+)\s*$")
 
 
@@ -86,3 +93,12 @@ def run(tutorial: Tutorial) -> dict:
                 exec(compile(tree, "<tutorial>", "exec"), namespace)
         example.printed = buffer.getvalue()
     return namespace
+
+
+def run_seed(name: str) -> tuple[Tutorial, dict]:
+    """Parse and run the seed tutorial ``name`` (an rst file under ``../shared/seeds``)."""
+    path = SEEDS / name
+    if not path.is_file():
+        pytest.skip(f"seed tutorial not found at {path}")
+    tutorial = parse(path)
+    return tutorial, run(tutorial)

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pytest
 
-from tests.tutorials._doctest import parse, run
+from tests.tutorials._doctest import run_seed
 
-matplotlib.use("Agg")
-
-SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seeds" / "hybrid_process_parameterization.rst"
 LINE = re.compile(r"At iterate\s+(\d+)\s+nfg =\s+(\d+)\s+J =\s+(\S+)")
 
 
 @pytest.fixture(scope="module")
 def tutorial(data_root):
-    if not SEED.is_file():
-        pytest.skip(f"seed tutorial not found at {SEED}")
-    tutorial = parse(SEED)
-    namespace = run(tutorial)
-    return tutorial, namespace
+    return run_seed("hybrid_process_parameterization.rst")
 
 
 def _optimize_runs(tutorial):

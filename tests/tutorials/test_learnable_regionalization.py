@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import matplotlib
 import pytest
 
-from tests.tutorials._doctest import parse, run
+from tests.tutorials._doctest import run_seed
 
-matplotlib.use("Agg")
-
-SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seeds" / "advanced_learnable_regionalization.rst"
 J_LINE = re.compile(r"At iterate\s+(\d+)\s+nfg =\s+\d+\s+J =\s+(\S+)")
 
 
 @pytest.fixture(scope="module")
 def tutorial(data_root):
-    if not SEED.is_file():
-        pytest.skip(f"seed tutorial not found at {SEED}")
-    tutorial = parse(SEED)
-    namespace = run(tutorial)
-    return tutorial, namespace
+    return run_seed("advanced_learnable_regionalization.rst")
 
 
 def test_every_example_ran_and_tables_match_the_seed(tutorial):

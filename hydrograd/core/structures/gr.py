@@ -169,6 +169,14 @@ def store_split(fq_share: Array | float = 0.0) -> tuple[Array, Array]:
     return 0.6 - 0.4 * fq_share, 0.4 * (1.0 + fq_share)
 
 
+def two_store_split(runoff: Array, fq_split: Array | float, fq_share: Array | float) -> tuple[Array, Array, Array]:
+    """``gr6``/``grc``: ``pr + perc`` split between the first store, the second store and the direct
+    branch (mm/dt), by :func:`routing_split` then :func:`store_split`."""
+    routed, direct = routing_split(fq_split)
+    to_first, to_second = store_split(fq_share)
+    return to_first * routed * runoff, to_second * routed * runoff, direct * runoff
+
+
 def _fourth(x: Array) -> Array:
     x2 = x * x
     return x2 * x2
@@ -446,12 +454,9 @@ def gr6_step(
         produce=produce,
     )
     lexc = jnp.where(valid, threshold_exchange(params["kexc"], params["aexc"], states["ht"], fq[4]), 0.0)
-    routed, direct = routing_split(fq[2])
-    to_transfer, to_exponential = store_split(fq[3])
-    runoff = fluxes["pr"] + fluxes["perc"]
-    prr = to_transfer * routed * runoff + lexc
-    pre = to_exponential * routed * runoff + lexc
-    prd = direct * runoff
+    to_transfer, to_exponential, prd = two_store_split(fluxes["pr"] + fluxes["perc"], fq[2], fq[3])
+    prr = to_transfer + lexc
+    pre = to_exponential + lexc
     qr, new_states["ht"] = transfer(5.0, inputs.prcp, prr, params["ct"], states["ht"])
     qe, new_states["he"] = exponential_transfer(pre, params["be"], states["he"])
     qd = jnp.maximum(0.0, prd + lexc)
@@ -484,12 +489,8 @@ def grc_step(
         produce=produce,
     )
     lexc = jnp.where(valid, exchange(params["kexc"], states["ht"], fq[4]), 0.0)
-    routed, direct = routing_split(fq[2])
-    to_transfer, to_slow = store_split(fq[3])
-    runoff = fluxes["pr"] + fluxes["perc"]
-    prr = to_transfer * routed * runoff + lexc
-    prl = to_slow * routed * runoff
-    prd = direct * runoff
+    to_transfer, prl, prd = two_store_split(fluxes["pr"] + fluxes["perc"], fq[2], fq[3])
+    prr = to_transfer + lexc
     qr, new_states["ht"] = transfer(5.0, inputs.prcp, prr, params["ct"], states["ht"])
     ql, new_states["hl"] = transfer(5.0, inputs.prcp, prl, params["cl"], states["hl"])
     qd = jnp.maximum(0.0, prd + lexc)

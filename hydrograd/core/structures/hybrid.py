@@ -41,3 +41,12 @@ def make_flux_correction(weights: Sequence[Array], biases: Sequence[Array]) -> P
     it from its arguments gives the gradient with respect to the network.
     """
     return Partial(mlp, tuple(weights), tuple(biases))
+
+
+def flux_correction_from_layers(layers: dict[str, Array]) -> Partial:
+    """:func:`make_flux_correction` from smash's named layers ``weight_1, bias_1, weight_2, ...``."""
+    n_layers = len(layers) // 2
+    return make_flux_correction(
+        [layers[f"weight_{i}"] for i in range(1, n_layers + 1)],
+        [layers[f"bias_{i}"] for i in range(1, n_layers + 1)],
+    )
