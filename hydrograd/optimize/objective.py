@@ -9,7 +9,7 @@ every array (forcing, graph, observations, base parameter values) as a PyTree ar
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +50,16 @@ class Objective(NamedTuple):
     jreg: tuple[tuple[str, float], ...] = ()
     cost_precision: str = "float32"
     network: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+
+class SimulationInputs(Protocol):
+    """What a simulation needs besides parameters and states; ``ObjectiveData`` and the ANN
+    objective's ``NetData`` both provide it."""
+
+    forcing: Forcing
+    graph: FlowGraph
+    gauge_index: Array
+    imperviousness: Array
 
 
 class ObjectiveData(NamedTuple):
@@ -151,14 +161,14 @@ def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[A
 def gauge_discharge(
     structure: Structure,
     dt: float,
-    data: ObjectiveData,
+    data: SimulationInputs,
     params: dict[str, Array],
     states: dict[str, Array],
     correction: Callable[[Array], Array] | None,
 ) -> Array:
     """Simulated discharge at the gauges, ``(ng, ntime_step)`` m3/s, of ``structure`` run with
-    ``params`` and initial ``states`` on the forcing, graph and gauges ``data`` holds (an
-    ``ObjectiveData`` or any container with the same fields); ``correction``: the hybrid hook."""
+    ``params`` and initial ``states`` on ``data``'s forcing, graph and gauges; ``correction``:
+    the hybrid hook."""
     return simulate(
         structure,
         params,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import hydrograd
+from tests.simulation._random_maps import randomize
 
 smash = pytest.importorskip("smash")
 
@@ -20,22 +21,6 @@ def _models(name: str, routing: str):
     setup["routing_module"] = routing
     ours = hydrograd.Model(setup, mesh, verbose=False)
     return reference, ours
-
-
-def _randomize(reference, ours, seed: int):
-    """Draw the same in-bounds parameter and initial-state maps in both models."""
-    rng = np.random.default_rng(seed)
-    shape = ours.mesh.flwdir.shape
-    for key, (low, high) in ours.get_rr_parameters_bounds().items():
-        if key == "llr":
-            low, high = 0.5 * reference.setup.dt / 3600, 50.0 * reference.setup.dt / 3600
-        value = rng.uniform(low, high, shape).astype(np.float32)
-        reference.set_rr_parameters(key, value)
-        ours.set_rr_parameters(key, value)
-    for key, (low, high) in ours.get_rr_initial_states_bounds().items():
-        value = rng.uniform(low, min(high, 10.0), shape).astype(np.float32)
-        reference.set_rr_initial_states(key, value)
-        ours.set_rr_initial_states(key, value)
 
 
 def _assert_parity(reference, ours):
@@ -57,7 +42,7 @@ def _assert_parity(reference, ours):
 def test_lez_gr4_forward_matches_reference(routing, draw):
     reference, ours = _models("Lez", routing)
     if draw == "random":
-        _randomize(reference, ours, seed=ROUTINGS.index(routing))
+        randomize(reference, ours, seed=ROUTINGS.index(routing))
     _assert_parity(reference, ours)
 
 
@@ -66,7 +51,7 @@ def test_lez_gr4_forward_matches_reference(routing, draw):
 def test_cance_hourly_forward_matches_reference(routing):
     reference, ours = _models("Cance", routing)
     np.testing.assert_array_equal(ours.get_rr_parameters("ci"), reference.get_rr_parameters("ci"))
-    _randomize(reference, ours, seed=7)
+    randomize(reference, ours, seed=7)
     _assert_parity(reference, ours)
 
 

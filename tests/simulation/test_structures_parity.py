@@ -14,6 +14,7 @@ import hydrograd
 from hydrograd.core.registry import HYDROLOGICAL_MODULES, get_structure
 from hydrograd.core.simulate import simulate_jit
 from hydrograd.core.structures.hybrid import make_flux_correction
+from tests.simulation._random_maps import randomize
 
 smash = pytest.importorskip("smash")
 
@@ -65,20 +66,7 @@ def _randomize(reference, ours, seed: int, module: str) -> None:
     than the transfer store's release leaves the implicit equation without a root in (0, 1), where
     Newton's ten iterations wander and the state they stop at is rounding noise, here as in smash.
     """
-    rng = np.random.default_rng(seed)
-    shape = ours.mesh.flwdir.shape
-    for key, (low, high) in ours.get_rr_parameters_bounds().items():
-        if key == "llr":
-            low, high = 0.5 * reference.setup.dt / 3600, 50.0 * reference.setup.dt / 3600
-        if key == "kexc" and module in IMPLICIT_EULER:
-            high = 0.0
-        value = rng.uniform(low, high, shape).astype(np.float32)
-        reference.set_rr_parameters(key, value)
-        ours.set_rr_parameters(key, value)
-    for key, (low, high) in ours.get_rr_initial_states_bounds().items():
-        value = rng.uniform(low, min(high, 10.0), shape).astype(np.float32)
-        reference.set_rr_initial_states(key, value)
-        ours.set_rr_initial_states(key, value)
+    randomize(reference, ours, seed, exchange_non_positive=module in IMPLICIT_EULER)
 
 
 def _assert_close(q, final_states, reference, ours) -> None:

@@ -242,7 +242,7 @@ def exponential_transfer(pre: Array, be: Array, he: Array) -> tuple[Array, Array
     return qe, he_star - qe
 
 
-def _valid(inputs: HydroInputs) -> Array:
+def valid_inputs(inputs: HydroInputs) -> Array:
     """Cells whose rainfall and evapotranspiration are both available at this step."""
     return (inputs.prcp >= 0.0) & (inputs.pet >= 0.0)
 
@@ -331,7 +331,7 @@ def _gr4_like_step(
     The rain-intensity variants' network corrects the exchange only (one output); the others' four
     outputs correct infiltration, evaporation, the routing split and the exchange.
     """
-    valid = _valid(inputs)
+    valid = valid_inputs(inputs)
     ht = states["ht"]
     if rain_intensity:
 
@@ -441,7 +441,7 @@ def gr6_step(
     ``es``, the routing split, the share between the two stores (:func:`store_split`) and the
     exchange.
     """
-    valid = _valid(inputs)
+    valid = valid_inputs(inputs)
     produce = _standard_production(params, states, inputs, inputs.beta)
     new_states, fluxes, fq = _soil(
         states,
@@ -476,7 +476,7 @@ def grc_step(
     ``flux_correction`` (``grc_mlp``) maps ``(hp, ht, hl, pn, en)`` to five corrections: ``ps``,
     ``es``, the routing split, the share between the two stores and the exchange.
     """
-    valid = _valid(inputs)
+    valid = valid_inputs(inputs)
     produce = _standard_production(params, states, inputs, FIXED_PERCOLATION_BETA)
     new_states, fluxes, fq = _soil(
         states,
@@ -509,7 +509,7 @@ def grd_step(
 
     ``flux_correction`` (``grd_mlp``) maps ``(hp, ht, pn, en)`` to two corrections: ``ps`` and ``es``.
     """
-    valid = _valid(inputs)
+    valid = valid_inputs(inputs)
     produce = _standard_production(params, states, inputs, FIXED_PERCOLATION_BETA)
     new_states, fluxes, _ = _soil(
         states, inputs, flux_correction, valid, ci=None, feature_states=("hp", "ht"), n_out=2, produce=produce
@@ -533,7 +533,7 @@ def loieau_step(
     ``flux_correction`` (``loieau_mlp``) maps ``(ha, hc, pn, en)`` to three corrections: ``ps``,
     ``es`` and the routing split.
     """
-    valid = _valid(inputs)
+    valid = valid_inputs(inputs)
     produce = _standard_production(params, states, inputs, inputs.beta, capacity="ca", store="ha")
     new_states, fluxes, fq = _soil(
         states, inputs, flux_correction, valid, ci=None, feature_states=("ha", "hc"), n_out=3, produce=produce

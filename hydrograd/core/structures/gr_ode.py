@@ -38,7 +38,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from hydrograd.core.structures._common import HydroInputs, safe_pow
-from hydrograd.core.structures.gr import FluxCorrection, StepOutput, interception
+from hydrograd.core.structures.gr import FluxCorrection, StepOutput, interception, valid_inputs
 
 Array = jnp.ndarray
 
@@ -122,7 +122,7 @@ def gr4_ode_step(
     ``flux_correction`` (``gr4_ode_mlp``/``gr4_ude``) maps ``(hp, ht, pn, en)`` to the four
     corrections described in the module docstring.
     """
-    valid = (inputs.prcp >= 0.0) & (inputs.pet >= 0.0)
+    valid = valid_inputs(inputs)
     hi, hp, ht = states["hi"], states["hp"], states["ht"]
     cp, ct, kexc = params["cp"], params["ct"], params["kexc"]
     pn, en, hi_new = interception(jnp.maximum(inputs.prcp, 0.0), jnp.maximum(inputs.pet, 0.0), params["ci"], hi)
