@@ -64,7 +64,7 @@ def direct_interception(prcp: Array, pet: Array) -> tuple[Array, Array, Array]:
 
 def percolation(hp_imd: Array, cp: Array, beta: float) -> Array:
     """Percolation from the production store, ``perc = hp cp (1 - (1 + (hp / beta)^4)^(-1/4))`` (mm/dt)."""
-    return hp_imd * cp * _one_minus_inv_fourth_root(_fourth(hp_imd / beta))
+    return hp_imd * cp * _root_release(_fourth(hp_imd / beta), 4)[0]
 
 
 def _store_evaporation(hp: Array, cp: Array, ten: Array) -> Array:
@@ -186,9 +186,25 @@ def _inv_fourth_root(x: Array) -> Array:
     return jax.lax.rsqrt(jnp.sqrt(x))
 
 
-def _one_minus_inv_fourth_root(u: Array) -> Array:
-    """``1 - (1 + u) ** -0.25`` without the cancellation that loses all digits for small ``u``."""
-    return -jnp.expm1(-0.25 * jnp.log1p(u))
+def _root_release(u: Array, m: int) -> tuple[Array, Array]:
+    """``(1 - r, r)`` with ``r = (1 + u)^(-1/m)``, ``u >= 0``, for an integer ``m >= 2``.
+
+    ``1 - r`` is written as ``(1 - r^m) / (1 + r + ... + r^(m-1))`` with ``1 - r^m = u / (1 + u)``
+    (``1 - 1 / (1 + u)`` for ``u >= 1``, which stays finite when ``u`` overflows): no cancellation
+    for small ``u``. For ``m = 4`` (GR's percolation and transfer store) ``r`` is
+    two square roots, a fraction of the cost of ``log1p``/``expm1`` in float64.
+    """
+    total = 1.0 + u
+    r = _inv_fourth_root(total) if m == 4 else jnp.exp(jnp.log(total) / -m)
+    geometric = 1.0 + r
+    power = r
+    for _ in range(m - 2):
+        power = power * r
+        geometric = geometric + power
+    small = u < 1.0
+    small_u = jnp.where(small, u, 0.0)
+    drained = jnp.where(small, small_u / (1.0 + small_u), 1.0 - 1.0 / jnp.where(small, 2.0, total))
+    return drained / geometric, r
 
 
 def _power_law(x: Array, exponent: float) -> Array:
@@ -199,15 +215,17 @@ def _power_law(x: Array, exponent: float) -> Array:
         return _fourth(x)
     if exponent == -0.25:
         return _inv_fourth_root(x)
-    return x**exponent
+    if exponent == 3.0:
+        return x * x * x
+    return jnp.exp(jnp.log(x) * exponent)
 
 
 def transfer(n: float, prcp: Array, prr: Array, ct: Array, ht: Array) -> tuple[Array, Array]:
     """Power-law transfer store of exponent ``n``: returns ``(qr, ht_new)``.
 
     The store keeps ``h = (h_imd^(1-n) + ct^(1-n))^(1/(1-n))``. Written on the filling ratio, the
-    release is ``ht_imd * (1 - r)`` with ``r = (1 + ht_imd^(n-1))^(-1/(n-1))``, evaluated with
-    ``expm1``/``log1p``: the same law, without overflow for a nearly empty store or a tiny
+    release is ``ht_imd * (1 - r)`` with ``r = (1 + ht_imd^(n-1))^(-1/(n-1))`` (see
+    :func:`_root_release`): the same law, without overflow for a nearly empty store or a tiny
     capacity, and without the cancellation that makes the difference noisy in single precision.
     The new ratio is ``ht_imd`` minus the release below 1, and ``ht_imd * r`` above, where the
     difference of two large numbers would lose its digits. Where rainfall is
@@ -223,9 +241,9 @@ def transfer(n: float, prcp: Array, prr: Array, ct: Array, ht: Array) -> tuple[A
     # At the floor itself the derivative is taken from the floor's side (zero), not split as
     # ``maximum`` splits ties: a store pinned there would otherwise pass a large factor back each step.
     ht_imd = jnp.where(level > 1e-6, level, 1e-6)
-    log_ratio = jnp.log1p(_power_law(ht_imd, m)) / -m
-    released = ht_imd * -jnp.expm1(log_ratio)
-    kept = jnp.where(ht_imd < 1.0, ht_imd - released, ht_imd * jnp.exp(log_ratio))
+    release_fraction, remaining = _root_release(_power_law(ht_imd, m), int(m))
+    released = ht_imd * release_fraction
+    kept = jnp.where(ht_imd < 1.0, ht_imd - released, ht_imd * remaining)
     return released * ct, kept
 
 
