@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy as _copy
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -295,9 +296,17 @@ class Model:
             "flux_correction": self._flux_correction(),
         }
 
-    def _run(self, **record: bool) -> SimulationOutput:
-        """Run the core, store discharge and final states on the model, return the raw output."""
-        out = simulate_jit(**self._core_inputs(), **record)
+    def _run(self, compiled: Callable[..., SimulationOutput] | None = None, **record: bool) -> SimulationOutput:
+        """Run the core, store discharge and final states on the model, return the raw output.
+
+        ``compiled``: ``simulate_jit`` compiled ahead of time for the same shapes and ``record``
+        flags (``simulate_jit.lower(**model._core_inputs(), **record).compile()``).
+        """
+        inputs = self._core_inputs()
+        if compiled is None:
+            out = simulate_jit(**inputs, **record)
+        else:
+            out = compiled(**{k: v for k, v in inputs.items() if k not in ("structure", "dt")})
         self.response.q = np.asarray(out.q, dtype=np.float32)
         for i, key in enumerate(self.rr_final_states.keys):
             self.rr_final_states.values[..., i] = self._to_grid(out.final_states[key])

@@ -7,6 +7,7 @@ reproduces that rule so that trajectories match smash's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -51,3 +52,17 @@ OPTIMIZERS: dict[str, Callable[[float], optax.GradientTransformation]] = {
     "adagrad": lambda lr: optax.adagrad(lr, initial_accumulator_value=0.0, eps=1e-8),
     "rmsprop": lambda lr: optax.rmsprop(lr, decay=0.9, eps=1e-8),
 }
+
+
+@functools.lru_cache(maxsize=32)
+def jitted_update(name: str, learning_rate: float) -> tuple[optax.GradientTransformation, Callable]:
+    """The optimizer ``name`` and its step ``(grad, state, x) -> (x + update, state)`` as one
+    compiled program (step by step, each small array operation would compile on its own)."""
+    optimizer = OPTIMIZERS[name](learning_rate)
+
+    @jax.jit
+    def step(grad, state, x):
+        updates, state = optimizer.update(grad, state, x)
+        return optax.apply_updates(x, updates), state
+
+    return optimizer, step

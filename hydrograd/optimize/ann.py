@@ -105,6 +105,8 @@ def net_cost(trainable: Trainable, x: jax.Array, objective: NetObjective, data: 
     return observation_cost(q, q_obs, objective.cost, extra)
 
 
+network_maps_jit = jax.jit(network_maps, static_argnames=("objective",))
+
 net_value_and_grad = jax.jit(jax.value_and_grad(net_cost, argnums=(0, 1)), static_argnames=("objective",))
 """``(J, (dJ/dtrainable, dJ/ddescriptors))``. smash reports the infinity norm of the second (and
 of the flux-correction gradients) as ``|proj g|`` during training; the weights follow the first."""
@@ -212,7 +214,7 @@ def train_network(
             value, (grad, grad_x) = net_value_and_grad(
                 unravel(jnp.asarray(flat)), data.x, objective, data._replace(key=key)
             )
-            norms = [jnp.max(jnp.abs(grad_x)), *(jnp.max(jnp.abs(g)) for g in grad[1].values())]
+            norms = [np.abs(np.asarray(g)).max() for g in (grad_x, *grad[1].values())]
             step["input_norm"] = float(max(norms))
             return float(value), np.asarray(ravel_pytree(grad)[0])
 
@@ -232,7 +234,7 @@ def train_network(
         weights, trained = unravel(jnp.asarray(result.x))
         net.set_params(weights)
         inference = objective._replace(train=False)
-        maps = np.asarray(network_maps(net.params("trainable", jnp.float64), data.x, inference, data))
+        maps = np.asarray(network_maps_jit(net.params("trainable", jnp.float64), data.x, inference, data))
     net.history["loss_train"] = list(result.iter_cost[1:])
     net.history["proj_grad"] = list(result.iter_projg[1:])
     maps = maps.reshape(model.mesh.nrow, model.mesh.ncol, len(names)).astype(np.float32)

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import optax
 import scipy.optimize
 
-from hydrograd.optimize.adaptive import OPTIMIZERS as ADAPTIVE
+from hydrograd.optimize.adaptive import jitted_update
 
 Report = Callable[[str], None]
 IterationCallback = Callable[[dict], None] | None
@@ -278,7 +277,7 @@ def adaptive_descent(
     the best iterate. ``gradient_norm`` gives the reported ``|proj g|`` of a gradient (default:
     its infinity norm)."""
     norm = gradient_norm or _inf_norm
-    optimizer = ADAPTIVE[name](learning_rate)
+    optimizer, step = jitted_update(name, learning_rate)
     maxiter, patience = termination["maxiter"], termination.get("early_stopping", 0)
     x = np.asarray(x0, dtype=np.float64)
     opt_state = optimizer.init(x)
@@ -292,8 +291,8 @@ def adaptive_descent(
     stopped = False
     iteration = 0
     for iteration in range(1, maxiter + 1):
-        updates, opt_state = optimizer.update(grad, opt_state, x)
-        x = np.clip(np.asarray(optax.apply_updates(x, updates)), lower, upper)
+        moved, opt_state = step(grad, opt_state, x)
+        x = np.clip(np.asarray(moved), lower, upper)
         value, grad = value_and_grad(x)
         projg = norm(grad)
         history.append(value)

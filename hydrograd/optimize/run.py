@@ -7,6 +7,8 @@ leaves it exactly as it was.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -29,6 +31,7 @@ from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
 from hydrograd.core.cost import observation_cost
 from hydrograd.core.mapping import Mapping
+from hydrograd.core.simulate import SimulationOutput, simulate_jit
 from hydrograd.mesh.graph import grid_neighbours
 from hydrograd.optimize import methods
 from hydrograd.optimize.ann import check_net, train_network
@@ -108,11 +111,16 @@ def model_precision(model: Model, optimizer: str, requested: str | None) -> str:
 
 
 def _as_precision(tree, precision: str):
-    """Floating leaves of ``tree`` cast to ``precision`` (integers and booleans untouched)."""
-    dtype = jnp.float64 if precision == "float64" else jnp.float32
+    """Floating leaves of ``tree`` cast to ``precision`` (integers and booleans untouched).
+
+    The cast runs in numpy: a JAX cast would compile one small program per array shape.
+    """
+    dtype = np.float64 if precision == "float64" else np.float32
 
     def cast(a):
-        return a.astype(dtype) if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating) else a
+        if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating) and a.dtype != dtype:
+            return jnp.asarray(np.asarray(a, dtype=dtype))
+        return a
 
     with jax.enable_x64(precision == "float64"):
         return jax.tree_util.tree_map(cast, tree)
@@ -236,6 +244,40 @@ class Problem:
             return {"cost": float(cost), "jobs": float(jobs), "jreg": float(jreg)}
 
 
+# XLA compiles outside the Python interpreter's lock, so the forward run that ends a calibration
+# can be compiled on this thread while the calibration's own evaluations run.
+_COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hydrograd-compile")
+
+
+class _FinalRun:
+    """The forward run that ends a calibration. Its compilation starts on a background thread after
+    the first iteration (once the calibration's own program is compiled, so the two compilations
+    do not compete) and only depends on shapes, so it serves the calibrated values."""
+
+    def __init__(self, model: Model, wanted: dict[str, Any]):
+        self.record = {
+            "record_states": wanted["rr_states"],
+            "record_q_domain": wanted["q_domain"],
+            "record_fluxes": wanted["internal_fluxes"],
+        }
+        self.inputs = model._core_inputs()
+        self.compiled: Future | None = None
+
+    def starting_after(self, callback: Callable[[dict], None] | None) -> Callable[[dict], None]:
+        """``callback`` for an optimization method, starting the compilation at its first call."""
+
+        def on_iteration(info: dict) -> None:
+            if self.compiled is None:
+                self.compiled = _COMPILER.submit(lambda: simulate_jit.lower(**self.inputs, **self.record).compile())
+            if callback is not None:
+                callback(info)
+
+        return on_iteration
+
+    def run(self, model: Model) -> SimulationOutput:
+        return model._run(None if self.compiled is None else self.compiled.result(), **self.record)
+
+
 def _run_method(problem: Problem, options: OptimizeOptions, report, callback) -> methods.OptimizerResult:
     control = problem.control
     lower_t, upper_t = control.lower_t, control.upper_t
@@ -288,13 +330,14 @@ def optimize_model(
         return _optimize_network(model, options, cost_options, common, wanted, time_index, callback)
     problem = Problem(model, options, cost_options, common["precision"])
     warn_if_unsuited(model, optimizer, options)
+    final_run = _FinalRun(model, wanted)
 
     user_callback = None if callback is None else (lambda info: callback(iopt=Optimize(**info)))
     progress = IterationProgress(common["verbose"], options.termination_crit["maxiter"])
     report = progress.report
     report("</> Optimize")
     try:
-        result = _run_method(problem, options, report, progress.callback(user_callback))
+        result = _run_method(problem, options, report, final_run.starting_after(progress.callback(user_callback)))
     except KeyboardInterrupt:
         report("    INTERRUPTED: the model is left as it was before optimize")
         raise
@@ -307,9 +350,7 @@ def optimize_model(
         target.get(name)[model._rows, model._cols] = values
     for key, values in problem.network(result.x).items():
         setattr(model.nn_parameters, key, values)
-    out = model._run(
-        record_states=wanted["rr_states"], record_q_domain=wanted["q_domain"], record_fluxes=wanted["internal_fluxes"]
-    )
+    out = final_run.run(model)
     return _collect(model, problem, result, wanted, out, time_index)
 
 
@@ -349,6 +390,7 @@ def _optimize_network(model: Model, options: OptimizeOptions, cost_options, comm
         shape = (model.mesh.nrow, model.mesh.ncol)
         options.net = default_net(model.setup.nd, len(names), [options.bounds[k] for k in names], shape)
     check_net(options.net, model, names, options.bounds)
+    final_run = _FinalRun(model, wanted)
 
     user_callback = None if callback is None else (lambda info: callback(iopt=Optimize(**info)))
     progress = IterationProgress(common["verbose"], options.termination_crit["maxiter"])
@@ -363,7 +405,7 @@ def _optimize_network(model: Model, options: OptimizeOptions, cost_options, comm
             _as_precision(model._core_inputs(), precision),
             normalized_descriptors(model, active_only=False),
             report,
-            progress.callback(user_callback),
+            final_run.starting_after(progress.callback(user_callback)),
         )
     except KeyboardInterrupt:
         report("    INTERRUPTED: the model is left as it was before optimize")
@@ -375,9 +417,7 @@ def _optimize_network(model: Model, options: OptimizeOptions, cost_options, comm
         target.get(name)[...] = maps[..., i]
     for key, values in trained.items():
         setattr(model.nn_parameters, key, values)
-    out = model._run(
-        record_states=wanted["rr_states"], record_q_domain=wanted["q_domain"], record_fluxes=wanted["internal_fluxes"]
-    )
+    out = final_run.run(model)
     from hydrograd.factory.net import net_to_vector
     from hydrograd.simulation.run import collect_run_outputs
 
