@@ -252,7 +252,8 @@ _COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hydrograd-comp
 class _FinalRun:
     """The forward run that ends a calibration. Its compilation starts on a background thread after
     the first iteration (once the calibration's own program is compiled, so the two compilations
-    do not compete) and only depends on shapes, so it serves the calibrated values."""
+    do not compete) and only depends on shapes (kept here, not the arrays), so it serves the
+    calibrated values."""
 
     def __init__(self, model: Model, wanted: dict[str, Any]):
         self.record = {
@@ -260,7 +261,11 @@ class _FinalRun:
             "record_q_domain": wanted["q_domain"],
             "record_fluxes": wanted["internal_fluxes"],
         }
-        self.inputs = model._core_inputs()
+        static = ("structure", "dt")
+        self.inputs = {
+            k: v if k in static else jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), v)
+            for k, v in model._core_inputs().items()
+        }
         self.compiled: Future | None = None
 
     def starting_after(self, callback: Callable[[dict], None] | None) -> Callable[[dict], None]:
