@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     import xarray as xr
 
 
+# Entries of ``Model._core_inputs()`` that ``simulate_jit`` takes as static arguments.
+_STATIC_INPUTS = ("structure", "dt")
+
+
 class Model:
     """A distributed hydrological model on a mesh, built from smash-style ``setup`` and ``mesh`` dicts.
 
@@ -296,17 +300,25 @@ class Model:
             "flux_correction": self._flux_correction(),
         }
 
+    def _core_input_shapes(self) -> dict[str, Any]:
+        """:meth:`_core_inputs` with every array replaced by its shape and dtype, enough to compile
+        ``simulate_jit`` ahead of time without holding a copy of the model's data."""
+        return {
+            k: v if k in _STATIC_INPUTS else jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), v)
+            for k, v in self._core_inputs().items()
+        }
+
     def _run(self, compiled: Callable[..., SimulationOutput] | None = None, **record: bool) -> SimulationOutput:
         """Run the core, store discharge and final states on the model, return the raw output.
 
         ``compiled``: ``simulate_jit`` compiled ahead of time for the same shapes and ``record``
-        flags (``simulate_jit.lower(**model._core_inputs(), **record).compile()``).
+        flags (``simulate_jit.lower(**model._core_input_shapes(), **record).compile()``).
         """
         inputs = self._core_inputs()
         if compiled is None:
             out = simulate_jit(**inputs, **record)
         else:
-            out = compiled(**{k: v for k, v in inputs.items() if k not in ("structure", "dt")})
+            out = compiled(**{k: v for k, v in inputs.items() if k not in _STATIC_INPUTS})
         self.response.q = np.asarray(out.q, dtype=np.float32)
         for i, key in enumerate(self.rr_final_states.keys):
             self.rr_final_states.values[..., i] = self._to_grid(out.final_states[key])

@@ -45,7 +45,7 @@ from hydrograd.optimize.objective import (
     model_inputs_jit,
     value_and_grad_jit,
 )
-from hydrograd.simulation.run import observation_cost_of
+from hydrograd.simulation.run import observation_cost_of, recorded
 
 if TYPE_CHECKING:
     from hydrograd.model import Model
@@ -256,16 +256,8 @@ class _FinalRun:
     calibrated values."""
 
     def __init__(self, model: Model, wanted: dict[str, Any]):
-        self.record = {
-            "record_states": wanted["rr_states"],
-            "record_q_domain": wanted["q_domain"],
-            "record_fluxes": wanted["internal_fluxes"],
-        }
-        static = ("structure", "dt")
-        self.inputs = {
-            k: v if k in static else jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), v)
-            for k, v in model._core_inputs().items()
-        }
+        self.record = recorded(wanted)
+        self.inputs = model._core_input_shapes()
         self.compiled: Future | None = None
 
     def starting_after(self, callback: Callable[[dict], None] | None) -> Callable[[dict], None]:

@@ -50,11 +50,7 @@ def run_forward(
     spec = observation_cost_of(model, cost_options)
     if common["verbose"]:
         print("</> Forward Run")
-    out = model._run(
-        record_states=wanted["rr_states"],
-        record_q_domain=wanted["q_domain"],
-        record_fluxes=wanted["internal_fluxes"],
-    )
+    out = model._run(**recorded(wanted))
     result = collect_run_outputs(model, out, wanted, time_index)
     if wanted["cost"] or wanted["jobs"]:
         if not spec.gauges:
@@ -68,6 +64,15 @@ def run_forward(
         if wanted["jobs"]:
             result["jobs"] = jobs
     return ForwardRun(**result) if result else None
+
+
+def recorded(wanted: dict[str, Any]) -> dict[str, bool]:
+    """The ``record_*`` flags of ``simulate`` that the checked return options ``wanted`` need."""
+    return {
+        "record_states": wanted["rr_states"],
+        "record_q_domain": wanted["q_domain"],
+        "record_fluxes": wanted["internal_fluxes"],
+    }
 
 
 def collect_run_outputs(model: Model, out, wanted: dict[str, Any], time_index) -> dict[str, Any]:
