@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from hydrograd.core.registry import HYDROLOGICAL_MODULES
-from hydrograd.core.structures._common import HydroInputs, safe_pow
-from hydrograd.core.structures.gr import gr4_step, percolation_beta
+from hydrograd.core.structures._common import HydroInputs, guarded_ratio, safe_pow
+from hydrograd.core.structures.gr import _power_release, gr4_step, percolation_beta
 
 BASES = ("gr4", "gr4_ri", "gr4_ode", "gr5", "gr5_ri", "gr6", "grc", "grd", "loieau")
 
@@ -240,3 +240,54 @@ def test_safe_pow_has_finite_gradient_at_zero():
     grad = jax.grad(lambda x: safe_pow(x, 3.5))(0.0)
     assert np.isfinite(grad) and grad == 0.0
     np.testing.assert_allclose(safe_pow(jnp.asarray(4.0), 0.5), 2.0)
+
+
+def _central_difference(f, x: float, step: float) -> float:
+    return (float(f(x + step)) - float(f(x - step))) / (2.0 * step)
+
+
+@pytest.mark.parametrize("m", [3, 4])
+@pytest.mark.parametrize("scale", [1.0, 2.7])
+@pytest.mark.parametrize("h", [1e-3, 0.3, 0.99, 1.7, 40.0])
+def test_power_release_closed_form_derivative_matches_finite_differences(float64, h, scale, m):
+    """Both outputs ``(h (1 - r), r)``, in ``h`` and in ``scale``, against central differences (whose
+    rounding noise, about 1e-9 for an output near 1, sets the absolute tolerance)."""
+    for output in (0, 1):
+
+        def of_h(x, output=output):
+            return _power_release(jnp.asarray(x), jnp.asarray(scale), m)[output]
+
+        def of_scale(s, output=output):
+            return _power_release(jnp.asarray(h), jnp.asarray(s), m)[output]
+
+        np.testing.assert_allclose(jax.grad(of_h)(h), _central_difference(of_h, h, 1e-6 * h), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(
+            jax.grad(of_scale)(scale), _central_difference(of_scale, scale, 1e-6 * scale), rtol=1e-6, atol=1e-8
+        )
+
+
+def test_power_release_of_an_empty_store_has_zero_finite_derivative(float64):
+    released, kept = jax.jacfwd(lambda h: _power_release(h, 2.0, 4))(jnp.asarray(0.0))
+    assert float(released) == 0.0 and float(kept) == 0.0
+
+
+@pytest.mark.parametrize(("num", "den", "limit"), [(2.0, 0.5, 9.0), (-1.3, 3.0, 0.0), (0.7, 1e-3, 5.0)])
+def test_guarded_ratio_derivative_matches_finite_differences(float64, num, den, limit):
+    point = (num, den, limit)
+    grads = jax.grad(lambda *a: guarded_ratio(*map(jnp.asarray, a)), argnums=(0, 1, 2))(*point)
+    for i, grad in enumerate(grads):
+
+        def along(x, i=i):
+            return guarded_ratio(*(jnp.asarray(x if j == i else v) for j, v in enumerate(point)))
+
+        np.testing.assert_allclose(
+            grad, _central_difference(along, point[i], 1e-7 * max(abs(point[i]), 1.0)), rtol=1e-6
+        )
+
+
+def test_guarded_ratio_at_a_zero_denominator_takes_the_limit_and_its_derivative(float64):
+    value, grads = jax.value_and_grad(guarded_ratio, argnums=(0, 1, 2))(
+        jnp.asarray(0.0), jnp.asarray(0.0), jnp.asarray(3.0)
+    )
+    assert float(value) == 3.0
+    assert [float(g) for g in grads] == [0.0, 0.0, 1.0]

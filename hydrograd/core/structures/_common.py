@@ -35,6 +35,7 @@ def safe_pow(x: Array, p: float) -> Array:
     return jnp.where(positive, jnp.where(positive, x, 1.0) ** p, 0.0)
 
 
+@jax.custom_jvp
 def guarded_ratio(num: Array, den: Array, limit: Array) -> Array:
     """``num / den`` where ``den > 0``, and ``limit`` elsewhere, with finite gradients.
 
@@ -42,10 +43,20 @@ def guarded_ratio(num: Array, den: Array, limit: Array) -> Array:
     range the model can reach (a ratio in [0, 1], or up to twice that with a hybrid network's
     corrections). A network whose output rounds to exactly +-1 can take the ratio to the edge,
     where the law is ``0 / 0``; ``limit`` is then the law's limit at that point, so results inside
-    the reachable range are unchanged.
+    the reachable range are unchanged. The derivative is written out, ``(dnum - ratio * dden) / den``,
+    which reuses the ratio instead of dividing twice.
     """
     regular = den > 0.0
     return jnp.where(regular, num / jnp.where(regular, den, 1.0), limit)
+
+
+@guarded_ratio.defjvp
+def _guarded_ratio_jvp(primals: tuple[Array, Array, Array], tangents: tuple[Array, Array, Array]) -> tuple:
+    (num, den, limit), (d_num, d_den, d_limit) = primals, tangents
+    regular = den > 0.0
+    safe_den = jnp.where(regular, den, 1.0)
+    ratio = jnp.where(regular, num / safe_den, limit)
+    return ratio, jnp.where(regular, (d_num - ratio * d_den) / safe_den, d_limit)
 
 
 GRADIENT_LIMIT = 1e30

@@ -25,6 +25,7 @@ are zero, as in smash.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -64,7 +65,7 @@ def direct_interception(prcp: Array, pet: Array) -> tuple[Array, Array, Array]:
 
 def percolation(hp_imd: Array, cp: Array, beta: float) -> Array:
     """Percolation from the production store, ``perc = hp cp (1 - (1 + (hp / beta)^4)^(-1/4))`` (mm/dt)."""
-    return hp_imd * cp * _root_release(_fourth(hp_imd / beta), 4)[0]
+    return cp * _power_release(hp_imd, beta, 4)[0]
 
 
 def _store_evaporation(hp: Array, cp: Array, ten: Array) -> Array:
@@ -186,14 +187,22 @@ def _inv_fourth_root(x: Array) -> Array:
     return jax.lax.rsqrt(jnp.sqrt(x))
 
 
+@partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _root_release(u: Array, m: int) -> tuple[Array, Array]:
     """``(1 - r, r)`` with ``r = (1 + u)^(-1/m)``, ``u >= 0``, for an integer ``m >= 2``.
 
     ``1 - r`` is written as ``(1 - r^m) / (1 + r + ... + r^(m-1))`` with ``1 - r^m = u / (1 + u)``
     (``1 - 1 / (1 + u)`` for ``u >= 1``, which stays finite when ``u`` overflows): no cancellation
     for small ``u``. For ``m = 4`` (GR's percolation and transfer store) ``r`` is
-    two square roots, a fraction of the cost of ``log1p``/``expm1`` in float64.
+    two square roots, a fraction of the cost of ``log1p``/``expm1`` in float64. The derivative is
+    the closed form ``d(1 - r)/du = r / (m (1 + u))``, a few operations where differentiating the
+    sum above would take dozens.
     """
+    drained, r, _ = _root_release_terms(u, m)
+    return drained, r
+
+
+def _root_release_terms(u: Array, m: int) -> tuple[Array, Array, Array]:
     total = 1.0 + u
     r = _inv_fourth_root(total) if m == 4 else jnp.exp(jnp.log(total) / -m)
     geometric = 1.0 + r
@@ -204,7 +213,45 @@ def _root_release(u: Array, m: int) -> tuple[Array, Array]:
     small = u < 1.0
     small_u = jnp.where(small, u, 0.0)
     drained = jnp.where(small, small_u / (1.0 + small_u), 1.0 - 1.0 / jnp.where(small, 2.0, total))
-    return drained / geometric, r
+    return drained / geometric, r, total
+
+
+@_root_release.defjvp
+def _root_release_jvp(m: int, primals: tuple[Array], tangents: tuple[Array]) -> tuple[tuple, tuple]:
+    (u,), (du,) = primals, tangents
+    drained, r, total = _root_release_terms(u, m)
+    d_drained = r / (m * total) * du
+    return (drained, r), (d_drained, -d_drained)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _power_release(h: Array, scale: Array | float, m: int) -> tuple[Array, Array]:
+    """``(h (1 - r), r)`` with ``r = (1 + (h / scale)^m)^(-1/m)``, ``h >= 0``: what a store at
+    level ``h`` releases by GR's power law (percolation, transfer stores), and the fraction it keeps.
+
+    Differentiated in closed form: with ``u = (h / scale)^m``, ``d(h (1 - r))/dh = 1 - r + r u / (1 + u)``.
+    """
+    released, r, _, _ = _power_release_terms(h, scale, m)
+    return released, r
+
+
+def _power_release_terms(h: Array, scale: Array | float, m: int) -> tuple[Array, Array, Array, Array]:
+    x = h / scale
+    u = _power_law(x, float(m))
+    drained, r = _root_release(u, m)
+    return h * drained, r, x, u
+
+
+@_power_release.defjvp
+def _power_release_jvp(m: int, primals: tuple, tangents: tuple) -> tuple[tuple, tuple]:
+    (h, scale), (dh, d_scale) = primals, tangents
+    released, r, x, u = _power_release_terms(h, scale, m)
+    total = 1.0 + u
+    # d(u)/dh = m u / h and d(u)/dscale = -m u / scale, written without dividing by h (h may be 0).
+    dr_dh = -r * jax.lax.integer_pow(x, m - 1) / (scale * total)
+    dr_dscale = r * u / (scale * total)
+    d_released = (1.0 - r - h * dr_dh) * dh - h * dr_dscale * d_scale
+    return (released, r), (d_released, dr_dh * dh + dr_dscale * d_scale)
 
 
 def _power_law(x: Array, exponent: float) -> Array:
@@ -241,8 +288,7 @@ def transfer(n: float, prcp: Array, prr: Array, ct: Array, ht: Array) -> tuple[A
     # At the floor itself the derivative is taken from the floor's side (zero), not split as
     # ``maximum`` splits ties: a store pinned there would otherwise pass a large factor back each step.
     ht_imd = jnp.where(level > 1e-6, level, 1e-6)
-    release_fraction, remaining = _root_release(_power_law(ht_imd, m), int(m))
-    released = ht_imd * release_fraction
+    released, remaining = _power_release(ht_imd, 1.0, int(m))
     kept = jnp.where(ht_imd < 1.0, ht_imd - released, ht_imd * remaining)
     return released * ct, kept
 
