@@ -14,6 +14,7 @@ optimizer, the others are held fixed.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
@@ -107,9 +108,23 @@ def net_cost(trainable: Trainable, x: jax.Array, objective: NetObjective, data: 
 
 network_maps_jit = jax.jit(network_maps, static_argnames=("objective",))
 
-net_value_and_grad = jax.jit(jax.value_and_grad(net_cost, argnums=(0, 1)), static_argnames=("objective",))
-"""``(J, (dJ/dtrainable, dJ/ddescriptors))``. smash reports the infinity norm of the second (and
-of the flux-correction gradients) as ``|proj g|`` during training; the weights follow the first."""
+
+@partial(jax.jit, static_argnames=("objective",))
+def flat_value_and_grad(
+    flat: jax.Array, step: jax.Array, template: Trainable, x: jax.Array, objective: NetObjective, data: NetData
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """One training evaluation as one program: ``(J, dJ/dflat, |proj g|)``.
+
+    ``flat`` is the trainable weights raveled as ``ravel_pytree(template)`` ravels them (only the
+    template's shapes are used); ``step`` (int) draws this step's dropout key from ``data.key``.
+    ``|proj g|`` is what smash reports during training: the infinity norm of the gradient with
+    respect to the input descriptors and to the flux-correction weights.
+    """
+    _, unravel = ravel_pytree(template)
+    data = data._replace(key=jax.random.fold_in(data.key, step))
+    value, (grad, grad_x) = jax.value_and_grad(net_cost, argnums=(0, 1))(unravel(flat), x, objective, data)
+    norm = jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in (grad_x, *grad[1].values())]))
+    return value, ravel_pytree(grad)[0], norm
 
 
 def check_net(net: Net, model: Model, names: tuple[str, ...], bounds: dict[str, tuple[float, float]]) -> None:
@@ -190,7 +205,8 @@ def train_network(
     network = {k: getattr(model.nn_parameters, k) for k in model._nn_parameter_names()}
     with jax.enable_x64(True):
         trained0 = {k: jnp.asarray(network[k], jnp.float64) for k in options.nn_parameters}
-        flat0, unravel = ravel_pytree((net.params("trainable", jnp.float64), trained0))
+        template = (net.params("trainable", jnp.float64), trained0)
+        flat0, unravel = ravel_pytree(template)
         data = NetData(
             x=jnp.asarray(x, jnp.float64),
             frozen=net.params("frozen", jnp.float64),
@@ -209,14 +225,12 @@ def train_network(
         step = {"n": 0, "input_norm": 0.0}
 
         def value_and_grad(flat):
-            key = jax.random.fold_in(data.key, step["n"])
-            step["n"] += 1
-            value, (grad, grad_x) = net_value_and_grad(
-                unravel(jnp.asarray(flat)), data.x, objective, data._replace(key=key)
+            value, grad, norm = flat_value_and_grad(
+                jnp.asarray(flat), np.int32(step["n"]), template, data.x, objective, data
             )
-            norms = [np.abs(np.asarray(g)).max() for g in (grad_x, *grad[1].values())]
-            step["input_norm"] = float(max(norms))
-            return float(value), np.asarray(ravel_pytree(grad)[0])
+            step["n"] += 1
+            step["input_norm"] = float(norm)
+            return float(value), np.asarray(grad)
 
         unbounded = np.full(flat0.shape, np.inf)
         result = methods.adaptive_descent(
