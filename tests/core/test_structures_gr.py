@@ -222,10 +222,10 @@ def test_zero_flux_correction_is_the_conceptual_model():
         jnp.asarray(rng.uniform(0, 20, n)), jnp.asarray(rng.uniform(0, 5, n)), jnp.zeros(n), 2.25, 86400.0
     )
     base = gr4_step(params, states, inputs)
-    corrected = gr4_step(params, states, inputs, flux_correction=lambda f: jnp.zeros((f.shape[0], 4)))
+    corrected = gr4_step(params, states, inputs, flux_correction=lambda f: jnp.zeros((4, f.shape[1])))
     for a, b in zip(jax.tree_util.tree_leaves(base), jax.tree_util.tree_leaves(corrected), strict=True):
         np.testing.assert_array_equal(a, b)
-    shifted = gr4_step(params, states, inputs, flux_correction=lambda f: jnp.full((f.shape[0], 4), 0.5))
+    shifted = gr4_step(params, states, inputs, flux_correction=lambda f: jnp.full((4, f.shape[1]), 0.5))
     assert not np.allclose(shifted[1]["qt"], base[1]["qt"])
 
 
@@ -233,7 +233,7 @@ def test_wrong_number_of_corrections_is_a_clear_error():
     params, states = draw("gr6", 3, seed=5, dtype=jnp.float32)
     inputs = HydroInputs(jnp.ones(3), jnp.ones(3), jnp.zeros(3), 2.25, 86400.0)
     with pytest.raises(ValueError, match="output layer to 5"):
-        HYDROLOGICAL_MODULES["gr6"].step(params, states, inputs, lambda f: jnp.zeros((f.shape[0], 4)))
+        HYDROLOGICAL_MODULES["gr6"].step(params, states, inputs, lambda f: jnp.zeros((4, f.shape[1])))
 
 
 def test_safe_pow_has_finite_gradient_at_zero():

@@ -13,7 +13,7 @@ import pytest
 from hydrograd.core.registry import HYDROLOGICAL_MODULES
 from hydrograd.core.structures._common import HydroInputs
 from hydrograd.core.structures.gr import percolation_beta
-from hydrograd.core.structures.hybrid import make_flux_correction, mlp
+from hydrograd.core.structures.hybrid import make_flux_correction, mlp, mlp_columns
 
 HYBRIDS = (
     "gr4_mlp",
@@ -108,8 +108,9 @@ def test_mlp_follows_smash_layout():
         for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
             z = expected @ w.T + b
             expected = np.tanh(z) if i == len(weights) - 1 else z / (1.0 + np.exp(-z))
-        got = mlp([jnp.asarray(w, jnp.float32) for w in weights], [jnp.asarray(b, jnp.float32) for b in biases], x)
-        np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-6)
+        layers = ([jnp.asarray(w, jnp.float32) for w in weights], [jnp.asarray(b, jnp.float32) for b in biases])
+        np.testing.assert_allclose(mlp(*layers, x), expected, rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(mlp_columns(*layers, x.T), expected.T, rtol=2e-5, atol=2e-6)
     with pytest.raises(ValueError, match="as many weights as biases"):
         mlp(weights, biases[:-1], x)
 
@@ -118,7 +119,7 @@ def test_flux_correction_is_a_pytree_of_the_weights():
     weights, biases = _network("gr4_mlp", (3,), seed=0, dtype=jnp.float32)
     correction = make_flux_correction(weights, biases)
     assert len(jax.tree_util.tree_leaves(correction)) == 4
-    x = jnp.ones((2, 4), jnp.float32)
+    x = jnp.ones((4, 2), jnp.float32)
     np.testing.assert_allclose(jax.jit(lambda c, x: c(x))(correction, x), correction(x), rtol=1e-6)
 
 
@@ -147,17 +148,17 @@ def test_hook_sees_smash_features(module):
     def spy(features):
         # gr4_ode_mlp linearizes the network: a callback sees the primal values, not tracers.
         jax.debug.callback(lambda f: seen.append(np.asarray(f)), features)
-        return jnp.zeros((features.shape[0], n_out), features.dtype)
+        return jnp.zeros((n_out, features.shape[1]), features.dtype)
 
     _, fluxes = HYDROLOGICAL_MODULES[module].step(params, states, _inputs(prcp[0], pet[0]), spy)
     (features,) = seen
     names = FEATURE_STATES.get(module, ("hp", "ht"))
-    assert features.shape == (n, n_in)
+    assert features.shape == (n_in, n)
     for i, name in enumerate(names):
-        np.testing.assert_array_equal(features[:, i], states[name])
-    np.testing.assert_allclose(features[:, -1], fluxes["en"], rtol=1e-6)
+        np.testing.assert_array_equal(features[i], states[name])
+    np.testing.assert_allclose(features[-1], fluxes["en"], rtol=1e-6)
     # The network's pn is the rainfall before the impervious fraction (5 % here) is removed.
-    np.testing.assert_allclose(0.95 * features[:, -2], fluxes["pn"], rtol=1e-6)
+    np.testing.assert_allclose(0.95 * features[-2], fluxes["pn"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("module", HYBRIDS)
@@ -188,7 +189,7 @@ def test_missing_inputs_switch_the_network_off(module):
     _, n_out = NETWORK_IO[module]
     step = HYDROLOGICAL_MODULES[module].step
     base = step(params, states, inputs)
-    shifted = step(params, states, inputs, lambda f: jnp.full((f.shape[0], n_out), 0.7, f.dtype))
+    shifted = step(params, states, inputs, lambda f: jnp.full((n_out, f.shape[1]), 0.7, f.dtype))
     for a, b in zip(jax.tree_util.tree_leaves(base), jax.tree_util.tree_leaves(shifted), strict=True):
         np.testing.assert_array_equal(a, b)
 

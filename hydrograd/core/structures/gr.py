@@ -16,8 +16,8 @@ stores are held as filling ratios in [0, 1] of their capacity, as in smash:
 
 A structure's step is ``(params, states, inputs, flux_correction=None) -> (new_states, fluxes)``.
 Where smash's hybrid ``*_mlp`` variant runs its network, the step calls ``flux_correction`` on
-the features that network sees (``(nac, n_in)``, in smash's order) and uses its outputs
-(``(nac, n_out)``, each in (-1, 1)) to rescale fluxes; ``None`` (or a network returning zeros)
+the features that network sees (``(n_in, nac)``, one row per feature in smash's order) and uses its outputs
+(``(n_out, nac)``, each in (-1, 1)) to rescale fluxes; ``None`` (or a network returning zeros)
 gives the conceptual structure. Where rainfall or evapotranspiration is missing the corrections
 are zero, as in smash.
 """
@@ -318,13 +318,13 @@ def _corrections(
     reference = features[0]
     if flux_correction is None:
         return jnp.zeros((n_out, *reference.shape), reference.dtype)
-    fq = flux_correction(jnp.stack(features, axis=-1))
-    if fq.shape[-1] != n_out:
+    fq = flux_correction(jnp.stack(features))
+    if fq.shape[0] != n_out:
         raise ValueError(
-            f"flux_correction returned {fq.shape[-1]} corrections per cell where this structure uses {n_out}: "
+            f"flux_correction returned {fq.shape[0]} corrections per cell where this structure uses {n_out}: "
             f"size the network's output layer to {n_out}"
         )
-    return jnp.where(valid, fq.T, 0.0)
+    return jnp.where(valid, fq, 0.0)
 
 
 def _soil(
@@ -444,7 +444,7 @@ def gr4_step(
 ) -> StepOutput:
     """One time step of ``gr4``: returns ``(new_states, fluxes)``; ``fluxes["qt"]`` is in mm/dt.
 
-    ``flux_correction`` (``gr4_mlp``) maps the features ``(hp, ht, pn, en)`` of shape ``(nac, 4)``
+    ``flux_correction`` (``gr4_mlp``) maps the features ``(hp, ht, pn, en)`` of shape ``(4, nac)``
     to four corrections: infiltration ``ps`` and evaporation ``es`` scaled by ``1 + fq``, the
     routing split (:func:`routing_split`) and the exchange ``lexc`` scaled by ``1 + fq``.
     """

@@ -133,17 +133,17 @@ def gr4_ode_step(
     if flux_correction is None:
         fq, dfq_dhp, dfq_dht = zeros, zeros, zeros
     else:
-        features = jnp.stack([hp, ht, pn, en], axis=-1)
+        features = jnp.stack([hp, ht, pn, en])
         fq, tangent_map = jax.linearize(flux_correction, features)
-        if fq.shape[-1] != 4:
+        if fq.shape[0] != 4:
             raise ValueError(
-                f"flux_correction returned {fq.shape[-1]} corrections per cell where gr4_ode uses 4: "
+                f"flux_correction returned {fq.shape[0]} corrections per cell where gr4_ode uses 4: "
                 "size the network's output layer to 4"
             )
         unit = jnp.eye(4, dtype=features.dtype)
-        dfq_dhp = tangent_map(jnp.broadcast_to(unit[0], features.shape))
-        dfq_dht = tangent_map(jnp.broadcast_to(unit[1], features.shape))
-        fq, dfq_dhp, dfq_dht = (jnp.where(valid, a.T, 0.0) for a in (fq, dfq_dhp, dfq_dht))
+        dfq_dhp = tangent_map(jnp.broadcast_to(unit[0][:, None], features.shape))
+        dfq_dht = tangent_map(jnp.broadcast_to(unit[1][:, None], features.shape))
+        fq, dfq_dhp, dfq_dht = (jnp.where(valid, a, 0.0) for a in (fq, dfq_dhp, dfq_dht))
 
     pn_pervious = (1.0 - inputs.imperviousness) * pn
     hp_new, ht_new = implicit_euler(hp, ht, pn_pervious, en, cp, ct, kexc, fq, dfq_dhp, dfq_dht)
