@@ -17,41 +17,26 @@ from jax.tree_util import Partial
 Array = jnp.ndarray
 
 
-def _dense(weight: Array, bias: Array, x: Array) -> Array:
-    # Full float32 products: GPUs would otherwise use reduced-precision (TF32) matrix products.
-    return jnp.matmul(x, weight.T, precision=jax.lax.Precision.HIGHEST) + bias
-
-
 def mlp(weights: Sequence[Array], biases: Sequence[Array], x: Array) -> Array:
-    """Apply the network to features ``x`` of shape ``(..., n_in)``; returns ``(..., n_out)`` in (-1, 1)."""
-    _check_layers(weights, biases)
+    """Apply the network to features laid out one column per cell: ``(n_in, nac) -> (n_out, nac)``,
+    each output in (-1, 1).
+
+    The layout a time step's states already have: no transposes, and the products
+    ``weight @ x`` (and their reverse passes) take the CPU's fast matrix kernels (seed tutorial 1's
+    gradient is about 11 % shorter than with cells first).
+    """
+    if len(weights) != len(biases) or not weights:
+        raise ValueError(
+            f"mlp needs as many weights as biases, at least one each: got {len(weights)} and {len(biases)}"
+        )
     for weight, bias in zip(weights[:-1], biases[:-1], strict=True):
         x = jax.nn.silu(_dense(weight, bias, x))
     return jnp.tanh(_dense(weights[-1], biases[-1], x))
 
 
-def mlp_columns(weights: Sequence[Array], biases: Sequence[Array], x: Array) -> Array:
-    """:func:`mlp` on features laid out one column per cell: ``(n_in, nac) -> (n_out, nac)``.
-
-    The layout a time step's states already have: no transposes, and the products
-    ``weight @ x`` (and their reverse passes) take the CPU's fast matrix kernels, about a quarter
-    less time on a Lez-size domain than the cells-first layout.
-    """
-    _check_layers(weights, biases)
-    for weight, bias in zip(weights[:-1], biases[:-1], strict=True):
-        x = jax.nn.silu(_dense_columns(weight, bias, x))
-    return jnp.tanh(_dense_columns(weights[-1], biases[-1], x))
-
-
-def _dense_columns(weight: Array, bias: Array, x: Array) -> Array:
+def _dense(weight: Array, bias: Array, x: Array) -> Array:
+    # Full float32 products: GPUs would otherwise use reduced-precision (TF32) matrix products.
     return jnp.matmul(weight, x, precision=jax.lax.Precision.HIGHEST) + bias[:, None]
-
-
-def _check_layers(weights: Sequence[Array], biases: Sequence[Array]) -> None:
-    if len(weights) != len(biases) or not weights:
-        raise ValueError(
-            f"mlp needs as many weights as biases, at least one each: got {len(weights)} and {len(biases)}"
-        )
 
 
 def make_flux_correction(weights: Sequence[Array], biases: Sequence[Array]) -> Partial:
@@ -61,7 +46,7 @@ def make_flux_correction(weights: Sequence[Array], biases: Sequence[Array]) -> P
     can cross ``jit`` boundaries as a traced argument, and differentiating a function that builds
     it from its arguments gives the gradient with respect to the network.
     """
-    return Partial(mlp_columns, tuple(weights), tuple(biases))
+    return Partial(mlp, tuple(weights), tuple(biases))
 
 
 def flux_correction_from_layers(layers: dict[str, Array]) -> Partial:
