@@ -11,8 +11,10 @@ headwater sub-catchments that no calibration sees.
    parameters and the network (``GR4_MLP``).
 2. Learnable regionalization (seed tutorial 2): an MLP maps the descriptors to the parameter and
    initial-state maps of plain GR4 (``MLP GR4``) and of the hybrid model of step 1 (``MLP hyb``);
-   a CNN does the same for the hybrid (``CNN hyb``). As in smash, training a regionalization
-   network on a hybrid structure fine-tunes its flux-correction network too.
+   a CNN does the same for the hybrid (``CNN hyb``). The hybrid's flux-correction network learned
+   in step 1 is kept as it is: only the maps are trained (listing the network's weights in
+   ``parameters``, smash's default, would fine-tune it jointly, and the network and the maps would
+   then trade off against each other).
 
 The report compares NSE per gauge across these models and the learned maps with the hidden truth.
 """
@@ -154,7 +156,8 @@ def correlations(model: Model, truth: dict[str, np.ndarray]) -> dict[str, float]
 
 
 def _regionalize(model: Model, net: Net, label: str, maxiter: int, rate: float, verbose: bool, cost_options) -> Any:
-    """Train ``net`` on ``model`` (in place), jointly with its flux-correction network if any."""
+    """Train ``net`` on ``model`` (in place): the maps of :data:`PROBLEM`; a hybrid model keeps its
+    flux-correction network."""
     model.set_rr_parameters("kexc", 0.0)  # optimize checks the start lies in PROBLEM's bounds; the net replaces it
     return _optimize(
         model,
@@ -167,7 +170,7 @@ def _regionalize(model: Model, net: Net, label: str, maxiter: int, rate: float, 
             "learning_rate": rate,
             "termination_crit": {"maxiter": maxiter, "early_stopping": 50},
             "random_state": 1,
-            "parameters": [*PROBLEM, *model._nn_parameter_names()],
+            "parameters": list(PROBLEM),
             "bounds": PROBLEM,
         },
         cost_options=cost_options,

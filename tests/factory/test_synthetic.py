@@ -213,7 +213,7 @@ def test_true_flux_correction_is_infiltration_excess_and_saturation():
     weights, biases = synthetic.true_network()
     assert [w.shape for w in weights] == [(synthetic.TRUE_HIDDEN_NEURONS, 4), (4, synthetic.TRUE_HIDDEN_NEURONS)]
     features = np.array([[0.5, 0.3, 0.0, 2.0], [0.5, 0.3, 50.0, 2.0], [0.5, 1.0, 0.0, 2.0]], dtype=np.float32)
-    fq = np.asarray(mlp(weights, biases, features))
+    fq = np.asarray(mlp(weights, biases, features.T)).T
     assert abs(fq[0, 0]) < 0.1 and -0.85 < fq[1, 0] < -0.7, "infiltration falls on intense rainfall"
     assert abs(fq[0, 2]) < 0.15 and 0.5 < fq[2, 2] < 0.65, "direct flow grows when the transfer store is full"
     np.testing.assert_array_equal(fq[:, [1, 3]], 0.0)
