@@ -187,22 +187,15 @@ def _inv_fourth_root(x: Array) -> Array:
     return jax.lax.rsqrt(jnp.sqrt(x))
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _root_release(u: Array, m: int) -> tuple[Array, Array]:
     """``(1 - r, r)`` with ``r = (1 + u)^(-1/m)``, ``u >= 0``, for an integer ``m >= 2``.
 
     ``1 - r`` is written as ``(1 - r^m) / (1 + r + ... + r^(m-1))`` with ``1 - r^m = u / (1 + u)``
     (``1 - 1 / (1 + u)`` for ``u >= 1``, which stays finite when ``u`` overflows): no cancellation
     for small ``u``. For ``m = 4`` (GR's percolation and transfer store) ``r`` is
-    two square roots, a fraction of the cost of ``log1p``/``expm1`` in float64. The derivative is
-    the closed form ``d(1 - r)/du = r / (m (1 + u))``, a few operations where differentiating the
-    sum above would take dozens.
+    two square roots, a fraction of the cost of ``log1p``/``expm1`` in float64. Its only caller,
+    :func:`_power_release`, gives the derivative in closed form.
     """
-    drained, r, _ = _root_release_terms(u, m)
-    return drained, r
-
-
-def _root_release_terms(u: Array, m: int) -> tuple[Array, Array, Array]:
     total = 1.0 + u
     r = _inv_fourth_root(total) if m == 4 else jnp.exp(jnp.log(total) / -m)
     geometric = 1.0 + r
@@ -213,15 +206,7 @@ def _root_release_terms(u: Array, m: int) -> tuple[Array, Array, Array]:
     small = u < 1.0
     small_u = jnp.where(small, u, 0.0)
     drained = jnp.where(small, small_u / (1.0 + small_u), 1.0 - 1.0 / jnp.where(small, 2.0, total))
-    return drained / geometric, r, total
-
-
-@_root_release.defjvp
-def _root_release_jvp(m: int, primals: tuple[Array], tangents: tuple[Array]) -> tuple[tuple, tuple]:
-    (u,), (du,) = primals, tangents
-    drained, r, total = _root_release_terms(u, m)
-    d_drained = r / (m * total) * du
-    return (drained, r), (d_drained, -d_drained)
+    return drained / geometric, r
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
