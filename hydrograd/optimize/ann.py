@@ -30,6 +30,7 @@ from hydrograd.core.registry import Structure
 from hydrograd.core.simulate import Forcing
 from hydrograd.core.structures.hybrid import flux_correction_from_layers
 from hydrograd.optimize import methods
+from hydrograd.optimize.compilation import without_gc_on_first_call
 from hydrograd.optimize.objective import as_float64, gauge_discharge
 
 if TYPE_CHECKING:
@@ -224,6 +225,7 @@ def train_network(
         )
         step = {"n": 0, "input_norm": 0.0}
 
+        @without_gc_on_first_call
         def value_and_grad(flat):
             value, grad, norm = flat_value_and_grad(
                 jnp.asarray(flat), np.int32(step["n"]), template, data.x, objective, data

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -35,6 +35,7 @@ from hydrograd.core.simulate import SimulationOutput, simulate_jit
 from hydrograd.mesh.graph import grid_neighbours
 from hydrograd.optimize import methods
 from hydrograd.optimize.ann import check_net, train_network
+from hydrograd.optimize.compilation import COMPILER, without_gc_on_first_call
 from hydrograd.optimize.control import Control, add_network, build_control
 from hydrograd.optimize.objective import (
     Objective,
@@ -198,6 +199,7 @@ class Problem:
         if self.precision == "float64":
             self.double = True
             self.data = _as_precision(self.data, "float64")
+        self._maps_program: Future | None = None
 
     def _x(self, x_t: np.ndarray) -> jnp.ndarray:
         return jnp.asarray(x_t, jnp.float64 if self.double else jnp.float32)
@@ -222,10 +224,24 @@ class Problem:
             value, grad = value_and_grad_jit(self._x(x_t), self.objective, self.data)
             return float(value), np.asarray(grad, dtype=np.float64)
 
+    def compile_maps(self) -> None:
+        """Start compiling ``maps``' program on the background thread (it depends on shapes only)."""
+        if self._maps_program is not None:
+            return
+
+        def lower_and_compile():
+            with jax.enable_x64(self.double):
+                return model_inputs_jit.lower(self._x(self.x0), self.objective, self.data).compile()
+
+        self._maps_program = COMPILER.submit(lower_and_compile)
+
     def maps(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
         """Calibrated names -> values on the active cells, for a transformed control."""
         with jax.enable_x64(self.double):
-            params, states = model_inputs_jit(self._x(x_t), self.objective, self.data)
+            if self._maps_program is None:
+                params, states = model_inputs_jit(self._x(x_t), self.objective, self.data)
+            else:
+                params, states = self._maps_program.result()(self._x(x_t), self.data)
             return {k: np.asarray({**params, **states}[k]) for k in self.objective.mapping.names}
 
     def network(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
@@ -244,28 +260,27 @@ class Problem:
             return {"cost": float(cost), "jobs": float(jobs), "jreg": float(jreg)}
 
 
-# XLA compiles outside the Python interpreter's lock, so the forward run that ends a calibration
-# can be compiled on this thread while the calibration's own evaluations run.
-_COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hydrograd-compile")
-
-
 class _FinalRun:
     """The forward run that ends a calibration. Its compilation starts on a background thread after
     the first iteration (once the calibration's own program is compiled, so the two compilations
     do not compete) and only depends on shapes (kept here, not the arrays), so it serves the
     calibrated values."""
 
-    def __init__(self, model: Model, wanted: dict[str, Any]):
+    def __init__(self, model: Model, wanted: dict[str, Any], problem: Problem | None = None):
         self.record = recorded(wanted)
         self.inputs = model._core_input_shapes()
+        self.problem = problem
         self.compiled: Future | None = None
 
     def starting_after(self, callback: Callable[[dict], None] | None) -> Callable[[dict], None]:
-        """``callback`` for an optimization method, starting the compilation at its first call."""
+        """``callback`` for an optimization method, starting the compilations at its first call
+        (with the calibrated maps' program when a ``problem`` is given)."""
 
         def on_iteration(info: dict) -> None:
             if self.compiled is None:
-                self.compiled = _COMPILER.submit(lambda: simulate_jit.lower(**self.inputs, **self.record).compile())
+                self.compiled = COMPILER.submit(lambda: simulate_jit.lower(**self.inputs, **self.record).compile())
+                if self.problem is not None:
+                    self.problem.compile_maps()
             if callback is not None:
                 callback(info)
 
@@ -280,17 +295,20 @@ def _run_method(problem: Problem, options: OptimizeOptions, report, callback) ->
     lower_t, upper_t = control.lower_t, control.upper_t
     bounded = control.nbd == 2
     crit = options.termination_crit
+    cost = without_gc_on_first_call(problem.cost)
+    value_and_grad = without_gc_on_first_call(problem.value_and_grad)
     if options.optimizer == "sbs":
         low = np.where(bounded, lower_t, -np.inf).astype(np.float32)
         high = np.where(bounded, upper_t, np.inf).astype(np.float32)
-        return methods.step_by_step(problem.batch_cost, problem.x0, low, high, crit["maxiter"], report, callback)
+        batch_cost = without_gc_on_first_call(problem.batch_cost)
+        return methods.step_by_step(batch_cost, problem.x0, low, high, crit["maxiter"], report, callback)
     if options.optimizer in ADAPTIVE_OPTIMIZERS:
         low = np.where(bounded, lower_t, -np.inf)
         high = np.where(bounded, upper_t, np.inf)
         return methods.adaptive_descent(
             options.optimizer,
             options.learning_rate,
-            problem.value_and_grad,
+            value_and_grad,
             problem.x0,
             low,
             high,
@@ -301,9 +319,7 @@ def _run_method(problem: Problem, options: OptimizeOptions, report, callback) ->
     bounds = [
         (float(lo), float(hi)) if b else (None, None) for lo, hi, b in zip(lower_t, upper_t, bounded, strict=True)
     ]
-    return methods.scipy_minimize(
-        options.optimizer, problem.cost, problem.value_and_grad, problem.x0, bounds, crit, report, callback
-    )
+    return methods.scipy_minimize(options.optimizer, cost, value_and_grad, problem.x0, bounds, crit, report, callback)
 
 
 def optimize_model(
@@ -327,7 +343,7 @@ def optimize_model(
         return _optimize_network(model, options, cost_options, common, wanted, time_index, callback)
     problem = Problem(model, options, cost_options, common["precision"])
     warn_if_unsuited(model, optimizer, options)
-    final_run = _FinalRun(model, wanted)
+    final_run = _FinalRun(model, wanted, problem)
 
     user_callback = None if callback is None else (lambda info: callback(iopt=Optimize(**info)))
     progress = IterationProgress(common["verbose"], options.termination_crit["maxiter"])
