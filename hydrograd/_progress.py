@@ -46,5 +46,9 @@ class IterationProgress:
 
         return on_iteration
 
+    def restart(self) -> None:
+        """Back to iteration 0, for another calibration cycle on the same bar."""
+        self.bar.reset()
+
     def close(self) -> None:
         self.bar.close()

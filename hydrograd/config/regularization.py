@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from hydrograd.config._checks import as_finite_float, as_weights, choice, is_real, reject_unknown_keys
 from hydrograd.config.cost_options import SIMULATION_COST_KEYS
@@ -23,14 +23,32 @@ def split_cost_options(cost_options: dict[str, Any] | None) -> tuple[dict[str, A
     return observation, regularization
 
 
-def regularization_spec(options: dict[str, Any]) -> tuple[float, tuple[tuple[str, float], ...]]:
-    """``(wjreg, ((component, weight), ...))``; ``wjreg = 0`` (the default) turns it off."""
+AUTO_WJREG = ("fast", "lcurve")
+"""Automatic choices of ``wjreg`` (see ``hydrograd.optimize.regularization_weight``)."""
+
+
+class RegularizationSpec(NamedTuple):
+    """``wjreg``: weight of ``jreg`` in the cost (the starting one when ``auto`` chooses it);
+    ``auto``: ``"fast"``, ``"lcurve"`` or None; ``components``: ``(component, weight)`` pairs
+    (none when the regularization is off)."""
+
+    wjreg: float
+    auto: str | None
+    components: tuple[tuple[str, float], ...]
+
+
+def regularization_spec(options: dict[str, Any]) -> RegularizationSpec:
+    """The checked regularization part of ``cost_options``; ``wjreg = 0`` (the default) turns it off."""
     wjreg = options.get("wjreg", 0.0)
+    auto = None
     if isinstance(wjreg, str):
-        raise ValueError(
-            f"cost_options key 'wjreg' = '{wjreg}': automatic weighting ('fast', 'lcurve') is not available; "
-            "give a non-negative number"
-        )
+        auto = wjreg.lower()
+        if auto not in AUTO_WJREG:
+            raise ValueError(
+                f"cost_options key 'wjreg' = '{wjreg}' is not a weight: expected a non-negative number "
+                f"or one of the automatic weightings {list(AUTO_WJREG)}"
+            )
+        wjreg = 0.0
     wjreg = as_finite_float(wjreg, "cost_options key 'wjreg'")
     if wjreg < 0:
         raise ValueError(f"cost_options key 'wjreg' must be a non-negative number, got {wjreg!r}")
@@ -54,5 +72,5 @@ def regularization_spec(options: dict[str, Any]) -> tuple[float, tuple[tuple[str
     weights = as_weights(
         weights, len(components), f"cost_options key 'wjreg_cmpt' (one per 'jreg_cmpt', {len(components)})"
     )
-    jreg = tuple(zip(components, weights, strict=True)) if wjreg > 0 else ()
-    return wjreg, jreg
+    pairs = tuple(zip(components, weights, strict=True)) if wjreg > 0 or auto else ()
+    return RegularizationSpec(wjreg, auto, pairs)

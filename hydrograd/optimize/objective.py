@@ -32,7 +32,9 @@ class Objective(NamedTuple):
     """Static definition: which model, which mapping, which cost, which regularization.
 
     ``n_states``: how many of ``mapping.names`` (the last ones) are initial states;
-    ``jreg``: (component, weight) pairs, combined as ``sum(weight * component)``;
+    ``jreg``: (component, weight) pairs, combined as ``sum(weight * component)`` (weighted in the
+    cost by ``ObjectiveData.wjreg``, an array so that choosing it by repeated calibrations does not
+    recompile);
     ``cost_precision``: ``"float32"`` reduces the discharge misfit exactly as smash does (same
     digits); ``"float64"`` (used by gradient-based optimizers, under ``jax.enable_x64``) reduces
     it in double precision, which removes the single-precision noise of long sums that otherwise
@@ -46,7 +48,6 @@ class Objective(NamedTuple):
     mapping: Mapping
     n_states: int
     cost: ObservationCost
-    wjreg: float = 0.0
     jreg: tuple[tuple[str, float], ...] = ()
     cost_precision: str = "float32"
     network: tuple[tuple[str, tuple[int, ...]], ...] = ()
@@ -68,8 +69,9 @@ class ObjectiveData(NamedTuple):
     ``neighbours``: ``(nac, 4)`` active-cell indices of the cells above, below, left and right
     (the cell itself where that neighbour is outside the domain); ``cell_order``: for each
     cell of the model (flow-graph order), its rank in smash's column-major order, which orders
-    the distributed mapping's control values; ``network``: every weight and
-    bias of a hybrid structure's network (``weight_1``, ``bias_1``, ...), or None."""
+    the distributed mapping's control values; ``wjreg``: the scalar weight of ``jreg`` in the
+    cost; ``network``: every weight and bias of a hybrid structure's network (``weight_1``,
+    ``bias_1``, ...), or None."""
 
     kinds: Array
     lower: Array
@@ -86,6 +88,7 @@ class ObjectiveData(NamedTuple):
     neighbours: Array
     cost_data: CostData | None
     cell_order: Array
+    wjreg: Array
     network: dict[str, Array] | None = None
 
 
@@ -155,7 +158,7 @@ def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[A
         q, q_obs, cost_data = as_float64((q, q_obs, cost_data))
     jobs = observation_cost(q, q_obs, objective.cost, cost_data)
     jreg = regularization(x_t, objective, data)
-    return jobs + objective.wjreg * jreg, (jobs, jreg, q_sim)
+    return jobs + data.wjreg * jreg, (jobs, jreg, q_sim)
 
 
 def gauge_discharge(

@@ -46,6 +46,7 @@ from hydrograd.optimize.objective import (
     model_inputs_jit,
     value_and_grad_jit,
 )
+from hydrograd.optimize.regularization_weight import choose_wjreg
 from hydrograd.simulation.run import observation_cost_of, recorded
 
 if TYPE_CHECKING:
@@ -56,7 +57,9 @@ class Optimize(Namespace):
     """Optional results of a calibration; attributes depend on ``return_options``: ``time_step``,
     ``rr_states``, ``q_domain``, ``internal_fluxes`` (as for a forward run), ``control_vector``
     (final transformed control), ``cost``, ``jobs``, ``jreg``, ``n_iter``, ``projg``, ``net``,
-    ``iter_cost`` and ``iter_projg`` (cost and gradient norm at each iteration)."""
+    ``iter_cost`` and ``iter_projg`` (cost and gradient norm at each iteration), ``lcurve_wjreg``
+    (with ``cost_options={"wjreg": "lcurve"}``: the L-curve of the cycles, see
+    ``hydrograd.optimize.regularization_weight``)."""
 
 
 def normalized_descriptors(model: Model, active_only: bool = True) -> np.ndarray:
@@ -140,7 +143,8 @@ class Problem:
         observation, regularization = split_cost_options(cost_options)
         spec = observation_cost_of(model, observation)
         _check_observations(model, spec.gauges, spec.start)
-        wjreg, jreg = regularization_spec(regularization)
+        spec_reg = regularization_spec(regularization)
+        self.auto_wjreg = spec_reg.auto
         names = options.rr_parameters + options.rr_states
         mapping = Mapping(
             kind=options.mapping,
@@ -171,8 +175,7 @@ class Problem:
             mapping,
             len(options.rr_states),
             spec,
-            wjreg,
-            jreg,
+            spec_reg.components,
             "float64" if self.double else "float32",
             tuple((k, network[k].shape) for k in options.nn_parameters),
         )
@@ -193,6 +196,7 @@ class Problem:
             descriptors=jnp.zeros((model.mesh.nac, 0)) if descriptors is None else jnp.asarray(descriptors),
             neighbours=jnp.asarray(grid_neighbours(model._rows, model._cols, (model.mesh.nrow, model.mesh.ncol))),
             cell_order=jnp.asarray(model._order, dtype=jnp.int32),
+            wjreg=jnp.asarray(spec_reg.wjreg, jnp.float32),
             cost_data=cost_data(model, spec),
             network={k: jnp.asarray(v) for k, v in network.items()} if network else None,
         )
@@ -200,6 +204,11 @@ class Problem:
             self.double = True
             self.data = _as_precision(self.data, "float64")
         self._maps_program: Future | None = None
+
+    def set_wjreg(self, wjreg: float) -> None:
+        """Weight of the regularization in the cost from now on (no recompilation)."""
+        with jax.enable_x64(self.double):
+            self.data = self.data._replace(wjreg=jnp.asarray(wjreg, self.data.wjreg.dtype))
 
     def _x(self, x_t: np.ndarray) -> jnp.ndarray:
         return jnp.asarray(x_t, jnp.float64 if self.double else jnp.float32)
@@ -350,6 +359,19 @@ def optimize_model(
     report = progress.report
     report("</> Optimize")
     try:
+        lcurve = None
+        if problem.auto_wjreg is not None:
+
+            def cycle(wjreg: float) -> dict[str, float]:
+                problem.set_wjreg(wjreg)
+                progress.restart()
+                hook = final_run.starting_after(progress.callback(None))
+                return problem.terms(_run_method(problem, options, report, hook).x)
+
+            jobs_start = problem.terms(problem.x0)["jobs"]
+            wjreg, lcurve = choose_wjreg(problem.auto_wjreg, jobs_start, cycle, report)
+            problem.set_wjreg(wjreg)
+            progress.restart()
         result = _run_method(problem, options, report, final_run.starting_after(progress.callback(user_callback)))
     except KeyboardInterrupt:
         report("    INTERRUPTED: the model is left as it was before optimize")
@@ -364,11 +386,11 @@ def optimize_model(
     for key, values in problem.network(result.x).items():
         setattr(model.nn_parameters, key, values)
     out = final_run.run(model)
-    return _collect(model, problem, result, wanted, out, time_index)
+    return _collect(model, problem, result, wanted, out, time_index, lcurve)
 
 
 def _collect(
-    model: Model, problem: Problem, result: methods.OptimizerResult, wanted, out, time_index
+    model: Model, problem: Problem, result: methods.OptimizerResult, wanted, out, time_index, lcurve=None
 ) -> Optimize | None:
     from hydrograd.simulation.run import collect_run_outputs
 
@@ -386,6 +408,8 @@ def _collect(
         ret["iter_cost"] = np.asarray(result.iter_cost, dtype=np.float64)
     if wanted["iter_projg"]:
         ret["iter_projg"] = np.asarray(result.iter_projg, dtype=np.float64)
+    if wanted["lcurve_wjreg"] and lcurve is not None:
+        ret["lcurve_wjreg"] = lcurve
     return Optimize(**ret) if ret else None
 
 
