@@ -165,3 +165,13 @@ def test_gauges_without_observations_are_refused(model):
     m.response_data.q[0, :] = -99.0
     with pytest.raises(ValueError, match="Y3204040"):
         m.optimize(cost_options={"gauge": "all"}, common_options=QUIET)
+
+
+def test_default_model_precision(model):
+    from hydrograd.optimize.run import model_precision
+
+    assert model_precision(model, "lbfgsb", None, "distributed") == "float64"
+    assert model_precision(model, "adam", None, "uniform") == "float64"
+    assert model_precision(model, "sbs", None, "uniform") == "float32"
+    assert model_precision(model, "adam", None, "ann") == "float32"
+    assert model_precision(model, "adam", "float64", "ann") == "float64"
