@@ -440,9 +440,10 @@ def test_signal_functions_refuse_bad_arguments_cleanly(model, sign, domain, peak
 
 
 def _modest(value) -> bool:
-    """No number in ``value`` above 4096 in magnitude. A huge layer size or input shape is a valid
-    call that asks for more memory than the machine has (2**40 neurons are allocated, not refused),
-    so the net-building calls draw odd values without them."""
+    """No number in ``value`` above 4096 in magnitude. ``Net`` refuses a layer whose training would
+    not fit in memory, but one just below that limit is valid and would be allocated (gigabytes),
+    and an input grid is only limited by the data; the net-building calls draw odd values without
+    them."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.ndarray | list | tuple | dict):
         return True
     if isinstance(value, int | float):

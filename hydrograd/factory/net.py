@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,6 +68,30 @@ def _positive_int(value: Any, what: str) -> int:
     if not math.isfinite(value) or value != int(value) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
+
+
+TRAINING_COPIES = 4
+"""Float64 arrays a training holds per weight: the weight, its gradient and Adam's two moments."""
+
+
+def _memory_bytes() -> int:
+    """Physical memory of this machine (2**34 bytes where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return 1 << 34
+
+
+def _check_weight_size(weight_shape: tuple[int, int], what: str) -> None:
+    """Refuse a layer whose training would not fit in memory, before anything is allocated."""
+    count = weight_shape[0] * weight_shape[1]
+    needed, available = count * 8 * TRAINING_COPIES, _memory_bytes()
+    if needed > available:
+        raise ValueError(
+            f"{what}: its weight matrix {weight_shape[0]} x {weight_shape[1]} ({count:.3g} values) needs "
+            f"{needed / 2**30:.3g} GiB to train (float64 weights, gradient and optimizer moments), more than "
+            f"this machine's {available / 2**30:.3g} GiB: use fewer neurons/filters or a smaller input"
+        )
 
 
 def _shape(value: Any, what: str, ndim: int | None = None) -> tuple[int, ...]:
@@ -316,6 +341,7 @@ class Net:
         kernel_initializer = _initializer(kernel_initializer, "kernel_initializer")
         bias_initializer = _initializer(bias_initializer, "bias_initializer")
         shape = self._next_input_shape(input_shape, "dense layer")
+        _check_weight_size((neurons, shape[-1]), f"dense layer of {neurons} neurons")
         self._append(Dense(neurons, shape, kernel_initializer, bias_initializer), activation)
 
     def add_conv2d(
@@ -342,6 +368,8 @@ class Net:
             raise ValueError(
                 f"a conv2d layer needs a 3-D input (height, width, channels); the previous layer outputs {shape}"
             )
+        depth = shape[-1] * filter_shape[0] * filter_shape[1]
+        _check_weight_size((filters, depth), f"conv2d layer of {filters} filters")
         self._append(Conv2D(filters, filter_shape, shape, kernel_initializer, bias_initializer), activation)
 
     def add_flatten(self) -> None:
