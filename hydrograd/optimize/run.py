@@ -91,7 +91,7 @@ def _check_observations(model: Model, gauges: tuple[int, ...], start: int) -> No
 DOUBLE_PRECISION_BUDGET = 2 << 30
 
 
-def model_precision(model: Model, optimizer: str, requested: str | None, mapping: str = "") -> str:
+def model_precision(model: Model, mapping: str, optimizer: str, requested: str | None) -> str:
     """Arithmetic of the model inside a calibration.
 
     Forward runs and derivative-free searches (sbs, nelder-mead, powell) run in single precision,
@@ -171,7 +171,7 @@ class Problem:
         if options.nn_parameters:
             self.control = add_network(self.control, [(k, network[k]) for k in options.nn_parameters])
         self.double = options.optimizer in GRADIENT_OPTIMIZERS
-        self.precision = model_precision(model, options.optimizer, precision)
+        self.precision = model_precision(model, options.mapping, options.optimizer, precision)
         self.objective = Objective(
             core["structure"],
             core["dt"],
@@ -437,7 +437,7 @@ def _optimize_network(model: Model, options: OptimizeOptions, cost_options, comm
     report = progress.report
     report("</> Optimize")
     try:
-        precision = model_precision(model, options.optimizer, common["precision"], "ann")
+        precision = model_precision(model, "ann", options.optimizer, common["precision"])
         net, result, maps, trained = train_network(
             model,
             options,

@@ -170,8 +170,8 @@ def test_gauges_without_observations_are_refused(model):
 def test_default_model_precision(model):
     from hydrograd.optimize.run import model_precision
 
-    assert model_precision(model, "lbfgsb", None, "distributed") == "float64"
-    assert model_precision(model, "adam", None, "uniform") == "float64"
-    assert model_precision(model, "sbs", None, "uniform") == "float32"
-    assert model_precision(model, "adam", None, "ann") == "float32"
-    assert model_precision(model, "adam", "float64", "ann") == "float64"
+    assert model_precision(model, "distributed", "lbfgsb", None) == "float64"
+    assert model_precision(model, "uniform", "adam", None) == "float64"
+    assert model_precision(model, "uniform", "sbs", None) == "float32"
+    assert model_precision(model, "ann", "adam", None) == "float32"
+    assert model_precision(model, "ann", "adam", "float64") == "float64"
