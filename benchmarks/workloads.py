@@ -11,15 +11,31 @@ import hydrograd
 HAVE_SMASH = importlib.util.find_spec("smash") is not None
 
 
+class LastIterate:
+    """Callback for ``optimize``: keeps the iteration count and cost of the last iterate reported,
+    so the table can show how much work each tool did in its timed calls."""
+
+    def __init__(self) -> None:
+        self.value: tuple[int, float] | None = None
+
+    def __call__(self, iopt) -> None:
+        self.value = (int(iopt.n_iter), float(iopt.cost))
+
+    def __str__(self) -> str:
+        return "n/a" if self.value is None else f"{self.value[0]} it., J {self.value[1]:.4g}"
+
+
 @dataclass
 class Workload:
     """``ours``/``reference`` run the job once; ``repeats`` interleaved timings are taken after a
-    first (compiling) call of ``ours``."""
+    first (compiling) call of ``ours``. For calibrations, ``last`` holds both tools' last iterates
+    (hydrograd's, hydro-smash's)."""
 
     name: str
     ours: Callable[[], object]
     reference: Callable[[], object] | None
     repeats: int
+    last: tuple[LastIterate, LastIterate] | None = None
 
 
 def lez_forward() -> Workload:
@@ -47,9 +63,12 @@ def _calibration(dataset: str, mapping: str, optimizer: str, label: str, repeats
     quiet = {"verbose": False}
     setup, mesh = hydrograd.factory.load_dataset(dataset)
     ours_model = hydrograd.Model(setup, mesh, verbose=False)
+    last = (LastIterate(), LastIterate())
 
     def ours():
-        return hydrograd.optimize(ours_model, mapping=mapping, optimizer=optimizer, common_options=quiet)
+        return hydrograd.optimize(
+            ours_model, mapping=mapping, optimizer=optimizer, common_options=quiet, callback=last[0]
+        )
 
     reference = None
     if HAVE_SMASH:
@@ -58,9 +77,11 @@ def _calibration(dataset: str, mapping: str, optimizer: str, label: str, repeats
         ref_model = smash.Model(*smash.factory.load_dataset(dataset))
 
         def reference():
-            return smash.optimize(ref_model, mapping=mapping, optimizer=optimizer, common_options=quiet)
+            return smash.optimize(
+                ref_model, mapping=mapping, optimizer=optimizer, common_options=quiet, callback=last[1]
+            )
 
-    return Workload(label, ours, reference, repeats)
+    return Workload(label, ours, reference, repeats, last)
 
 
 def cance_distributed_lbfgsb() -> Workload:
@@ -99,6 +120,7 @@ def lez_hybrid_lbfgsb() -> Workload:
         return prepared(package, package.Model(setup, mesh, **kwargs))
 
     ours_model = hybrid(hydrograd, verbose=False)
+    last = (LastIterate(), LastIterate())
     reference = None
     if HAVE_SMASH:
         import smash
@@ -106,13 +128,14 @@ def lez_hybrid_lbfgsb() -> Workload:
         ref_model = hybrid(smash)
 
         def reference():
-            return smash.optimize(ref_model, optimizer="lbfgsb", common_options=quiet)
+            return smash.optimize(ref_model, optimizer="lbfgsb", common_options=quiet, callback=last[1])
 
     return Workload(
         "Lez gr4_mlp L-BFGS-B, seed tutorial 1 (100 iterations)",
-        lambda: hydrograd.optimize(ours_model, optimizer="lbfgsb", common_options=quiet),
+        lambda: hydrograd.optimize(ours_model, optimizer="lbfgsb", common_options=quiet, callback=last[0]),
         reference,
         1,
+        last,
     )
 
 
@@ -160,10 +183,15 @@ def _seed_training(kind: str) -> Workload:
         }
 
     ours_model = hydrograd.Model(*hydrograd.factory.load_dataset("Lez"), verbose=False)
+    last = (LastIterate(), LastIterate())
 
     def ours():
         return hydrograd.optimize(
-            ours_model, mapping="ann", optimize_options=options(hydrograd, ours_model), common_options=quiet
+            ours_model,
+            mapping="ann",
+            optimize_options=options(hydrograd, ours_model),
+            common_options=quiet,
+            callback=last[0],
         )
 
     reference = None
@@ -174,10 +202,14 @@ def _seed_training(kind: str) -> Workload:
 
         def reference():
             return smash.optimize(
-                ref_model, mapping="ann", optimize_options=options(smash, ref_model), common_options=quiet
+                ref_model,
+                mapping="ann",
+                optimize_options=options(smash, ref_model),
+                common_options=quiet,
+                callback=last[1],
             )
 
-    return Workload(f"Lez ANN {kind.upper()} regionalization (250 Adam iterations)", ours, reference, 1)
+    return Workload(f"Lez ANN {kind.upper()} regionalization (250 Adam iterations)", ours, reference, 1, last)
 
 
 def lez_ann_mlp() -> Workload:
