@@ -88,6 +88,10 @@ def write_dict(group: h5py.Group, values: Mapping[str, Any], what: str) -> None:
     for key, value in values.items():
         if value is None:
             continue
+        if not isinstance(key, str):
+            raise TypeError(f"{what} {key!r} is a {type(key).__name__}: only text keys can be saved")
+        if key in ("", ".") or "/" in key:
+            raise ValueError(f"{what} {key!r} cannot be saved: HDF5 names must be non-empty text without '/'")
         if isinstance(value, Mapping):
             write_dict(group.create_group(key), value, what)
         elif isinstance(value, list | tuple | np.ndarray):

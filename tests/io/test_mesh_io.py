@@ -119,4 +119,9 @@ def test_save_errors(tmp_path, lez_mesh):
         save_mesh({"bad": {1, 2}}, tmp_path / "x.hdf5")
     with pytest.raises(FileNotFoundError, match="no_folder"):
         save_mesh(lez_mesh, tmp_path / "no_folder" / "x.hdf5")
+    for bad in ({"": 1}, {"nested": {"": False}}, {"a/b": 1.0}, {".": 2}):
+        with pytest.raises(ValueError, match="non-empty text without '/'"):
+            save_mesh({**lez_mesh, **bad}, tmp_path / "x.hdf5")
+    with pytest.raises(TypeError, match="only text keys"):
+        save_mesh({**lez_mesh, "nested": {3: 1.0}}, tmp_path / "x.hdf5")
     assert list(tmp_path.iterdir()) == []
