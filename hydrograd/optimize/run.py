@@ -307,13 +307,12 @@ def _run_method(problem: Problem, options: OptimizeOptions, report, callback) ->
     lower_t, upper_t = control.lower_t, control.upper_t
     bounded = control.nbd == 2
     crit = options.termination_crit
-    cost = without_gc_on_first_call(problem.cost)
-    value_and_grad = without_gc_on_first_call(problem.value_and_grad)
     if options.optimizer == "sbs":
         low = np.where(bounded, lower_t, -np.inf).astype(np.float32)
         high = np.where(bounded, upper_t, np.inf).astype(np.float32)
         batch_cost = without_gc_on_first_call(problem.batch_cost)
         return methods.step_by_step(batch_cost, problem.x0, low, high, crit["maxiter"], report, callback)
+    value_and_grad = without_gc_on_first_call(problem.value_and_grad)
     if options.optimizer in ADAPTIVE_OPTIMIZERS:
         low = np.where(bounded, lower_t, -np.inf)
         high = np.where(bounded, upper_t, np.inf)
@@ -331,6 +330,7 @@ def _run_method(problem: Problem, options: OptimizeOptions, report, callback) ->
     bounds = [
         (float(lo), float(hi)) if b else (None, None) for lo, hi, b in zip(lower_t, upper_t, bounded, strict=True)
     ]
+    cost = without_gc_on_first_call(problem.cost)
     return methods.scipy_minimize(options.optimizer, cost, value_and_grad, problem.x0, bounds, crit, report, callback)
 
 
