@@ -9,6 +9,10 @@ the reverse sweep (outlets first) on the cotangents,
 with ``jax.custom_vjp``: differentiating the forward scatters instead is far slower on large
 graphs and stores every level's intermediate values.
 
+Every ``route_*`` operator takes an optional ``inflow``: under the wavefront schedule
+(``hydrograd.core.simulate``) each cell's inflow at its step is already known, and the operator
+then applies to the cells alone, without a sweep.
+
 Discharges are in m3/s; the reservoir level ``hlr`` is in mm over the upstream area.
 """
 
@@ -113,6 +117,14 @@ def sweep(local_fn: LocalFn, theta: dict[str, Array], graph: FlowGraph) -> tuple
     return q[:nac], qup[:nac]
 
 
+def _route(local_fn: LocalFn, theta: dict[str, Array], graph: FlowGraph, inflow: Array | None) -> tuple[Array, Array]:
+    """``(q, qup)`` of one step: by the level sweep, or, when the wavefront schedule already
+    knows every cell's ``inflow`` (``(nac,)``), by ``local_fn`` alone."""
+    if inflow is None:
+        return sweep(local_fn, theta, graph)
+    return local_fn(inflow, theta), inflow
+
+
 class RoutingStep(NamedTuple):
     """Result of one routing step: new states, memory carried to the next step, discharge, fluxes."""
 
@@ -122,7 +134,7 @@ class RoutingStep(NamedTuple):
     fluxes: dict[str, Array]
 
 
-def route_zero(params, states, memory, qt, graph: FlowGraph, dt: float) -> RoutingStep:
+def route_zero(params, states, memory, qt, graph: FlowGraph, dt: float, inflow=None) -> RoutingStep:
     """No routing: each cell's discharge is its own runoff."""
     return RoutingStep(states, memory, qt, {})
 
@@ -132,13 +144,13 @@ def _linear_local(qup, theta):
     return theta["a"] * qup + theta["b"]
 
 
-def route_lag0(params, states, memory, qt, graph: FlowGraph, dt: float) -> RoutingStep:
+def route_lag0(params, states, memory, qt, graph: FlowGraph, dt: float, inflow: Array | None = None) -> RoutingStep:
     """Instantaneous routing: a cell passes on its inflow plus its own runoff."""
-    q, qup = sweep(_linear_local, {"a": jnp.ones_like(qt), "b": qt}, graph)
+    q, qup = _route(_linear_local, {"a": jnp.ones_like(qt), "b": qt}, graph, inflow)
     return RoutingStep(states, memory, q, {"qup": qup})
 
 
-def route_lr(params, states, memory, qt, graph: FlowGraph, dt: float) -> RoutingStep:
+def route_lr(params, states, memory, qt, graph: FlowGraph, dt: float, inflow: Array | None = None) -> RoutingStep:
     """Linear reservoir: the inflow fills a reservoir of lag time ``llr`` (minutes) that empties
     exponentially over the step; the released volume joins the cell's own runoff.
 
@@ -153,7 +165,7 @@ def route_lr(params, states, memory, qt, graph: FlowGraph, dt: float) -> Routing
     release = -jnp.expm1(-ratio)
     a = jnp.where(routed, release, 0.0)
     b = jnp.where(routed, qt + release * states["hlr"] * area / dt, qt)
-    q, qup = sweep(_linear_local, {"a": a, "b": b}, graph)
+    q, qup = _route(_linear_local, {"a": a, "b": b}, graph, inflow)
     level = states["hlr"] + qup * dt / area
     hlr = jnp.where(routed, level * jnp.exp(-ratio), states["hlr"])
     return RoutingStep({**states, "hlr": hlr}, memory, q, {"qup": qup})
@@ -169,7 +181,7 @@ def _kw_local(qup, theta):
     return jnp.where(theta["has_upstream"], routed, theta["qt"])
 
 
-def route_kw(params, states, memory, qt, graph: FlowGraph, dt: float) -> RoutingStep:
+def route_kw(params, states, memory, qt, graph: FlowGraph, dt: float, inflow: Array | None = None) -> RoutingStep:
     """Kinematic wave, linearised implicit scheme (Chow, Applied Hydrology, §9.6), with the
     conceptual law ``A = akw * Q^bkw``; it needs the previous step's runoff and discharge."""
     nac = graph.nac
@@ -182,7 +194,7 @@ def route_kw(params, states, memory, qt, graph: FlowGraph, dt: float) -> Routing
         "dt_dx": dt / graph.dx[:nac],
         "has_upstream": graph.has_upstream[:nac],
     }
-    q, qup = sweep(_kw_local, theta, graph)
+    q, qup = _route(_kw_local, theta, graph, inflow)
     return RoutingStep(states, {"qt": qt, "q": q}, q, {"qim1j": qup})
 
 

@@ -2,12 +2,22 @@
 
 Everything here is a pure function of arrays over the active cells, so it can be ``jit``-ed,
 differentiated and run on any JAX device unchanged.
+
+Two schedules give the same results. The *sweep* runs the time steps in turn and routes each
+one by a level-by-level sweep of the flow graph (``n_levels`` small kernels a step). The
+*wavefront* runs every cell one scheduled step behind the cells draining into it
+(``FlowGraph.wave_offset``): at scheduled step ``s`` cell ``x`` is at time step
+``s - wave_offset[x]``, its inflow is what its upstream cells released at scheduled step
+``s - 1`` for that same time step, and a scheduled step is one pass over all cells. It takes
+``n_levels - 1`` steps more, and wins whenever the period is long against the graph's depth.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,6 +50,34 @@ class Forcing(NamedTuple):
         return self.prcp.shape[0] if self.index is None else self.index.shape[0]
 
 
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["prcp", "pet"], meta_fields=["ntime_step"])
+@dataclasses.dataclass(frozen=True)
+class WavefrontForcing:
+    """Forcing already in wavefront order (see :func:`wavefront_forcing`): row ``s`` of ``prcp``
+    and ``pet``, ``(ntime_step + n_levels - 1, nac)`` mm/dt each, holds every cell's forcing at
+    the time step it runs at scheduled step ``s``. ``ntime_step`` is static."""
+
+    prcp: Array
+    pet: Array
+    ntime_step: int
+
+
+def wavefront_forcing(forcing: Forcing, graph: FlowGraph, xp: Any = jnp) -> WavefrontForcing:
+    """``forcing`` reordered for the wavefront schedule: row ``s`` holds every cell ``x``'s
+    value at time step ``s - wave_offset[x]`` (clamped into the period).
+
+    Worth doing once for many runs on the same forcing (a calibration): a gather from the whole
+    field is slow inside a compiled CPU program. ``xp`` is the array module: ``numpy`` prepares
+    the arrays outside any compiled program (nothing to compile).
+    """
+    n_steps = forcing.ntime_step
+    offset = xp.asarray(graph.wave_offset)
+    steps = xp.clip(xp.arange(n_steps + graph.n_levels - 1)[:, None] - offset[None, :], 0, n_steps - 1)
+    rows = steps if forcing.index is None else xp.asarray(forcing.index)[steps]
+    cells = xp.arange(graph.nac)[None, :]
+    return WavefrontForcing(xp.asarray(forcing.prcp)[rows, cells], xp.asarray(forcing.pet)[rows, cells], n_steps)
+
+
 # Above this many bytes of per-step states kept for the reverse pass, the time loop is split in
 # chunks: the reverse pass then keeps the states at chunk boundaries and recomputes one chunk
 # at a time (about sqrt(T) stored steps instead of T, at the price of one more forward pass).
@@ -68,11 +106,15 @@ class SimulationOutput(NamedTuple):
     fluxes: dict[str, Array] | None
 
 
+SCHEDULES = ("auto", "sweep", "wavefront")
+"""How a run orders its work; see :func:`simulate`."""
+
+
 def simulate(
     structure: Structure,
     params: dict[str, Array],
     initial_states: dict[str, Array],
-    forcing: Forcing,
+    forcing: Forcing | WavefrontForcing,
     graph: FlowGraph,
     gauge_index: Array,
     imperviousness: Array,
@@ -82,6 +124,7 @@ def simulate(
     record_states: bool = False,
     record_q_domain: bool = False,
     record_fluxes: bool = False,
+    schedule: str = "auto",
 ) -> SimulationOutput:
     """Run ``structure`` over the whole forcing period.
 
@@ -89,7 +132,11 @@ def simulate(
     ``gauge_index`` (``(ng,)`` int) gives the active-cell index of each gauge. ``structure``,
     ``flux_correction`` (hybrid structures) is the network hook, a PyTree (see
     ``hydrograd.core.structures.hybrid.make_flux_correction``) traced like the arrays.
-    ``structure``, ``dt`` and the ``record_*`` flags are static under ``jit``.
+    ``structure``, ``dt``, the ``record_*`` flags and ``schedule`` are static under ``jit``.
+
+    ``schedule`` is ``"sweep"``, ``"wavefront"`` (see the module's docstring; same results) or
+    ``"auto"``: the wavefront when :func:`uses_wavefront` says so, or when ``forcing`` is a
+    ``WavefrontForcing``.
     """
     nac = graph.nac
     dtype = forcing.prcp.dtype
@@ -103,39 +150,45 @@ def simulate(
         def hydro_step(p, s, x):
             return structure.hydrological.step(p, s, x, flux_correction)
 
-    memory = structure.routing.memory(nac, dtype) if structure.routing.memory else {}
-
-    def step(carry, forcing_t):
-        states, memory = carry
-        prcp_t, pet_t = forcing_t
+    def advance(states, memory, prcp_t, pet_t, inflow):
+        """One step of every cell: new states, the routing step's result and the fluxes."""
         inputs = HydroInputs(prcp_t, pet_t, imperviousness, beta, dt)
         new_hydro, fluxes = hydro_step(params, {k: states[k] for k in hydro_states}, inputs)
         qt = fluxes["qt"] * to_discharge
-        routed = structure.routing.step(params, {k: states[k] for k in routing_states}, memory, qt, graph, dt)
-        new_states = {**new_hydro, **routed.states}
-        record = {"q": routed.q[gauge_index]}
+        routing_state = {k: states[k] for k in routing_states}
+        routed = structure.routing.step(params, routing_state, memory, qt, graph, dt, inflow)
+        return {**new_hydro, **routed.states}, routed, fluxes
+
+    def record(new_states, routed, fluxes):
+        out = {"q": routed.q[gauge_index]}
         if record_states:
-            record["states"] = new_states
+            out["states"] = new_states
         if record_q_domain:
-            record["q_domain"] = routed.q
+            out["q_domain"] = routed.q
         if record_fluxes:
-            record["fluxes"] = {**fluxes, **routed.fluxes}
-        return (new_states, routed.memory), record
+            out["fluxes"] = {**fluxes, **routed.fluxes}
+        return out
 
-    carry0 = ({k: initial_states[k] for k in structure.states}, memory)
-    # Recomputing a step's intermediates in the reverse pass is cheaper than storing and
-    # reloading every one of them for every step, and keeps gradient memory to the states.
+    memory = structure.routing.memory(nac, dtype) if structure.routing.memory else {}
+    states0 = {k: initial_states[k] for k in structure.states}
     n_steps = forcing.ntime_step
-    rows = jnp.arange(n_steps) if forcing.index is None else forcing.index
-
-    def one_step(carry, row):
-        return step(carry, (forcing.prcp[row], forcing.pet[row]))
-
-    state_bytes = n_steps * nac * dtype.itemsize * (len(structure.states) + 2)
-    if state_bytes <= CHECKPOINT_BUDGET or n_steps < 4:
-        (final_states, _), records = lax.scan(jax.checkpoint(one_step, policy=_KEEP_SWEEP), carry0, rows)
+    if isinstance(forcing, WavefrontForcing) or uses_wavefront(structure, graph, n_steps, schedule):
+        if schedule == "sweep":
+            raise ValueError("forcing in wavefront order needs schedule='wavefront' or 'auto', not 'sweep'")
+        if isinstance(forcing, Forcing):
+            forcing = wavefront_forcing(forcing, graph)
+        final_states, records = _wavefront_run(advance, record, states0, memory, forcing, graph, gauge_index)
     else:
-        (final_states, _), records = _chunked_scan(jax.checkpoint(one_step, policy=_KEEP_SWEEP), carry0, rows)
+
+        def one_step(carry, row):
+            states, memory = carry
+            new_states, routed, fluxes = advance(states, memory, forcing.prcp[row], forcing.pet[row], None)
+            return (new_states, routed.memory), record(new_states, routed, fluxes)
+
+        rows = jnp.arange(n_steps) if forcing.index is None else forcing.index
+        sweep_bytes = 2 * nac * dtype.itemsize
+        step = jax.checkpoint(one_step, policy=_KEEP_SWEEP)
+        (final_states, _), records = _scan(step, (states0, memory), rows, sweep_bytes)
     return SimulationOutput(
         q=records["q"].T,
         final_states=final_states,
@@ -145,25 +198,78 @@ def simulate(
     )
 
 
-def _chunked_scan(step, carry0, rows):
-    """``lax.scan(step, carry0, rows)`` as a scan of checkpointed chunks of about sqrt(T) steps;
-    the padding steps at the end leave the carry unchanged and their records are dropped."""
-    n = rows.shape[0]
+def uses_wavefront(structure: Structure, graph: FlowGraph, n_steps: int, schedule: str = "auto") -> bool:
+    """Whether ``simulate`` runs ``structure`` on ``graph`` for ``n_steps`` steps under the
+    wavefront schedule: ``"auto"`` takes it for routed structures when its ``n_levels - 1`` extra
+    steps are at most a quarter of the run (long series on catchments of moderate extent)."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if schedule == "auto":
+        return structure.routing.name != "zero" and 4 * (graph.n_levels - 1) <= n_steps
+    return schedule == "wavefront"
+
+
+def _wavefront_run(advance, record, states0, memory0, forcing: WavefrontForcing, graph: FlowGraph, gauge_index):
+    """The run under the wavefront schedule (cells outside the period at a scheduled step keep
+    their states). Returns the final states and the records, put back in time order."""
+    nac = graph.nac
+    n_steps = forcing.ntime_step
+    offset = graph.wave_offset
+    downstream = graph.downstream[:nac]
+
+    def wave_step(carry, xs):
+        states, memory, inflow = carry
+        s, prcp_t, pet_t = xs
+        t = s - offset
+        active = (t >= 0) & (t < n_steps)
+        new_states, routed, fluxes = advance(states, memory, prcp_t, pet_t, inflow)
+        keep = functools.partial(jnp.where, active)
+        states = jax.tree_util.tree_map(keep, new_states, states)
+        memory = jax.tree_util.tree_map(keep, routed.memory, memory)
+        # Every cell runs one scheduled step after the cells draining into it (at the same time
+        # step), so their discharge now is its inflow next.
+        inflow = jnp.zeros(nac + 1, inflow.dtype).at[downstream].add(routed.q)[:nac]
+        return (states, memory, inflow), record(new_states, routed, fluxes)
+
+    xs = (jnp.arange(forcing.prcp.shape[0]), forcing.prcp, forcing.pet)
+    inflow0 = jnp.zeros(nac, forcing.prcp.dtype)
+    (final_states, _, _), records = _scan(jax.checkpoint(wave_step), (states0, memory0, inflow0), xs)
+    times = jnp.arange(n_steps)[:, None]
+    q = jnp.take_along_axis(records.pop("q"), times + offset[gauge_index][None, :], axis=0)
+    records = jax.tree_util.tree_map(lambda a: jnp.take_along_axis(a, times + offset[None, :], axis=0), records)
+    return final_states, {"q": q, **records}
+
+
+def _scan(step, carry0, xs, extra_bytes: int = 0):
+    """``lax.scan(step, carry0, xs)``, in checkpointed chunks when what the reverse pass keeps of
+    every step (the carry, and ``extra_bytes``) would exceed ``CHECKPOINT_BUDGET`` in all."""
+    n = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    carry_bytes = sum(a.size * a.dtype.itemsize for a in jax.tree_util.tree_leaves(carry0))
+    if n * (carry_bytes + extra_bytes) <= CHECKPOINT_BUDGET or n < 4:
+        return lax.scan(step, carry0, xs)
+    return _chunked_scan(step, carry0, xs)
+
+
+def _chunked_scan(step, carry0, xs):
+    """``lax.scan(step, carry0, xs)`` as a scan of checkpointed chunks of about sqrt(n) steps;
+    the padding steps at the end (repeats of the last ``xs``) leave the carry unchanged and
+    their records are dropped."""
+    n = jax.tree_util.tree_leaves(xs)[0].shape[0]
     chunk = math.ceil(math.sqrt(n))
     n_chunks = -(-n // chunk)
-    padded = jnp.concatenate([rows, jnp.full(n_chunks * chunk - n, rows[-1], rows.dtype)])
+    padded = jax.tree_util.tree_map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], n_chunks * chunk - n, 0)]), xs)
     live = jnp.arange(n_chunks * chunk) < n
 
     def masked_step(carry, xs):
-        row, keep = xs
-        new, record = step(carry, row)
+        x, keep = xs
+        new, record = step(carry, x)
         return jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b), new, carry), record
 
     @jax.checkpoint
     def run_chunk(carry, xs):
         return lax.scan(masked_step, carry, xs)
 
-    shaped = (padded.reshape(n_chunks, chunk), live.reshape(n_chunks, chunk))
+    shaped = jax.tree_util.tree_map(lambda a: a.reshape(n_chunks, chunk, *a.shape[1:]), (padded, live))
     final, records = lax.scan(run_chunk, carry0, shaped)
     records = jax.tree_util.tree_map(lambda a: a.reshape(n_chunks * chunk, *a.shape[2:])[:n], records)
     return final, records
@@ -177,5 +283,6 @@ simulate_jit = jax.jit(
         "record_states",
         "record_q_domain",
         "record_fluxes",
+        "schedule",
     ),
 )

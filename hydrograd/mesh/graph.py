@@ -63,6 +63,18 @@ def peel_levels(downstream: np.ndarray) -> np.ndarray:
     return level
 
 
+def cells_to_outlet(downstream: np.ndarray) -> np.ndarray:
+    """Number of cells between each node of a forest and its outlet (0 for an outlet), given as
+    ``downstream`` indices (``n`` for an outlet), by pointer jumping: each pass doubles the
+    stretch of flow path every node has summed."""
+    n = downstream.shape[0]
+    jump = np.append(downstream, n)
+    hops = np.append(downstream < n, False).astype(np.int64)
+    while np.any(jump < n):
+        hops, jump = hops + hops[jump], jump[jump]
+    return hops[:n]
+
+
 def level_buckets(counts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """Group levels of ``counts`` cells (in order) into buckets ``(starts, counts, width)``.
 
@@ -106,6 +118,7 @@ def build_flow_graph(
     down = rank[downstream[order]]
     indegree = np.bincount(down[down < nac], minlength=nac)[:nac]
     buckets = level_buckets(np.bincount(level)) if nac else []
+    wave_offset = (level.max() if nac else 0) - cells_to_outlet(down)
     pad = max((w for *_, w in buckets), default=1)
 
     def padded(values, fill):
@@ -119,6 +132,7 @@ def build_flow_graph(
         has_upstream=jnp.asarray(padded(indegree > 0, False)),
         upstream_area=jnp.asarray(padded(upstream_area, 0.0), dtype=dtype),
         dx=jnp.asarray(padded(np.asarray(dx, dtype=np.float64)[rows, cols][order], 1.0), dtype=dtype),
+        wave_offset=jnp.asarray(wave_offset, dtype=jnp.int32),
         buckets=tuple(
             Bucket(jnp.asarray(s, dtype=jnp.int32), jnp.asarray(c, dtype=jnp.int32), jnp.arange(w, dtype=jnp.int32))
             for s, c, w in buckets

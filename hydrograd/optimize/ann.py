@@ -27,11 +27,11 @@ from hydrograd.core import net as core_net
 from hydrograd.core.cost import CostData, ObservationCost, observation_cost
 from hydrograd.core.graph import FlowGraph
 from hydrograd.core.registry import Structure
-from hydrograd.core.simulate import Forcing
+from hydrograd.core.simulate import Forcing, WavefrontForcing
 from hydrograd.core.structures.hybrid import flux_correction_from_layers
 from hydrograd.optimize import methods
 from hydrograd.optimize.compilation import without_gc_on_first_call
-from hydrograd.optimize.objective import as_float64, gauge_discharge
+from hydrograd.optimize.objective import as_float64, gauge_discharge, scheduled_forcing
 
 if TYPE_CHECKING:
     from hydrograd.config.optimize_options import OptimizeOptions
@@ -62,7 +62,7 @@ class NetData(NamedTuple):
     active: jax.Array
     params: dict[str, jax.Array]
     states: dict[str, jax.Array]
-    forcing: Forcing
+    forcing: Forcing | WavefrontForcing
     graph: FlowGraph
     gauge_index: jax.Array
     imperviousness: jax.Array
@@ -214,7 +214,7 @@ def train_network(
             active=jnp.asarray(rows * model.mesh.ncol + cols),
             params=core["params"],
             states=core["initial_states"],
-            forcing=core["forcing"],
+            forcing=scheduled_forcing(core["structure"], core["forcing"], core["graph"]),
             graph=core["graph"],
             gauge_index=core["gauge_index"],
             imperviousness=core["imperviousness"],

@@ -19,7 +19,7 @@ from hydrograd.core.cost import CostData, ObservationCost, observation_cost
 from hydrograd.core.graph import FlowGraph
 from hydrograd.core.mapping import Mapping, apply_mapping
 from hydrograd.core.registry import Structure
-from hydrograd.core.simulate import Forcing, simulate
+from hydrograd.core.simulate import Forcing, WavefrontForcing, simulate, uses_wavefront, wavefront_forcing
 from hydrograd.core.structures.hybrid import flux_correction_from_layers
 from hydrograd.optimize.control import untransform
 
@@ -57,10 +57,20 @@ class SimulationInputs(Protocol):
     """What a simulation needs besides parameters and states; ``ObjectiveData`` and the ANN
     objective's ``NetData`` both provide it."""
 
-    forcing: Forcing
+    forcing: Forcing | WavefrontForcing
     graph: FlowGraph
     gauge_index: Array
     imperviousness: Array
+
+
+def scheduled_forcing(structure: Structure, forcing: Forcing, graph: FlowGraph) -> Forcing | WavefrontForcing:
+    """``forcing`` in the order ``simulate`` will run ``structure`` on ``graph`` (reordered once,
+    in numpy, when that is the wavefront schedule), for a problem that runs it many times.
+    Under ``jax.enable_x64`` when the forcing is float64."""
+    if not uses_wavefront(structure, graph, forcing.ntime_step):
+        return forcing
+    ordered = wavefront_forcing(forcing, graph, xp=np)
+    return WavefrontForcing(jnp.asarray(ordered.prcp), jnp.asarray(ordered.pet), ordered.ntime_step)
 
 
 class ObjectiveData(NamedTuple):
@@ -79,7 +89,7 @@ class ObjectiveData(NamedTuple):
     background: Array
     params: dict[str, Array]
     states: dict[str, Array]
-    forcing: Forcing
+    forcing: Forcing | WavefrontForcing
     graph: FlowGraph
     gauge_index: Array
     imperviousness: Array

@@ -44,6 +44,7 @@ from hydrograd.optimize.objective import (
     cost_jit,
     cost_terms_jit,
     model_inputs_jit,
+    scheduled_forcing,
     value_and_grad_jit,
 )
 from hydrograd.optimize.regularization_weight import choose_wjreg
@@ -206,6 +207,9 @@ class Problem:
         if self.precision == "float64":
             self.double = True
             self.data = _as_precision(self.data, "float64")
+        with jax.enable_x64(self.double):
+            forcing = scheduled_forcing(self.objective.structure, self.data.forcing, self.data.graph)
+            self.data = self.data._replace(forcing=forcing)
         self._maps_program: Future | None = None
 
     def set_wjreg(self, wjreg: float) -> None:

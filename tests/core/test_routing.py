@@ -94,6 +94,25 @@ def test_levels_are_contiguous_and_drain_forward(graph64):
     assert graph64.size >= n + max(widths)
 
 
+def test_wave_offsets_put_each_cell_one_step_before_its_downstream_cell(graph64):
+    n = graph64.nac
+    down = np.asarray(graph64.downstream)[:n]
+    offset = np.asarray(graph64.wave_offset)
+    drains = down < n
+    np.testing.assert_array_equal(offset[down[drains]], offset[drains] + 1)
+    assert offset.min() >= 0 and offset.max() == graph64.n_levels - 1
+    depth = np.array([_hops(down, x, n) for x in range(n)])
+    assert np.all(offset[~drains] == graph64.n_levels - 1)
+    np.testing.assert_array_equal(offset, graph64.n_levels - 1 - depth)
+
+
+def _hops(down, x, n):
+    hops = 0
+    while down[x] < n:
+        x, hops = down[x], hops + 1
+    return hops
+
+
 def test_bucket_count_grows_with_log_of_width_not_with_levels():
     counts = np.concatenate([[1000], np.ones(800, int)])
     buckets = level_buckets(counts)

@@ -1,4 +1,4 @@
-"""The time loop: memory-bounded checkpointing and step-indexed forcing change nothing."""
+"""The time loop: its two schedules, memory-bounded checkpointing and step-indexed forcing change nothing."""
 
 from __future__ import annotations
 
@@ -49,3 +49,95 @@ def test_indexed_forcing_equals_materialised_forcing(inputs64):
     b = core.simulate(**{**inputs64, "forcing": materialised})
     np.testing.assert_array_equal(a.q, b.q)
     assert shared.ntime_step == n
+
+
+def _core_inputs64(**setup_keys):
+    setup, mesh = smash.factory.load_dataset("Lez")
+    setup.update(start_time="2012-09-01", end_time="2012-10-31", **setup_keys)
+    model = smash.Model(setup, mesh, verbose=False)
+    floating = lambda a: hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating)  # noqa: E731
+    return jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if floating(a) else a, model._core_inputs())
+
+
+def _run_and_gradient(inputs, **options):
+    """Every record of a run, and the gradient of a cost of discharge and final states with
+    respect to parameters and initial states."""
+    recorded = core.simulate(**inputs, record_states=True, record_q_domain=True, record_fluxes=True, **options)
+
+    def cost(params, states):
+        out = core.simulate(**{**inputs, "params": params, "initial_states": states}, **options)
+        return jnp.sum(jnp.sin(out.q)) + sum(jnp.sum(v**2) for v in out.final_states.values())
+
+    return recorded, jax.grad(cost, argnums=(0, 1))(inputs["params"], inputs["initial_states"])
+
+
+@pytest.mark.parametrize(
+    "setup_keys",
+    [
+        {"routing_module": "lr"},
+        {"routing_module": "kw"},
+        {"routing_module": "lag0"},
+        {"hydrological_module": "gr4_mlp", "hidden_neuron": 6},
+    ],
+    ids=["lr", "kw", "lag0", "gr4_mlp-lr"],
+)
+def test_wavefront_and_sweep_schedules_give_the_same_run_and_gradient(setup_keys):
+    with jax.enable_x64(True):
+        inputs = _core_inputs64(**setup_keys)
+        if "hidden_neuron" in setup_keys:
+            rng = np.random.default_rng(0)
+            layers = inputs["flux_correction"]
+            inputs["flux_correction"] = jax.tree_util.tree_map(
+                lambda a: jnp.asarray(rng.normal(0.0, 0.3, a.shape)) if jnp.issubdtype(a.dtype, jnp.floating) else a,
+                layers,
+            )
+        sweep = _run_and_gradient(inputs, schedule="sweep")
+        wave = _run_and_gradient(inputs, schedule="wavefront")
+    flat_sweep, tree = jax.tree_util.tree_flatten(sweep)
+    flat_wave, tree_wave = jax.tree_util.tree_flatten(wave)
+    assert tree == tree_wave
+    assert float(jnp.max(sweep[0].q)) > 0.0
+    for a, b in zip(flat_sweep, flat_wave, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * float(jnp.max(jnp.abs(a))))
+
+
+def test_wavefront_forcing_prepared_once_equals_forcing_reordered_in_the_run():
+    with jax.enable_x64(True):
+        inputs = _core_inputs64()
+        forcing, graph = inputs["forcing"], inputs["graph"]
+        cycle = jnp.asarray(np.arange(forcing.ntime_step) % 5)
+        indexed = core.Forcing(forcing.prcp[:5], forcing.pet[:5], cycle)
+        in_run = core.simulate(**{**inputs, "forcing": indexed}, schedule="wavefront")
+        prepared = core.wavefront_forcing(indexed, graph, xp=np)
+        once = core.simulate(**{**inputs, "forcing": prepared})
+        materialised = core.simulate(**{**inputs, "forcing": core.Forcing(forcing.prcp[cycle], forcing.pet[cycle])})
+    offset = np.asarray(graph.wave_offset)
+    first = np.flatnonzero(offset == offset.max())[0]
+    np.testing.assert_array_equal(prepared.prcp[offset.max() : offset.max() + 5, first], forcing.prcp[:5, first])
+    assert prepared.ntime_step == forcing.ntime_step
+    np.testing.assert_array_equal(once.q, in_run.q)
+    np.testing.assert_allclose(once.q, materialised.q, rtol=1e-12)
+
+
+def test_wavefront_checkpointed_in_chunks_gives_the_same_gradient(inputs64, monkeypatch):
+    inputs = {**inputs64, "schedule": "wavefront"}
+    plain = _value_and_grad(inputs)
+    monkeypatch.setattr(core, "CHECKPOINT_BUDGET", 0)
+    chunked = _value_and_grad(inputs)
+    assert float(chunked[0]) == pytest.approx(float(plain[0]), rel=1e-12)
+    for key, grad in plain[1].items():
+        np.testing.assert_allclose(chunked[1][key], grad, rtol=1e-10, atol=1e-14, err_msg=key)
+
+
+def test_schedule_choice_and_bad_schedules(inputs64):
+    structure, graph = inputs64["structure"], inputs64["graph"]
+    depth = graph.n_levels - 1
+    assert core.uses_wavefront(structure, graph, 4 * depth)
+    assert not core.uses_wavefront(structure, graph, 4 * depth - 1)
+    assert core.uses_wavefront(structure, graph, 1, "wavefront")
+    assert not core.uses_wavefront(structure, graph, 10**6, "sweep")
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        core.simulate(**inputs64, schedule="diagonal")
+    prepared = core.wavefront_forcing(inputs64["forcing"], graph, xp=np)
+    with pytest.raises(ValueError, match="wavefront order"):
+        core.simulate(**{**inputs64, "forcing": prepared}, schedule="sweep")
