@@ -10,6 +10,7 @@ import pytest
 
 import hydrograd as smash
 from hydrograd.config.optimize_options import check_optimize_options
+from hydrograd.core.simulate import Forcing, WavefrontForcing
 from hydrograd.optimize.objective import cost_jit, value_and_grad_jit
 from hydrograd.optimize.run import Problem
 
@@ -95,3 +96,21 @@ def test_gradient_with_regularization(short_lez, component):
     problem = Problem(model, options, {"wjreg": 0.5, "jreg_cmpt": component})
     x = problem.x0 + np.random.default_rng(2).normal(0, 0.05, problem.x0.size).astype(np.float32)
     _check(problem, x, n_directions=2)
+
+
+@pytest.mark.parametrize("routing", ["lr", "kw"])
+def test_gradient_under_the_wavefront_schedule(routing):
+    """A year of daily steps: the calibration runs the wavefront schedule on forcing reordered once,
+    with the same cost as on time-ordered forcing and a gradient that matches finite differences."""
+    setup, mesh = smash.factory.load_dataset("Lez")
+    model = smash.Model({**setup, "routing_module": routing}, mesh, verbose=False)
+    options = check_optimize_options(model, "distributed", "lbfgsb", None)
+    problem = Problem(model, options, None)
+    assert isinstance(problem.data.forcing, WavefrontForcing)
+    x = _inside(problem, problem.x0 * np.float32(0.95))
+    value = _check(problem, x, n_directions=2)
+    time_ordered = problem.data._replace(forcing=model._core_inputs()["forcing"])
+    assert isinstance(time_ordered.forcing, Forcing)
+    with jax.enable_x64(True):
+        plain = cost_jit(jnp.asarray(x, jnp.float64), problem.objective, _float64(time_ordered))
+    assert float(plain) == pytest.approx(value, rel=1e-12)
