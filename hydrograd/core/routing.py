@@ -134,7 +134,7 @@ class RoutingStep(NamedTuple):
     fluxes: dict[str, Array]
 
 
-def route_zero(params, states, memory, qt, graph: FlowGraph, dt: float, inflow=None) -> RoutingStep:
+def route_zero(params, states, memory, qt, graph: FlowGraph, dt: float, inflow: Array | None = None) -> RoutingStep:
     """No routing: each cell's discharge is its own runoff."""
     return RoutingStep(states, memory, qt, {})
 

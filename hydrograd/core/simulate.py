@@ -172,7 +172,7 @@ def simulate(
     memory = structure.routing.memory(nac, dtype) if structure.routing.memory else {}
     states0 = {k: initial_states[k] for k in structure.states}
     n_steps = forcing.ntime_step
-    if isinstance(forcing, WavefrontForcing) or uses_wavefront(structure, graph, n_steps, schedule):
+    if uses_wavefront(structure, graph, n_steps, schedule) or isinstance(forcing, WavefrontForcing):
         if schedule == "sweep":
             raise ValueError("forcing in wavefront order needs schedule='wavefront' or 'auto', not 'sweep'")
         if isinstance(forcing, Forcing):

@@ -30,10 +30,12 @@ def _value_and_grad(inputs):
     return jax.value_and_grad(cost)(inputs["params"])
 
 
-def test_chunked_checkpointing_gives_the_same_value_and_gradient(inputs64, monkeypatch):
-    plain = _value_and_grad(inputs64)
+@pytest.mark.parametrize("schedule", ["sweep", "wavefront"])
+def test_chunked_checkpointing_gives_the_same_value_and_gradient(inputs64, monkeypatch, schedule):
+    inputs = {**inputs64, "schedule": schedule}
+    plain = _value_and_grad(inputs)
     monkeypatch.setattr(core, "CHECKPOINT_BUDGET", 0)
-    chunked = _value_and_grad(inputs64)
+    chunked = _value_and_grad(inputs)
     assert float(chunked[0]) == pytest.approx(float(plain[0]), rel=1e-12)
     for key, grad in plain[1].items():
         np.testing.assert_allclose(chunked[1][key], grad, rtol=1e-10, atol=1e-14, err_msg=key)
@@ -119,16 +121,6 @@ def test_wavefront_forcing_prepared_once_equals_forcing_reordered_in_the_run():
     np.testing.assert_allclose(once.q, materialised.q, rtol=1e-12)
 
 
-def test_wavefront_checkpointed_in_chunks_gives_the_same_gradient(inputs64, monkeypatch):
-    inputs = {**inputs64, "schedule": "wavefront"}
-    plain = _value_and_grad(inputs)
-    monkeypatch.setattr(core, "CHECKPOINT_BUDGET", 0)
-    chunked = _value_and_grad(inputs)
-    assert float(chunked[0]) == pytest.approx(float(plain[0]), rel=1e-12)
-    for key, grad in plain[1].items():
-        np.testing.assert_allclose(chunked[1][key], grad, rtol=1e-10, atol=1e-14, err_msg=key)
-
-
 def test_schedule_choice_and_bad_schedules(inputs64):
     structure, graph = inputs64["structure"], inputs64["graph"]
     depth = graph.n_levels - 1
@@ -141,3 +133,5 @@ def test_schedule_choice_and_bad_schedules(inputs64):
     prepared = core.wavefront_forcing(inputs64["forcing"], graph, xp=np)
     with pytest.raises(ValueError, match="wavefront order"):
         core.simulate(**{**inputs64, "forcing": prepared}, schedule="sweep")
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        core.simulate(**{**inputs64, "forcing": prepared}, schedule="diagonal")
