@@ -70,12 +70,25 @@ def wavefront_forcing(forcing: Forcing, graph: FlowGraph, xp: Any = jnp) -> Wave
     field is slow inside a compiled CPU program. ``xp`` is the array module: ``numpy`` prepares
     the arrays outside any compiled program (nothing to compile).
     """
-    n_steps = forcing.ntime_step
-    offset = xp.asarray(graph.wave_offset)
-    steps = xp.clip(xp.arange(n_steps + graph.n_levels - 1)[:, None] - offset[None, :], 0, n_steps - 1)
-    rows = steps if forcing.index is None else xp.asarray(forcing.index)[steps]
-    cells = xp.arange(graph.nac)[None, :]
-    return WavefrontForcing(xp.asarray(forcing.prcp)[rows, cells], xp.asarray(forcing.pet)[rows, cells], n_steps)
+    scheduled = xp.arange(forcing.ntime_step + graph.n_levels - 1)
+    rows = _wavefront_rows(forcing, xp.asarray(graph.wave_offset), scheduled, xp)
+    cells = xp.arange(graph.nac)
+    prcp, pet = (xp.asarray(a)[rows, cells] for a in (forcing.prcp, forcing.pet))
+    return WavefrontForcing(prcp, pet, forcing.ntime_step)
+
+
+def _wavefront_rows(forcing: Forcing, offset: Array, scheduled: Array, xp: Any = jnp) -> Array:
+    """Row of the forcing fields each cell reads at scheduled step(s) ``scheduled``:
+    ``(*scheduled.shape, nac)`` indices of time steps ``scheduled - offset`` clamped into the
+    period, through ``forcing.index`` when there is one."""
+    steps = xp.clip(scheduled[..., None] - offset, 0, forcing.ntime_step - 1)
+    return steps if forcing.index is None else xp.asarray(forcing.index)[steps]
+
+
+# Above this many bytes, a run under the wavefront schedule on time-ordered forcing reads every
+# scheduled step's forcing from the fields themselves (a slow gather, no copy) instead of a copy
+# of the fields in wavefront order.
+FORCING_COPY_BUDGET = 1 << 30
 
 
 # Above this many bytes of per-step states kept for the reverse pass, the time loop is split in
@@ -175,7 +188,8 @@ def simulate(
     if uses_wavefront(structure, graph, n_steps, schedule) or isinstance(forcing, WavefrontForcing):
         if schedule == "sweep":
             raise ValueError("forcing in wavefront order needs schedule='wavefront' or 'auto', not 'sweep'")
-        if isinstance(forcing, Forcing):
+        n_rows = n_steps + graph.n_levels - 1
+        if isinstance(forcing, Forcing) and 2 * n_rows * nac * dtype.itemsize <= FORCING_COPY_BUDGET:
             forcing = wavefront_forcing(forcing, graph)
         final_states, records = _wavefront_run(advance, record, states0, memory, forcing, graph, gauge_index)
     else:
@@ -209,17 +223,32 @@ def uses_wavefront(structure: Structure, graph: FlowGraph, n_steps: int, schedul
     return schedule == "wavefront"
 
 
-def _wavefront_run(advance, record, states0, memory0, forcing: WavefrontForcing, graph: FlowGraph, gauge_index):
+def _wavefront_run(
+    advance, record, states0, memory0, forcing: Forcing | WavefrontForcing, graph: FlowGraph, gauge_index
+):
     """The run under the wavefront schedule (cells outside the period at a scheduled step keep
     their states). Returns the final states and the records, put back in time order."""
     nac = graph.nac
     n_steps = forcing.ntime_step
     offset = graph.wave_offset
     downstream = graph.downstream[:nac]
+    scheduled = jnp.arange(n_steps + graph.n_levels - 1)
+    if isinstance(forcing, WavefrontForcing):
+        xs = (scheduled, forcing.prcp, forcing.pet)
+    else:
+        cells = jnp.arange(nac)
+
+        def forcing_at(s):
+            rows = _wavefront_rows(forcing, offset, s)
+            return forcing.prcp[rows, cells], forcing.pet[rows, cells]
+
+        xs = (scheduled, None, None)
 
     def wave_step(carry, xs):
         states, memory, inflow = carry
         s, prcp_t, pet_t = xs
+        if prcp_t is None:
+            prcp_t, pet_t = forcing_at(s)
         t = s - offset
         active = (t >= 0) & (t < n_steps)
         new_states, routed, fluxes = advance(states, memory, prcp_t, pet_t, inflow)
@@ -231,7 +260,6 @@ def _wavefront_run(advance, record, states0, memory0, forcing: WavefrontForcing,
         inflow = jnp.zeros(nac + 1, inflow.dtype).at[downstream].add(routed.q)[:nac]
         return (states, memory, inflow), record(new_states, routed, fluxes)
 
-    xs = (jnp.arange(forcing.prcp.shape[0]), forcing.prcp, forcing.pet)
     inflow0 = jnp.zeros(nac, forcing.prcp.dtype)
     (final_states, _, _), records = _scan(jax.checkpoint(wave_step), (states0, memory0, inflow0), xs)
     times = jnp.arange(n_steps)[:, None]

@@ -103,6 +103,21 @@ def test_wavefront_and_sweep_schedules_give_the_same_run_and_gradient(setup_keys
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * float(jnp.max(jnp.abs(a))))
 
 
+@pytest.mark.parametrize("indexed", [False, True], ids=["materialised", "indexed"])
+def test_wavefront_reading_time_ordered_forcing_without_a_copy_changes_nothing(inputs64, monkeypatch, indexed):
+    inputs = {**inputs64, "schedule": "wavefront"}
+    if indexed:
+        forcing = inputs["forcing"]
+        cycle = jnp.asarray(np.arange(forcing.ntime_step) % 6)
+        inputs["forcing"] = core.Forcing(forcing.prcp[:6], forcing.pet[:6], cycle)
+    copied = _value_and_grad(inputs)
+    monkeypatch.setattr(core, "FORCING_COPY_BUDGET", 0)
+    read_in_place = _value_and_grad(inputs)
+    assert float(read_in_place[0]) == float(copied[0])
+    for key, grad in copied[1].items():
+        np.testing.assert_array_equal(read_in_place[1][key], grad, err_msg=key)
+
+
 def test_wavefront_forcing_prepared_once_equals_forcing_reordered_in_the_run():
     with jax.enable_x64(True):
         inputs = _core_inputs64()
