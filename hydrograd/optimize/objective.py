@@ -19,7 +19,14 @@ from hydrograd.core.cost import CostData, ObservationCost, observation_cost
 from hydrograd.core.graph import FlowGraph
 from hydrograd.core.mapping import Mapping, apply_mapping
 from hydrograd.core.registry import Structure
-from hydrograd.core.simulate import Forcing, WavefrontForcing, simulate, uses_wavefront, wavefront_forcing
+from hydrograd.core.simulate import (
+    FORCING_COPY_BUDGET,
+    Forcing,
+    WavefrontForcing,
+    simulate,
+    uses_wavefront,
+    wavefront_forcing,
+)
 from hydrograd.core.structures.hybrid import flux_correction_from_layers
 from hydrograd.optimize.control import untransform
 
@@ -65,9 +72,11 @@ class SimulationInputs(Protocol):
 
 def scheduled_forcing(structure: Structure, forcing: Forcing, graph: FlowGraph) -> Forcing | WavefrontForcing:
     """``forcing`` in the order ``simulate`` will run ``structure`` on ``graph`` (reordered once,
-    in numpy, when that is the wavefront schedule), for a problem that runs it many times.
-    Under ``jax.enable_x64`` when the forcing is float64."""
-    if not uses_wavefront(structure, graph, forcing.ntime_step):
+    in numpy, when that is the wavefront schedule and the copy fits ``FORCING_COPY_BUDGET``), for
+    a problem that runs it many times. Under ``jax.enable_x64`` when the forcing is float64."""
+    n_rows = forcing.ntime_step + graph.n_levels - 1
+    copy_bytes = 2 * n_rows * graph.nac * forcing.prcp.dtype.itemsize
+    if not uses_wavefront(structure, graph, forcing.ntime_step) or copy_bytes > FORCING_COPY_BUDGET:
         return forcing
     ordered = wavefront_forcing(forcing, graph, xp=np)
     return WavefrontForcing(jnp.asarray(ordered.prcp), jnp.asarray(ordered.pet), ordered.ntime_step)
