@@ -91,6 +91,13 @@ def _wavefront_rows(forcing: Forcing, offset: Array, scheduled: Array, xp: Any =
 FORCING_COPY_BUDGET = 1 << 30
 
 
+def forcing_copy_fits(forcing: Forcing, graph: FlowGraph) -> bool:
+    """Whether ``forcing`` in wavefront order (two fields of ``ntime_step + n_levels - 1`` rows)
+    fits ``FORCING_COPY_BUDGET``."""
+    n_rows = forcing.ntime_step + graph.n_levels - 1
+    return 2 * n_rows * graph.nac * forcing.prcp.dtype.itemsize <= FORCING_COPY_BUDGET
+
+
 # Above this many bytes of per-step states kept for the reverse pass, the time loop is split in
 # chunks: the reverse pass then keeps the states at chunk boundaries and recomputes one chunk
 # at a time (about sqrt(T) stored steps instead of T, at the price of one more forward pass).
@@ -188,8 +195,7 @@ def simulate(
     if uses_wavefront(structure, graph, n_steps, schedule) or isinstance(forcing, WavefrontForcing):
         if schedule == "sweep":
             raise ValueError("forcing in wavefront order needs schedule='wavefront' or 'auto', not 'sweep'")
-        n_rows = n_steps + graph.n_levels - 1
-        if isinstance(forcing, Forcing) and 2 * n_rows * nac * dtype.itemsize <= FORCING_COPY_BUDGET:
+        if isinstance(forcing, Forcing) and forcing_copy_fits(forcing, graph):
             forcing = wavefront_forcing(forcing, graph)
         final_states, records = _wavefront_run(advance, record, states0, memory, forcing, graph, gauge_index)
     else:
@@ -235,20 +241,21 @@ def _wavefront_run(
     scheduled = jnp.arange(n_steps + graph.n_levels - 1)
     if isinstance(forcing, WavefrontForcing):
         xs = (scheduled, forcing.prcp, forcing.pet)
+
+        def forcing_at(xs):
+            return xs[1], xs[2]
     else:
+        xs = (scheduled,)
         cells = jnp.arange(nac)
 
-        def forcing_at(s):
-            rows = _wavefront_rows(forcing, offset, s)
+        def forcing_at(xs):
+            rows = _wavefront_rows(forcing, offset, xs[0])
             return forcing.prcp[rows, cells], forcing.pet[rows, cells]
-
-        xs = (scheduled, None, None)
 
     def wave_step(carry, xs):
         states, memory, inflow = carry
-        s, prcp_t, pet_t = xs
-        if prcp_t is None:
-            prcp_t, pet_t = forcing_at(s)
+        s = xs[0]
+        prcp_t, pet_t = forcing_at(xs)
         t = s - offset
         active = (t >= 0) & (t < n_steps)
         new_states, routed, fluxes = advance(states, memory, prcp_t, pet_t, inflow)

@@ -20,9 +20,9 @@ from hydrograd.core.graph import FlowGraph
 from hydrograd.core.mapping import Mapping, apply_mapping
 from hydrograd.core.registry import Structure
 from hydrograd.core.simulate import (
-    FORCING_COPY_BUDGET,
     Forcing,
     WavefrontForcing,
+    forcing_copy_fits,
     simulate,
     uses_wavefront,
     wavefront_forcing,
@@ -74,9 +74,7 @@ def scheduled_forcing(structure: Structure, forcing: Forcing, graph: FlowGraph) 
     """``forcing`` in the order ``simulate`` will run ``structure`` on ``graph`` (reordered once,
     in numpy, when that is the wavefront schedule and the copy fits ``FORCING_COPY_BUDGET``), for
     a problem that runs it many times. Under ``jax.enable_x64`` when the forcing is float64."""
-    n_rows = forcing.ntime_step + graph.n_levels - 1
-    copy_bytes = 2 * n_rows * graph.nac * forcing.prcp.dtype.itemsize
-    if not uses_wavefront(structure, graph, forcing.ntime_step) or copy_bytes > FORCING_COPY_BUDGET:
+    if not (uses_wavefront(structure, graph, forcing.ntime_step) and forcing_copy_fits(forcing, graph)):
         return forcing
     ordered = wavefront_forcing(forcing, graph, xp=np)
     return WavefrontForcing(jnp.asarray(ordered.prcp), jnp.asarray(ordered.pet), ordered.ntime_step)
