@@ -3,9 +3,9 @@
 Drop-in for smash's user API: ``import hydrograd as smash``.
 """
 
-from hydrograd._jax_setup import configure_compilation_cache, configure_cpu_vectors
+from hydrograd._jax_setup import configure_compilation_cache, configure_cpu_compiler
 
-configure_cpu_vectors()
+configure_cpu_compiler()
 configure_compilation_cache()
 
 from hydrograd import factory, io, plot  # noqa: E402

@@ -1,4 +1,5 @@
-"""The process-wide JAX settings applied on import: the CPU vector width in ``XLA_FLAGS``."""
+"""The process-wide JAX settings applied on import: the CPU vector width and the copy insertion
+analysis in ``XLA_FLAGS``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ import sys
 
 import pytest
 
-from hydrograd._jax_setup import VECTOR_WIDTH_ENV, xla_flags_with_vector_width
+from hydrograd._jax_setup import (
+    COPY_INSERTION_FLAG,
+    VECTOR_WIDTH_ENV,
+    xla_flags_with_region_copy_insertion,
+    xla_flags_with_vector_width,
+)
 
 FLAG = "--xla_cpu_prefer_vector_width"
+REGION = f"{COPY_INSERTION_FLAG}=true"
 
 
 @pytest.mark.parametrize(
@@ -34,7 +41,19 @@ def test_unknown_vector_width_names_the_variable():
         xla_flags_with_vector_width("", "1024", True)
 
 
-@pytest.mark.parametrize(("setting", "expected"), [("256", f"{FLAG}=256"), ("default", "")])
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("", REGION),
+        (f"{FLAG}=256", f"{FLAG}=256 {REGION}"),
+        (f"{COPY_INSERTION_FLAG}=false", f"{COPY_INSERTION_FLAG}=false"),
+    ],
+)
+def test_region_copy_insertion_is_added_unless_the_user_set_it(flags, expected):
+    assert xla_flags_with_region_copy_insertion(flags) == expected
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("256", f"{FLAG}=256 {REGION}"), ("default", REGION)])
 def test_import_sets_xla_flags_before_jax_starts(setting, expected):
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     env.update({VECTOR_WIDTH_ENV: setting, "HYDROGRAD_JAX_CACHE": "0"})
@@ -43,4 +62,4 @@ def test_import_sets_xla_flags_before_jax_starts(setting, expected):
         "print(os.environ.get('XLA_FLAGS', ''))"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1:] == ([expected] if expected else [])
+    assert out.stdout.strip().splitlines()[-1:] == [expected]

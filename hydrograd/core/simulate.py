@@ -263,8 +263,9 @@ def _wavefront_run(
         states = jax.tree_util.tree_map(keep, new_states, states)
         memory = jax.tree_util.tree_map(keep, routed.memory, memory)
         # Every cell runs one scheduled step after the cells draining into it (at the same time
-        # step), so their discharge now is its inflow next.
-        inflow = jnp.zeros(nac + 1, inflow.dtype).at[downstream].add(routed.q)[:nac]
+        # step), so their discharge now is its inflow next. Outlets drain into the sink (index
+        # nac), which the scatter drops.
+        inflow = jnp.zeros(nac, inflow.dtype).at[downstream].add(routed.q, mode="drop")
         return (states, memory, inflow), record(new_states, routed, fluxes)
 
     inflow0 = jnp.zeros(nac, forcing.prcp.dtype)
