@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hydrograd._arrays import to_device
 from hydrograd._containers import KeyedMaps, Namespace
 from hydrograd.config._checks import choice, closest, is_real
 from hydrograd.config.setup import Setup
@@ -253,8 +254,8 @@ class Model:
         from hydrograd.core.structures.hybrid import make_flux_correction
 
         return make_flux_correction(
-            [jnp.asarray(w) for w in self.get_nn_parameters_weight()],
-            [jnp.asarray(b) for b in self.get_nn_parameters_bias()],
+            [to_device(w) for w in self.get_nn_parameters_weight()],
+            [to_device(b) for b in self.get_nn_parameters_bias()],
         )
 
     # ---- conversions at the edge -----------------------------------------------------------
@@ -263,14 +264,14 @@ class Model:
         """``(nrow, ncol, ...)`` -> ``(nac, ...)``, active cells in the flow graph's (level) order."""
         grid_values = np.asarray(grid_values)
         flat = grid_values.reshape(self.mesh.nrow * self.mesh.ncol, *grid_values.shape[2:])
-        return jnp.asarray(np.take(flat, self._rows * self.mesh.ncol + self._cols, axis=0))
+        return to_device(np.take(flat, self._rows * self.mesh.ncol + self._cols, axis=0))
 
     def _series_to_active(self, grid_series: np.ndarray) -> jnp.ndarray:
         """``(nrow, ncol, T)`` -> ``(T, nac)``. Forcing is stored time-major (Fortran order, as smash
         keeps it), where this is one gather per time step and no copy of the grid."""
         grid_series = np.asarray(grid_series)
         by_time = grid_series.transpose(2, 1, 0).reshape(grid_series.shape[2], -1)
-        return jnp.asarray(np.take(by_time, self._cols * self.mesh.nrow + self._rows, axis=1))
+        return to_device(np.take(by_time, self._cols * self.mesh.nrow + self._rows, axis=1))
 
     def _to_grid(self, active_values: np.ndarray, fill: float = -99.0) -> np.ndarray:
         """``(..., nac)`` -> ``(nrow, ncol, ...)`` with ``fill`` outside the active cells."""
@@ -294,7 +295,7 @@ class Model:
             "initial_states": states,
             "forcing": forcing,
             "graph": self._graph,
-            "gauge_index": jnp.asarray(self._gauge_index, dtype=jnp.int32),
+            "gauge_index": to_device(self._gauge_index, np.int32),
             "imperviousness": self._to_active(self.physio_data.imperviousness),
             "dt": self.setup.dt,
             "flux_correction": self._flux_correction(),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from hydrograd._arrays import to_device
 from hydrograd.config._checks import as_date, as_weights, choice, closest, reject_unknown_keys
 from hydrograd.core.cost import CostData, ObservationCost
 from hydrograd.core.metrics import METRICS
@@ -232,4 +232,4 @@ def cost_data(model: Model, spec_or_options: ObservationCost | dict[str, Any] | 
     else:
         mask = np.zeros(prcp.shape, dtype=np.int32)
         n_event = np.zeros(prcp.shape[0], dtype=np.int32)
-    return CostData(jnp.asarray(mprcp), jnp.asarray(mask), jnp.asarray(n_event))
+    return CostData(to_device(mprcp), to_device(mask), to_device(n_event))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 
+from hydrograd._arrays import to_device
 from hydrograd.core.graph import Bucket, FlowGraph
 
 # smash's D8 code d (1..8) points from a cell to the neighbour at (row + ROW_STEP, col + COL_STEP):
@@ -127,14 +127,14 @@ def build_flow_graph(
     cell_area = (np.asarray(dx) * np.asarray(dy))[rows, cols].astype(np.float64)[order]
     upstream_area = np.asarray(flwacc)[rows, cols].astype(np.float64)[order] - cell_area
     graph = FlowGraph(
-        cell_area=jnp.asarray(cell_area, dtype=dtype),
-        downstream=jnp.asarray(padded(down, nac), dtype=jnp.int32),
-        has_upstream=jnp.asarray(padded(indegree > 0, False)),
-        upstream_area=jnp.asarray(padded(upstream_area, 0.0), dtype=dtype),
-        dx=jnp.asarray(padded(np.asarray(dx, dtype=np.float64)[rows, cols][order], 1.0), dtype=dtype),
-        wave_offset=jnp.asarray(wave_offset, dtype=jnp.int32),
+        cell_area=to_device(cell_area, dtype),
+        downstream=to_device(padded(down, nac), np.int32),
+        has_upstream=to_device(padded(indegree > 0, False)),
+        upstream_area=to_device(padded(upstream_area, 0.0), dtype),
+        dx=to_device(padded(np.asarray(dx, dtype=np.float64)[rows, cols][order], 1.0), dtype),
+        wave_offset=to_device(wave_offset, np.int32),
         buckets=tuple(
-            Bucket(jnp.asarray(s, dtype=jnp.int32), jnp.asarray(c, dtype=jnp.int32), jnp.arange(w, dtype=jnp.int32))
+            Bucket(to_device(s, np.int32), to_device(c, np.int32), to_device(np.arange(w), np.int32))
             for s, c, w in buckets
         ),
     )

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from hydrograd._arrays import to_device
 from hydrograd.config.cost_options import cost_data
 from hydrograd.core import net as core_net
 from hydrograd.core.cost import CostData, ObservationCost, observation_cost
@@ -205,23 +206,23 @@ def train_network(
     seed = 0 if options.random_state is None else options.random_state
     network = {k: getattr(model.nn_parameters, k) for k in model._nn_parameter_names()}
     with jax.enable_x64(True):
-        trained0 = {k: jnp.asarray(network[k], jnp.float64) for k in options.nn_parameters}
+        trained0 = {k: to_device(network[k], np.float64) for k in options.nn_parameters}
         template = (net.params("trainable", jnp.float64), trained0)
         flat0, unravel = ravel_pytree(template)
         data = NetData(
-            x=jnp.asarray(x, jnp.float64),
+            x=to_device(x, np.float64),
             frozen=net.params("frozen", jnp.float64),
-            active=jnp.asarray(rows * model.mesh.ncol + cols),
+            active=to_device(rows * model.mesh.ncol + cols),
             params=core["params"],
             states=core["initial_states"],
             forcing=scheduled_forcing(core["structure"], core["forcing"], core["graph"]),
             graph=core["graph"],
             gauge_index=core["gauge_index"],
             imperviousness=core["imperviousness"],
-            q_obs=jnp.asarray(model.response_data.q),
+            q_obs=to_device(model.response_data.q),
             cost_data=cost_data(model, spec_cost),
             key=jax.random.PRNGKey(seed),
-            network={k: jnp.asarray(v) for k, v in network.items()} if network else None,
+            network={k: to_device(v) for k, v in network.items()} if network else None,
         )
         step = {"n": 0, "input_norm": 0.0}
 

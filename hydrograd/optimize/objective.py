@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hydrograd._arrays import to_device
 from hydrograd.core.cost import CostData, ObservationCost, observation_cost
 from hydrograd.core.graph import FlowGraph
 from hydrograd.core.mapping import Mapping, apply_mapping
@@ -77,7 +78,7 @@ def scheduled_forcing(structure: Structure, forcing: Forcing, graph: FlowGraph) 
     if not (uses_wavefront(structure, graph, forcing.ntime_step) and forcing_copy_fits(forcing, graph)):
         return forcing
     ordered = wavefront_forcing(forcing, graph, xp=np)
-    return WavefrontForcing(jnp.asarray(ordered.prcp), jnp.asarray(ordered.pet), ordered.ntime_step)
+    return WavefrontForcing(to_device(ordered.prcp), to_device(ordered.pet), ordered.ntime_step)
 
 
 class ObjectiveData(NamedTuple):

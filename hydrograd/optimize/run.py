@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hydrograd._arrays import to_device
 from hydrograd._containers import Namespace
 from hydrograd._progress import IterationProgress
 from hydrograd.config._checks import check_callback, check_model
@@ -127,7 +128,7 @@ def _as_precision(tree, precision: str):
 
     def cast(a):
         if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating) and a.dtype != dtype:
-            return jnp.asarray(np.asarray(a, dtype=dtype))
+            return to_device(a, dtype)
         return a
 
     with jax.enable_x64(precision == "float64"):
@@ -186,23 +187,23 @@ class Problem:
         descriptors = normalized_descriptors(model) if options.mapping in ("multi-linear", "multi-power") else None
         self.x0 = self.control.transform(self.control.x0)
         self.data = ObjectiveData(
-            kinds=jnp.asarray(self.control.kinds),
-            lower=jnp.asarray(self.control.lower),
-            upper=jnp.asarray(self.control.upper),
-            background=jnp.asarray(self.x0),
+            kinds=to_device(self.control.kinds),
+            lower=to_device(self.control.lower),
+            upper=to_device(self.control.upper),
+            background=to_device(self.x0),
             params=core["params"],
             states=core["initial_states"],
             forcing=core["forcing"],
             graph=core["graph"],
             gauge_index=core["gauge_index"],
             imperviousness=core["imperviousness"],
-            q_obs=jnp.asarray(model.response_data.q),
-            descriptors=jnp.zeros((model.mesh.nac, 0)) if descriptors is None else jnp.asarray(descriptors),
-            neighbours=jnp.asarray(grid_neighbours(model._rows, model._cols, (model.mesh.nrow, model.mesh.ncol))),
-            cell_order=jnp.asarray(model._order, dtype=jnp.int32),
-            wjreg=jnp.asarray(spec_reg.wjreg, jnp.float32),
+            q_obs=to_device(model.response_data.q),
+            descriptors=to_device(np.zeros((model.mesh.nac, 0), np.float32) if descriptors is None else descriptors),
+            neighbours=to_device(grid_neighbours(model._rows, model._cols, (model.mesh.nrow, model.mesh.ncol))),
+            cell_order=to_device(model._order, np.int32),
+            wjreg=to_device(spec_reg.wjreg, np.float32),
             cost_data=cost_data(model, spec),
-            network={k: jnp.asarray(v) for k, v in network.items()} if network else None,
+            network={k: to_device(v) for k, v in network.items()} if network else None,
         )
         if self.precision == "float64":
             self.double = True
@@ -215,10 +216,10 @@ class Problem:
     def set_wjreg(self, wjreg: float) -> None:
         """Weight of the regularization in the cost from now on (no recompilation)."""
         with jax.enable_x64(self.double):
-            self.data = self.data._replace(wjreg=jnp.asarray(wjreg, self.data.wjreg.dtype))
+            self.data = self.data._replace(wjreg=to_device(wjreg, self.data.wjreg.dtype))
 
     def _x(self, x_t: np.ndarray) -> jnp.ndarray:
-        return jnp.asarray(x_t, jnp.float64 if self.double else jnp.float32)
+        return to_device(x_t, np.float64 if self.double else np.float32)
 
     def cost(self, x_t: np.ndarray) -> float:
         with jax.enable_x64(self.double):
