@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hydrograd._arrays import to_device
 from hydrograd.config._checks import choice
 from hydrograd.core import net as core
 from hydrograd.factory.initializers import INITIALIZERS, check_random_state, initial_values, random_generator
@@ -545,8 +546,8 @@ class Net:
                 )
             out.append(
                 {
-                    "weight": jnp.asarray(np.asarray(layer.weight, dtype=np.float64), dtype=dtype),
-                    "bias": jnp.asarray(np.asarray(layer.bias, dtype=np.float64).reshape(-1), dtype=dtype),
+                    "weight": to_device(np.asarray(layer.weight, dtype=np.float64), dtype),
+                    "bias": to_device(np.asarray(layer.bias, dtype=np.float64).reshape(-1), dtype),
                 }
             )
         return tuple(out)
@@ -604,7 +605,7 @@ class Net:
         if isinstance(first, Dense) and x.ndim == 1:
             x = x[None]
         with jax.enable_x64(True):
-            y = core.forward_jit(self.spec(), self.params("all", jnp.float64), jnp.asarray(x, jnp.float64))
+            y = core.forward_jit(self.spec(), self.params("all", jnp.float64), to_device(x, np.float64))
             return np.asarray(y)
 
 

@@ -229,7 +229,7 @@ def train_network(
         @without_gc_on_first_call
         def value_and_grad(flat):
             value, grad, norm = flat_value_and_grad(
-                jnp.asarray(flat), np.int32(step["n"]), template, data.x, objective, data
+                to_device(flat), np.int32(step["n"]), template, data.x, objective, data
             )
             step["n"] += 1
             step["input_norm"] = float(norm)
@@ -248,7 +248,7 @@ def train_network(
             callback,
             gradient_norm=lambda _: step["input_norm"],
         )
-        weights, trained = unravel(jnp.asarray(result.x))
+        weights, trained = unravel(to_device(result.x))
         net.set_params(weights)
         inference = objective._replace(train=False)
         maps = np.asarray(network_maps_jit(net.params("trainable", jnp.float64), data.x, inference, data))

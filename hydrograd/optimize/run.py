@@ -474,7 +474,7 @@ def _optimize_network(model: Model, options: OptimizeOptions, cost_options, comm
     if wanted["cost"] or wanted["jobs"]:
         jobs = float(
             observation_cost(
-                jnp.asarray(model.response.q), jnp.asarray(model.response_data.q), spec, cost_data(model, spec)
+                to_device(model.response.q), to_device(model.response_data.q), spec, cost_data(model, spec)
             )
         )
         ret.update({k: jobs for k in ("cost", "jobs") if wanted[k]})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from hydrograd._arrays import to_device
 from hydrograd.config._checks import as_date, check_model, choice
 from hydrograd.config.cost_options import warn_unobserved_gauges
 from hydrograd.core.metrics import METRICS
@@ -49,6 +49,6 @@ def evaluation(
     gauges = tuple(range(model.mesh.ng))
     window = slice(first, last)
     warn_unobserved_gauges(model.response_data.q, model.mesh.code, gauges, window, "between start_eval and end_eval")
-    obs = jnp.asarray(model.response_data.q[:, first:last])
-    sim = jnp.asarray(model.response.q[:, first:last])
+    obs = to_device(model.response_data.q[:, first:last])
+    sim = to_device(model.response.q[:, first:last])
     return np.stack([np.asarray(METRICS[m](obs, sim), dtype=np.float64) for m in names], axis=-1)

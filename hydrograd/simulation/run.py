@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import jax.numpy as jnp
 import numpy as np
 
+from hydrograd._arrays import to_device
 from hydrograd._containers import KeyedMaps, Namespace
 from hydrograd.config._checks import check_model
 from hydrograd.config.cost_options import cost_data, observation_cost_spec, warn_unobserved_gauges
@@ -57,7 +57,7 @@ def run_forward(
             raise ValueError("return_options 'cost' and 'jobs' need a gauge in cost_options 'gauge'; the mesh has none")
         window = slice(spec.start, None)
         warn_unobserved_gauges(model.response_data.q, model.mesh.code, spec.gauges, window, "in the cost window")
-        q_sim, q_obs = jnp.asarray(model.response.q), jnp.asarray(model.response_data.q)
+        q_sim, q_obs = to_device(model.response.q), to_device(model.response_data.q)
         jobs = float(observation_cost(q_sim, q_obs, spec, cost_data(model, spec)))
         if wanted["cost"]:
             result["cost"] = jobs
