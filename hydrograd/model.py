@@ -17,6 +17,7 @@ import numpy as np
 
 from hydrograd._arrays import to_device
 from hydrograd._containers import KeyedMaps, Namespace
+from hydrograd._jax_setup import start_cpu_backend
 from hydrograd.config._checks import choice, closest, is_real
 from hydrograd.config.setup import Setup
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, default_parameter_value
@@ -59,6 +60,7 @@ class Model:
         mesh = self.mesh
         rows, cols = active_cell_index(mesh.active_cell)
         nac = rows.size
+        start_cpu_backend(nac)
         column_major = np.full((mesh.nrow, mesh.ncol), -1, dtype=np.int64)
         column_major[rows, cols] = np.arange(nac)
         mesh.rowcol_to_ind_ac = column_major.astype(np.int32)

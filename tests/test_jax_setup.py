@@ -1,5 +1,5 @@
-"""The process-wide JAX settings applied on import: the CPU vector width and the copy insertion
-analysis in ``XLA_FLAGS``."""
+"""The process-wide JAX settings: the CPU vector width and the copy insertion analysis in
+``XLA_FLAGS`` (applied on import), and the size of XLA's CPU pool (chosen by the first model)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import pytest
 
 from hydrograd._jax_setup import (
     COPY_INSERTION_FLAG,
+    CPU_THREADS_ENV,
+    POOL_SIZE_ENV,
+    SHARED_POOL_MIN_CELLS,
     VECTOR_WIDTH_ENV,
+    cpu_pool_size,
     xla_flags_with_region_copy_insertion,
     xla_flags_with_vector_width,
 )
@@ -63,3 +67,50 @@ def test_import_sets_xla_flags_before_jax_starts(setting, expected):
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1:] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("n_cells", "setting", "expected"),
+    [
+        (383, "auto", 1),
+        (SHARED_POOL_MIN_CELLS - 1, " Auto ", 1),
+        (SHARED_POOL_MIN_CELLS, "auto", None),
+        (906_044, "auto", None),
+        (383, "default", None),
+        (906_044, "3", 3),
+    ],
+)
+def test_cpu_pool_has_one_worker_below_the_threshold_unless_set(n_cells, setting, expected):
+    assert cpu_pool_size(n_cells, setting) == expected
+
+
+@pytest.mark.parametrize("setting", ["0", "-2", "two", "1.5"])
+def test_unknown_cpu_pool_size_names_the_variable(setting):
+    with pytest.raises(ValueError, match=f"{CPU_THREADS_ENV}='{setting}'.*positive number of threads"):
+        cpu_pool_size(10, setting)
+
+
+def _pool_workers_after_first_model(**environment: str) -> tuple[int, str]:
+    """XLA CPU pool workers (threads named ``tf_XLAEigen``) of a fresh process that builds the
+    embedded synthetic model (514 active cells), and its ``PJRT_NPROC`` afterwards."""
+    env = {k: v for k, v in os.environ.items() if k not in (CPU_THREADS_ENV, *POOL_SIZE_ENV)}
+    env.update({"HYDROGRAD_JAX_CACHE": "0", **environment})
+    code = (
+        "import glob, os, hydrograd\n"
+        "setup, mesh = hydrograd.factory.load_dataset('Synthetic')\n"
+        "hydrograd.Model(setup, mesh, verbose=False)\n"
+        "names = [open(f).read().strip() for f in glob.glob('/proc/self/task/*/comm')]\n"
+        "print(names.count('tf_XLAEigen'), os.environ.get('PJRT_NPROC', '-'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    workers, left = out.stdout.split()[-2:]
+    return int(workers), left
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts XLA's threads through /proc (Linux only)")
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [({}, (1, "-")), ({CPU_THREADS_ENV: "2"}, (2, "-")), ({"PJRT_NPROC": "2"}, (2, "2"))],
+)
+def test_first_model_sizes_the_cpu_pool_unless_the_environment_does(environment, expected):
+    assert _pool_workers_after_first_model(**environment) == expected
