@@ -9,11 +9,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy.special import expit
 
 from hydrograd.core.registry import HYDROLOGICAL_MODULES
 from hydrograd.core.structures._common import HydroInputs
 from hydrograd.core.structures.gr import percolation_beta
-from hydrograd.core.structures.hybrid import make_flux_correction, mlp
+from hydrograd.core.structures.hybrid import make_flux_correction, mlp, silu
 
 HYBRIDS = (
     "gr4_mlp",
@@ -112,6 +113,20 @@ def test_mlp_follows_smash_layout():
         np.testing.assert_allclose(mlp(*layers, x.T), expected.T, rtol=2e-5, atol=2e-6)
     with pytest.raises(ValueError, match="as many weights as biases"):
         mlp(weights, biases[:-1], x.T)
+
+
+def test_silu_is_z_times_the_logistic_with_its_derivative(float64):
+    """Equal to rounding: relative 1e-14, or a few units of rounding of ``z`` (1e-15 ``|z|``) where
+    the tanh form's ``1 + tanh(z / 2)`` cancels (large negative ``z``, where SiLU is below 1e-13)."""
+    z = np.concatenate([np.linspace(-40.0, 40.0, 801), [-745.0, -1e-300, 0.0, 1e-300, 745.0]])
+    logistic = expit(z)
+    tolerance = 1e-15 * np.maximum(1.0, np.abs(z))
+    for ours, exact in [
+        (silu(jnp.asarray(z)), z * logistic),
+        (jax.vmap(jax.grad(silu))(jnp.asarray(z)), logistic * (1.0 + z * (1.0 - logistic))),
+    ]:
+        error = np.abs(np.asarray(ours) - exact)
+        assert np.all(error <= tolerance + 1e-14 * np.abs(exact)), z[np.argmax(error - tolerance)]
 
 
 def test_flux_correction_is_a_pytree_of_the_weights():
