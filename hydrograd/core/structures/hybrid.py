@@ -37,7 +37,8 @@ def mlp(weights: Sequence[Array], biases: Sequence[Array], x: Array) -> Array:
 def silu(z: Array) -> Array:
     """SiLU, ``z * sigmoid(z)``, with the sigmoid written ``(1 + tanh(z / 2)) / 2``: the same values
     (to rounding) from one transcendental function and no division, which shortens a hybrid
-    calibration's gradient by about 5 % (its time loop evaluates the network three times a step)."""
+    calibration's gradient by about 5 % (it evaluates the network twice a step, the reverse pass
+    recomputing the forward one)."""
     return z * (0.5 + 0.5 * jnp.tanh(0.5 * z))
 
 
