@@ -59,6 +59,12 @@ def measure(side: int) -> tuple[int, float, float]:
     return int(model.mesh.nac), forward, gradient
 
 
+def _span_ms(seconds: list[float]) -> str:
+    """``"low-high"`` in milliseconds, or one value when they agree to three digits."""
+    low, high = (f"{1e3 * value:.3g}" for value in (min(seconds), max(seconds)))
+    return low if low == high else f"{low}-{high}"
+
+
 def _in_fresh_process(side: int, threads: str) -> tuple[int, float, float]:
     env = {**os.environ, "HYDROGRAD_CPU_THREADS": threads}
     env.pop("PJRT_NPROC", None)
@@ -90,11 +96,7 @@ def main() -> None:
             for threads in SETTINGS:
                 runs[threads].append(_in_fresh_process(side, threads))
         cells = runs[SETTINGS[0]][0][0]
-        spans = [
-            "-".join(f"{1e3 * value:.3g}" for value in sorted({min(r[k] for r in runs[t]), max(r[k] for r in runs[t])}))
-            for k in (1, 2)
-            for t in SETTINGS
-        ]
+        spans = [_span_ms([run[k] for run in runs[t]]) for k in (1, 2) for t in SETTINGS]
         print(f"| {cells:,} | {' | '.join(spans)} |", flush=True)
 
 

@@ -546,8 +546,8 @@ class Net:
                 )
             out.append(
                 {
-                    "weight": to_device(np.asarray(layer.weight, dtype=np.float64), dtype),
-                    "bias": to_device(np.asarray(layer.bias, dtype=np.float64).reshape(-1), dtype),
+                    "weight": to_device(layer.weight, dtype),
+                    "bias": to_device(np.reshape(layer.bias, -1), dtype),
                 }
             )
         return tuple(out)

@@ -71,14 +71,17 @@ class SimulationInputs(Protocol):
     imperviousness: Array
 
 
-def scheduled_forcing(structure: Structure, forcing: Forcing, graph: FlowGraph) -> Forcing | WavefrontForcing:
+def scheduled_forcing(
+    structure: Structure, forcing: Forcing, graph: FlowGraph, dtype: Any = None
+) -> Forcing | WavefrontForcing:
     """``forcing`` in the order ``simulate`` will run ``structure`` on ``graph`` (reordered once,
     in numpy, when that is the wavefront schedule and the copy fits ``FORCING_COPY_BUDGET``), for
-    a problem that runs it many times. Under ``jax.enable_x64`` when the forcing is float64."""
+    a problem that runs it many times. A reordered copy takes ``dtype`` (default: the forcing's);
+    a forcing left in time order is returned as it is. Under ``jax.enable_x64`` for float64."""
     if not (uses_wavefront(structure, graph, forcing.ntime_step) and forcing_copy_fits(forcing, graph)):
         return forcing
     ordered = wavefront_forcing(forcing, graph, xp=np)
-    return WavefrontForcing(to_device(ordered.prcp), to_device(ordered.pet), ordered.ntime_step)
+    return WavefrontForcing(to_device(ordered.prcp, dtype), to_device(ordered.pet, dtype), ordered.ntime_step)
 
 
 class ObjectiveData(NamedTuple):

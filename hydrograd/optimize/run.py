@@ -186,6 +186,10 @@ class Problem:
         )
         descriptors = normalized_descriptors(model) if options.mapping in ("multi-linear", "multi-power") else None
         self.x0 = self.control.transform(self.control.x0)
+        # A reordered forcing goes onto the device once, in the calibration's precision.
+        forcing_dtype = np.float64 if self.precision == "float64" else None
+        with jax.enable_x64(forcing_dtype is not None):
+            forcing = scheduled_forcing(core["structure"], core["forcing"], core["graph"], forcing_dtype)
         self.data = ObjectiveData(
             kinds=to_device(self.control.kinds),
             lower=to_device(self.control.lower),
@@ -193,7 +197,7 @@ class Problem:
             background=to_device(self.x0),
             params=core["params"],
             states=core["initial_states"],
-            forcing=core["forcing"],
+            forcing=forcing,
             graph=core["graph"],
             gauge_index=core["gauge_index"],
             imperviousness=core["imperviousness"],
@@ -208,9 +212,6 @@ class Problem:
         if self.precision == "float64":
             self.double = True
             self.data = _as_precision(self.data, "float64")
-        with jax.enable_x64(self.double):
-            forcing = scheduled_forcing(self.objective.structure, self.data.forcing, self.data.graph)
-            self.data = self.data._replace(forcing=forcing)
         self._maps_program: Future | None = None
 
     def set_wjreg(self, wjreg: float) -> None:
