@@ -22,7 +22,7 @@ from hydrograd.config._checks import choice, closest, is_real
 from hydrograd.config.setup import Setup
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, default_parameter_value
 from hydrograd.core.registry import Structure, get_structure
-from hydrograd.core.simulate import Forcing, SimulationOutput, simulate_jit
+from hydrograd.core.simulate import Forcing, SimulationOutput, is_complete, simulate_jit
 from hydrograd.mesh.graph import active_cell_index, build_flow_graph, catchment_masks
 
 if TYPE_CHECKING:
@@ -287,10 +287,9 @@ class Model:
         """Everything ``simulate`` needs, on active cells."""
         params = {k: self._to_active(self.rr_parameters.get(k)) for k in self.rr_parameters.keys}
         states = {k: self._to_active(self.rr_initial_states.get(k)) for k in self.rr_initial_states.keys}
-        forcing = Forcing(
-            prcp=self._series_to_active(self.atmos_data.prcp),
-            pet=self._series_to_active(self.atmos_data.pet),
-        )
+        prcp = self._series_to_active(self.atmos_data.prcp)
+        pet = self._series_to_active(self.atmos_data.pet)
+        forcing = Forcing(prcp, pet, complete=is_complete(prcp, pet))
         return {
             "structure": self._structure,
             "params": params,

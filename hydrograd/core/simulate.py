@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from hydrograd.core.graph import FlowGraph
@@ -32,34 +33,51 @@ from hydrograd.core.structures.gr import percolation_beta
 Array = jnp.ndarray
 
 
-class Forcing(NamedTuple):
+@functools.partial(jax.tree_util.register_dataclass, data_fields=["prcp", "pet", "index"], meta_fields=["complete"])
+@dataclasses.dataclass(frozen=True)
+class Forcing:
     """Atmospheric forcing over active cells, ``(n_fields, nac)`` in mm/dt each; negative values
     mark missing data, as in smash.
 
     Step ``t`` uses row ``index[t]``; without ``index`` (the usual case) row ``t``, so
     ``n_fields`` is the number of steps. An index lets a long synthetic run reuse a few fields
     (e.g. a daily cycle) without materialising ``ntime_step * nac`` values.
+
+    ``complete`` (static) declares that no value is missing (see :func:`is_complete`): the
+    operators then leave out their missing-data branches, which gives the same results in a
+    shorter step (a quarter shorter for seed tutorial 1's gradient). False is always safe.
     """
 
     prcp: Array
     pet: Array
     index: Array | None = None
+    complete: bool = False
 
     @property
     def ntime_step(self) -> int:
         return self.prcp.shape[0] if self.index is None else self.index.shape[0]
 
 
-@functools.partial(jax.tree_util.register_dataclass, data_fields=["prcp", "pet"], meta_fields=["ntime_step"])
+def is_complete(*fields: Any) -> bool:
+    """Whether no value of the concrete forcing ``fields`` is missing (negative or NaN), checked
+    on the host: the ``complete`` flag of a :class:`Forcing` built from them."""
+    return all(bool(np.all(np.asarray(field) >= 0.0)) for field in fields)
+
+
+@functools.partial(
+    jax.tree_util.register_dataclass, data_fields=["prcp", "pet"], meta_fields=["ntime_step", "complete"]
+)
 @dataclasses.dataclass(frozen=True)
 class WavefrontForcing:
     """Forcing already in wavefront order (see :func:`wavefront_forcing`): row ``s`` of ``prcp``
     and ``pet``, ``(ntime_step + n_levels - 1, nac)`` mm/dt each, holds every cell's forcing at
-    the time step it runs at scheduled step ``s``. ``ntime_step`` is static."""
+    the time step it runs at scheduled step ``s``. ``ntime_step`` and ``complete`` (as in
+    :class:`Forcing`) are static."""
 
     prcp: Array
     pet: Array
     ntime_step: int
+    complete: bool = False
 
 
 def wavefront_forcing(forcing: Forcing, graph: FlowGraph, xp: Any = jnp) -> WavefrontForcing:
@@ -74,7 +92,7 @@ def wavefront_forcing(forcing: Forcing, graph: FlowGraph, xp: Any = jnp) -> Wave
     rows = _wavefront_rows(forcing, xp.asarray(graph.wave_offset), scheduled, xp)
     cells = xp.arange(graph.nac)
     prcp, pet = (xp.asarray(a)[rows, cells] for a in (forcing.prcp, forcing.pet))
-    return WavefrontForcing(prcp, pet, forcing.ntime_step)
+    return WavefrontForcing(prcp, pet, forcing.ntime_step, forcing.complete)
 
 
 def _wavefront_rows(forcing: Forcing, offset: Array, scheduled: Array, xp: Any = jnp) -> Array:
@@ -160,6 +178,7 @@ def simulate(
     """
     nac = graph.nac
     dtype = forcing.prcp.dtype
+    complete = forcing.complete
     beta = percolation_beta(dt)
     to_discharge = 1e-3 * graph.cell_area[:nac] / dt
     hydro_states = structure.hydrological.states
@@ -172,7 +191,7 @@ def simulate(
 
     def advance(states, memory, prcp_t, pet_t, inflow):
         """One step of every cell: new states, the routing step's result and the fluxes."""
-        inputs = HydroInputs(prcp_t, pet_t, imperviousness, beta, dt)
+        inputs = HydroInputs(prcp_t, pet_t, imperviousness, beta, dt, complete)
         new_hydro, fluxes = hydro_step(params, {k: states[k] for k in hydro_states}, inputs)
         qt = fluxes["qt"] * to_discharge
         routing_state = {k: states[k] for k in routing_states}

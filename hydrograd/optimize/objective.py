@@ -81,7 +81,9 @@ def scheduled_forcing(
     if not (uses_wavefront(structure, graph, forcing.ntime_step) and forcing_copy_fits(forcing, graph)):
         return forcing
     ordered = wavefront_forcing(forcing, graph, xp=np)
-    return WavefrontForcing(to_device(ordered.prcp, dtype), to_device(ordered.pet, dtype), ordered.ntime_step)
+    return WavefrontForcing(
+        to_device(ordered.prcp, dtype), to_device(ordered.pet, dtype), ordered.ntime_step, ordered.complete
+    )
 
 
 class ObjectiveData(NamedTuple):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -150,3 +152,47 @@ def test_schedule_choice_and_bad_schedules(inputs64):
         core.simulate(**{**inputs64, "forcing": prepared}, schedule="sweep")
     with pytest.raises(ValueError, match="schedule must be one of"):
         core.simulate(**{**inputs64, "forcing": prepared}, schedule="diagonal")
+
+
+def test_is_complete_flags_negative_and_nan_values():
+    prcp = np.ones((4, 3), np.float32)
+    pet = np.zeros((4, 3), np.float32)
+    assert core.is_complete(prcp, pet)
+    assert not core.is_complete(prcp, np.where(np.arange(3) == 1, -99.0, pet))
+    assert not core.is_complete(np.where(np.arange(3) == 2, np.nan, prcp), pet)
+
+
+@pytest.mark.parametrize(
+    "setup_keys",
+    [
+        {"hydrological_module": "gr4"},
+        {"hydrological_module": "gr4_mlp", "hidden_neuron": 6},
+        {"hydrological_module": "gr5_ri_mlp_exc", "hidden_neuron": 4},
+        {"hydrological_module": "gr6_mlp", "hidden_neuron": 4},
+        {"hydrological_module": "grc", "routing_module": "kw"},
+        {"hydrological_module": "loieau_mlp", "hidden_neuron": 4},
+        {"hydrological_module": "gr4_ode_mlp", "hidden_neuron": 4},
+    ],
+    ids=lambda keys: keys["hydrological_module"],
+)
+def test_complete_forcing_leaves_runs_and_gradients_unchanged(setup_keys):
+    """On a forcing without missing values, declaring it complete (which drops every missing-data
+    branch from the step) gives the same records and gradient as the general step."""
+    with jax.enable_x64(True):
+        inputs = _core_inputs64(**setup_keys)
+        forcing = inputs["forcing"]
+        assert forcing.complete
+        if "hidden_neuron" in setup_keys:
+            rng = np.random.default_rng(1)
+            inputs["flux_correction"] = jax.tree_util.tree_map(
+                lambda a: jnp.asarray(rng.normal(0.0, 0.3, a.shape)) if jnp.issubdtype(a.dtype, jnp.floating) else a,
+                inputs["flux_correction"],
+            )
+        general = _run_and_gradient({**inputs, "forcing": dataclasses.replace(forcing, complete=False)})
+        complete = _run_and_gradient(inputs)
+    flat_general, tree = jax.tree_util.tree_flatten(general)
+    flat_complete, tree_complete = jax.tree_util.tree_flatten(complete)
+    assert tree == tree_complete
+    assert float(jnp.max(general[0].q)) > 0.0
+    for a, b in zip(flat_general, flat_complete, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * float(jnp.max(jnp.abs(a))))

@@ -56,6 +56,25 @@ def test_cance_hourly_forward_matches_reference(routing):
 
 
 @pytest.mark.parity
+@pytest.mark.parametrize("module", ["gr4", "gr6"])
+def test_forward_with_missing_forcing_matches_reference(module):
+    """Missing rainfall (-99) on some cells and steps, missing evapotranspiration on others: the
+    run takes the missing-data branches (the forcing is not complete) and matches the reference."""
+    setup, mesh = smash.factory.load_dataset("Lez")
+    setup.update(hydrological_module=module, routing_module="lr")
+    reference = smash.Model(setup, mesh)
+    setup, mesh = hydrograd.factory.load_dataset("Lez")
+    setup.update(hydrological_module=module, routing_module="lr")
+    ours = hydrograd.Model(setup, mesh, verbose=False)
+    rows, cols = np.nonzero(ours.mesh.active_cell == 1)
+    for model in (reference, ours):
+        model.atmos_data.prcp[rows[::3], cols[::3], 40:60] = -99.0
+        model.atmos_data.pet[rows[1::4], cols[1::4], 100:130] = -99.0
+    assert not ours._core_inputs()["forcing"].complete
+    _assert_parity(reference, ours)
+
+
+@pytest.mark.parity
 def test_returned_states_and_domain_discharge_match_reference():
     reference, ours = _models("Lez", "lr")
     options = {"rr_states": True, "q_domain": True, "time_step": ["2012-09-01", "2013-03-01"]}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import dataclasses
+import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -10,12 +12,20 @@ import jax.numpy as jnp
 Array = jnp.ndarray
 
 
-class HydroInputs(NamedTuple):
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["prcp", "pet", "imperviousness"],
+    meta_fields=["beta", "dt", "complete"],
+)
+@dataclasses.dataclass(frozen=True)
+class HydroInputs:
     """What a hydrological operator sees at one time step, each array of shape ``(nac,)``.
 
     ``prcp`` (mm/dt, snow melt included) and ``pet`` (mm/dt) are negative where data are missing;
     ``beta`` is the percolation scale for the time step; ``imperviousness`` is the impervious
-    fraction of each cell (0 when not read); ``dt`` is the time step in seconds.
+    fraction of each cell (0 when not read); ``dt`` is the time step in seconds; ``complete`` says
+    that no value of the whole forcing is missing, so that the operators can leave out their
+    missing-data branches. ``beta``, ``dt`` and ``complete`` are static under ``jit``.
     """
 
     prcp: Array
@@ -23,6 +33,7 @@ class HydroInputs(NamedTuple):
     imperviousness: Array
     beta: float
     dt: float
+    complete: bool = False
 
 
 def safe_pow(x: Array, p: float) -> Array:

@@ -252,7 +252,7 @@ def _power_law(x: Array, exponent: float) -> Array:
     return jnp.exp(jnp.log(x) * exponent)
 
 
-def transfer(n: float, prcp: Array, prr: Array, ct: Array, ht: Array) -> tuple[Array, Array]:
+def transfer(n: float, missing: Array | None, prr: Array, ct: Array, ht: Array) -> tuple[Array, Array]:
     """Power-law transfer store of exponent ``n``: returns ``(qr, ht_new)``.
 
     The store keeps ``h = (h_imd^(1-n) + ct^(1-n))^(1/(1-n))``. Written on the filling ratio, the
@@ -260,15 +260,16 @@ def transfer(n: float, prcp: Array, prr: Array, ct: Array, ht: Array) -> tuple[A
     :func:`_root_release`): the same law, without overflow for a nearly empty store or a tiny
     capacity, and without the cancellation that makes the difference noisy in single precision.
     The new ratio is ``ht_imd`` minus the release below 1, and ``ht_imd * r`` above, where the
-    difference of two large numbers would lose its digits. Where rainfall is
-    missing (``prcp < 0``) the store receives the inflow that leaves its level unchanged, as
-    smash does.
+    difference of two large numbers would lose its digits. Where rainfall is ``missing`` (see
+    :func:`missing_rainfall`; ``None`` when no cell's is) the store receives the inflow that
+    leaves its level unchanged, as smash does.
     """
     m = n - 1.0
-    missing = prcp < 0.0
-    safe_ht = jnp.where(missing, jnp.clip(ht, 1e-6, 1.0 - 1e-6), 0.5)
-    refill = (safe_ht * _power_law(1.0 - _power_law(safe_ht, m), -1.0 / m) - safe_ht) * ct
-    inflow = jnp.where(missing, refill, prr)
+    inflow = prr
+    if missing is not None:
+        safe_ht = jnp.where(missing, jnp.clip(ht, 1e-6, 1.0 - 1e-6), 0.5)
+        refill = (safe_ht * _power_law(1.0 - _power_law(safe_ht, m), -1.0 / m) - safe_ht) * ct
+        inflow = jnp.where(missing, refill, prr)
     level = ht + inflow / ct
     # At the floor itself the derivative is taken from the floor's side (zero), not split as
     # ``maximum`` splits ties: a store pinned there would otherwise pass a large factor back each step.
@@ -292,8 +293,16 @@ def exponential_transfer(pre: Array, be: Array, he: Array) -> tuple[Array, Array
 
 
 def valid_inputs(inputs: HydroInputs) -> Array:
-    """Cells whose rainfall and evapotranspiration are both available at this step."""
+    """Cells whose rainfall and evapotranspiration are both available at this step (a constant
+    when the forcing is complete, which the compiler folds away with every ``where`` it feeds)."""
+    if inputs.complete:
+        return jnp.ones(inputs.prcp.shape, bool)
     return (inputs.prcp >= 0.0) & (inputs.pet >= 0.0)
+
+
+def missing_rainfall(inputs: HydroInputs) -> Array | None:
+    """Cells whose rainfall is missing at this step (``prcp < 0``), or None when the forcing is complete."""
+    return None if inputs.complete else inputs.prcp < 0.0
 
 
 def _corrections(
@@ -415,7 +424,7 @@ def _gr4_like_step(
     runoff = fluxes["pr"] + fluxes["perc"]
     prr = routed * runoff + lexc
     prd = direct * runoff
-    qr, new_states["ht"] = transfer(5.0, inputs.prcp, prr, params["ct"], ht)
+    qr, new_states["ht"] = transfer(5.0, missing_rainfall(inputs), prr, params["ct"], ht)
     qd = jnp.maximum(0.0, prd + lexc)
     fluxes.update(lexc=lexc, prr=prr, prd=prd, qr=qr, qd=qd, qt=qr + qd)
     return new_states, fluxes
@@ -506,7 +515,7 @@ def gr6_step(
     to_transfer, to_exponential, prd = two_store_split(fluxes["pr"] + fluxes["perc"], fq[2], fq[3])
     prr = to_transfer + lexc
     pre = to_exponential + lexc
-    qr, new_states["ht"] = transfer(5.0, inputs.prcp, prr, params["ct"], states["ht"])
+    qr, new_states["ht"] = transfer(5.0, missing_rainfall(inputs), prr, params["ct"], states["ht"])
     qe, new_states["he"] = exponential_transfer(pre, params["be"], states["he"])
     qd = jnp.maximum(0.0, prd + lexc)
     fluxes.update(lexc=lexc, prr=prr, prd=prd, pre=pre, qr=qr, qd=qd, qe=qe, qt=qr + qd + qe)
@@ -540,8 +549,8 @@ def grc_step(
     lexc = jnp.where(valid, exchange(params["kexc"], states["ht"], fq[4]), 0.0)
     to_transfer, prl, prd = two_store_split(fluxes["pr"] + fluxes["perc"], fq[2], fq[3])
     prr = to_transfer + lexc
-    qr, new_states["ht"] = transfer(5.0, inputs.prcp, prr, params["ct"], states["ht"])
-    ql, new_states["hl"] = transfer(5.0, inputs.prcp, prl, params["cl"], states["hl"])
+    qr, new_states["ht"] = transfer(5.0, missing_rainfall(inputs), prr, params["ct"], states["ht"])
+    ql, new_states["hl"] = transfer(5.0, missing_rainfall(inputs), prl, params["cl"], states["hl"])
     qd = jnp.maximum(0.0, prd + lexc)
     fluxes.update(lexc=lexc, prr=prr, prd=prd, prl=prl, qr=qr, qd=qd, ql=ql, qt=qr + qd + ql)
     return new_states, fluxes
@@ -564,7 +573,7 @@ def grd_step(
         states, inputs, flux_correction, valid, ci=None, feature_states=("hp", "ht"), n_out=2, produce=produce
     )
     prr = fluxes["pr"] + fluxes["perc"]
-    qr, new_states["ht"] = transfer(5.0, inputs.prcp, prr, params["ct"], states["ht"])
+    qr, new_states["ht"] = transfer(5.0, missing_rainfall(inputs), prr, params["ct"], states["ht"])
     fluxes.update(prr=prr, qr=qr, qt=qr)
     return new_states, fluxes
 
@@ -591,7 +600,7 @@ def loieau_step(
     runoff = fluxes["pr"] + fluxes["perc"]
     prr = routed * runoff
     prd = direct * runoff
-    qr, new_states["hc"] = transfer(4.0, inputs.prcp, prr, params["cc"], states["hc"])
+    qr, new_states["hc"] = transfer(4.0, missing_rainfall(inputs), prr, params["cc"], states["hc"])
     qd = jnp.maximum(0.0, prd)
     fluxes.update(prr=prr, prd=prd, qr=qr, qd=qd, qt=params["kb"] * (qr + qd))
     return new_states, fluxes
