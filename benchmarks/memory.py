@@ -28,7 +28,7 @@ def main() -> None:
     model = hydrograd_model()
     inputs = model._core_inputs()
     forcing = inputs["forcing"]
-    cycled = Forcing(forcing.prcp, forcing.pet, jnp.arange(N_STEPS) % forcing.prcp.shape[0])
+    cycled = Forcing(forcing.prcp, forcing.pet, jnp.arange(N_STEPS) % forcing.prcp.shape[0], forcing.complete)
     spec = observation_cost_of(model, {"gauge": "all"})
     static = {k: inputs.pop(k) for k in ("structure", "dt")}
     run = {**inputs, "forcing": cycled}
