@@ -75,6 +75,25 @@ def _run_and_gradient(inputs, **options):
     return recorded, jax.grad(cost, argnums=(0, 1))(inputs["params"], inputs["initial_states"])
 
 
+def _draw_network(inputs, seed: int) -> None:
+    """Replace the hybrid network's weights and biases in ``inputs`` by random N(0, 0.3) values."""
+    rng = np.random.default_rng(seed)
+    inputs["flux_correction"] = jax.tree_util.tree_map(
+        lambda a: jnp.asarray(rng.normal(0.0, 0.3, a.shape)) if jnp.issubdtype(a.dtype, jnp.floating) else a,
+        inputs["flux_correction"],
+    )
+
+
+def _assert_same_run_and_gradient(expected, got):
+    """Two results of ``_run_and_gradient`` agree leaf by leaf to 1e-12 of each leaf's scale."""
+    flat_expected, tree = jax.tree_util.tree_flatten(expected)
+    flat_got, tree_got = jax.tree_util.tree_flatten(got)
+    assert tree == tree_got
+    assert float(jnp.max(expected[0].q)) > 0.0
+    for a, b in zip(flat_expected, flat_got, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * float(jnp.max(jnp.abs(a))))
+
+
 @pytest.mark.parametrize(
     "setup_keys",
     [
@@ -89,20 +108,10 @@ def test_wavefront_and_sweep_schedules_give_the_same_run_and_gradient(setup_keys
     with jax.enable_x64(True):
         inputs = _core_inputs64(**setup_keys)
         if "hidden_neuron" in setup_keys:
-            rng = np.random.default_rng(0)
-            layers = inputs["flux_correction"]
-            inputs["flux_correction"] = jax.tree_util.tree_map(
-                lambda a: jnp.asarray(rng.normal(0.0, 0.3, a.shape)) if jnp.issubdtype(a.dtype, jnp.floating) else a,
-                layers,
-            )
+            _draw_network(inputs, seed=0)
         sweep = _run_and_gradient(inputs, schedule="sweep")
         wave = _run_and_gradient(inputs, schedule="wavefront")
-    flat_sweep, tree = jax.tree_util.tree_flatten(sweep)
-    flat_wave, tree_wave = jax.tree_util.tree_flatten(wave)
-    assert tree == tree_wave
-    assert float(jnp.max(sweep[0].q)) > 0.0
-    for a, b in zip(flat_sweep, flat_wave, strict=True):
-        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * float(jnp.max(jnp.abs(a))))
+    _assert_same_run_and_gradient(sweep, wave)
 
 
 @pytest.mark.parametrize("indexed", [False, True], ids=["materialised", "indexed"])
@@ -183,16 +192,7 @@ def test_complete_forcing_leaves_runs_and_gradients_unchanged(setup_keys):
         forcing = inputs["forcing"]
         assert forcing.complete
         if "hidden_neuron" in setup_keys:
-            rng = np.random.default_rng(1)
-            inputs["flux_correction"] = jax.tree_util.tree_map(
-                lambda a: jnp.asarray(rng.normal(0.0, 0.3, a.shape)) if jnp.issubdtype(a.dtype, jnp.floating) else a,
-                inputs["flux_correction"],
-            )
+            _draw_network(inputs, seed=1)
         general = _run_and_gradient({**inputs, "forcing": dataclasses.replace(forcing, complete=False)})
         complete = _run_and_gradient(inputs)
-    flat_general, tree = jax.tree_util.tree_flatten(general)
-    flat_complete, tree_complete = jax.tree_util.tree_flatten(complete)
-    assert tree == tree_complete
-    assert float(jnp.max(general[0].q)) > 0.0
-    for a, b in zip(flat_general, flat_complete, strict=True):
-        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * float(jnp.max(jnp.abs(a))))
+    _assert_same_run_and_gradient(general, complete)
