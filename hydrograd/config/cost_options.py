@@ -181,10 +181,11 @@ def observation_cost_spec(
 
 def warn_unobserved_gauges(
     q_obs: np.ndarray, codes: np.ndarray, gauges: tuple[int, ...], window: slice, where: str
-) -> None:
+) -> list[str]:
     """Warn about the gauges of ``gauges`` without any valid observation (>= 0; smash's -99 and NaN
     are missing) in the steps ``window`` of ``q_obs`` (``(ng, ntime_step)``). smash returns NaN
-    metrics for them without a word; here the NaN comes with a warning naming them."""
+    metrics for them without a word; here the NaN comes with a warning naming them. Returns the
+    codes of those gauges."""
     observed = np.asarray(q_obs)[list(gauges), window] >= 0
     empty = [str(codes[g]) for g, row in zip(gauges, observed, strict=True) if not row.any()]
     if empty:
@@ -193,6 +194,7 @@ def warn_unobserved_gauges(
             "undefined (NaN), as in smash",
             stacklevel=3,
         )
+    return empty
 
 
 def cost_data(model: Model, spec_or_options: ObservationCost | dict[str, Any] | None) -> CostData | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,9 +57,18 @@ def run_forward(
         if not spec.gauges:
             raise ValueError("return_options 'cost' and 'jobs' need a gauge in cost_options 'gauge'; the mesh has none")
         window = slice(spec.start, None)
-        warn_unobserved_gauges(model.response_data.q, model.mesh.code, spec.gauges, window, "in the cost window")
+        unobserved = warn_unobserved_gauges(
+            model.response_data.q, model.mesh.code, spec.gauges, window, "in the cost window"
+        )
         q_sim, q_obs = to_device(model.response.q), to_device(model.response_data.q)
         jobs = float(observation_cost(q_sim, q_obs, spec, cost_data(model, spec)))
+        if not (np.isfinite(jobs) or unobserved):
+            warnings.warn(
+                f"The cost is {jobs} over the cost window ({model.setup.ntime_step - spec.start} time step(s) "
+                "from cost_options 'end_warmup'): a component of 'jobs_cmpt' is undefined there, e.g. NSE or KGE "
+                "where the observed discharge does not vary",
+                stacklevel=3,
+            )
         if wanted["cost"]:
             result["cost"] = jobs
         if wanted["jobs"]:

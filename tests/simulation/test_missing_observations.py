@@ -1,6 +1,7 @@
 """Observations with gaps: smash's -99 and NaN are both missing, dropped from every metric, cost and
 signature; a gauge without any observation in the window warns in forward runs and evaluation
-(where smash silently returns NaN) and is refused by optimize."""
+(where smash silently returns NaN) and is refused by optimize; a forward run whose cost is undefined
+on its window for another reason warns too."""
 
 from __future__ import annotations
 
@@ -87,6 +88,17 @@ def test_forward_run_cost_warns_about_a_gauge_without_observations(model):
             m, cost_options={"gauge": ["Y3204030", "Y3204010"]}, return_options={"cost": True}, common_options=QUIET
         )
     assert np.isfinite(ret.cost)
+
+
+def test_forward_run_warns_when_its_cost_is_undefined_on_the_window(model):
+    """A cost window of a single step (``end_warmup`` one step before the end): NSE's denominator is zero,
+    the cost infinite, and a warning says why instead of a bare ``inf``."""
+    last = model.setup.time_index()[-2].strftime("%Y-%m-%d %H:%M")
+    with pytest.warns(UserWarning, match=r"The cost is inf over the cost window \(1 time step\(s\)"):
+        _, ret = smash.forward_run(
+            model, cost_options={"end_warmup": last}, return_options={"cost": True}, common_options=QUIET
+        )
+    assert np.isinf(ret.cost)
 
 
 def test_evaluation_warns_and_gives_nan_for_an_unobserved_gauge(model):
