@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 _STATIC_INPUTS = ("structure", "dt")
 
 
+def core_input_shapes(inputs: dict[str, Any]) -> dict[str, Any]:
+    """``inputs`` (from ``Model._core_inputs``) with every array replaced by its shape and dtype,
+    enough to compile ``simulate_jit`` ahead of time without holding a copy of the model's data."""
+    return {
+        k: v if k in _STATIC_INPUTS else jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), v)
+        for k, v in inputs.items()
+    }
+
+
 class Model:
     """A distributed hydrological model on a mesh, built from smash-style ``setup`` and ``mesh`` dicts.
 
@@ -268,12 +277,12 @@ class Model:
         flat = grid_values.reshape(self.mesh.nrow * self.mesh.ncol, *grid_values.shape[2:])
         return to_device(np.take(flat, self._rows * self.mesh.ncol + self._cols, axis=0))
 
-    def _series_to_active(self, grid_series: np.ndarray) -> jnp.ndarray:
-        """``(nrow, ncol, T)`` -> ``(T, nac)``. Forcing is stored time-major (Fortran order, as smash
-        keeps it), where this is one gather per time step and no copy of the grid."""
+    def _series_to_active(self, grid_series: np.ndarray) -> np.ndarray:
+        """``(nrow, ncol, T)`` -> ``(T, nac)``, on the host. Forcing is stored time-major (Fortran
+        order, as smash keeps it), where this is one gather per time step and no copy of the grid."""
         grid_series = np.asarray(grid_series)
         by_time = grid_series.transpose(2, 1, 0).reshape(grid_series.shape[2], -1)
-        return to_device(np.take(by_time, self._cols * self.mesh.nrow + self._rows, axis=1))
+        return np.take(by_time, self._cols * self.mesh.nrow + self._rows, axis=1)
 
     def _to_grid(self, active_values: np.ndarray, fill: float = -99.0) -> np.ndarray:
         """``(..., nac)`` -> ``(nrow, ncol, ...)`` with ``fill`` outside the active cells."""
@@ -289,7 +298,8 @@ class Model:
         states = {k: self._to_active(self.rr_initial_states.get(k)) for k in self.rr_initial_states.keys}
         prcp = self._series_to_active(self.atmos_data.prcp)
         pet = self._series_to_active(self.atmos_data.pet)
-        forcing = Forcing(prcp, pet, complete=is_complete(prcp, pet))
+        # Checked on the host copy: on an accelerator the device copy would come back for it.
+        forcing = Forcing(to_device(prcp), to_device(pet), complete=is_complete(prcp, pet))
         return {
             "structure": self._structure,
             "params": params,
@@ -302,19 +312,11 @@ class Model:
             "flux_correction": self._flux_correction(),
         }
 
-    def _core_input_shapes(self) -> dict[str, Any]:
-        """:meth:`_core_inputs` with every array replaced by its shape and dtype, enough to compile
-        ``simulate_jit`` ahead of time without holding a copy of the model's data."""
-        return {
-            k: v if k in _STATIC_INPUTS else jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), v)
-            for k, v in self._core_inputs().items()
-        }
-
     def _run(self, compiled: Callable[..., SimulationOutput] | None = None, **record: bool) -> SimulationOutput:
         """Run the core, store discharge and final states on the model, return the raw output.
 
         ``compiled``: ``simulate_jit`` compiled ahead of time for the same shapes and ``record``
-        flags (``simulate_jit.lower(**model._core_input_shapes(), **record).compile()``).
+        flags (``simulate_jit.lower(**core_input_shapes(model._core_inputs()), **record).compile()``).
         """
         inputs = self._core_inputs()
         if compiled is None:

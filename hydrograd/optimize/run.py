@@ -30,10 +30,10 @@ from hydrograd.config.optimize_options import (
 from hydrograd.config.regularization import regularization_spec, split_cost_options
 from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
-from hydrograd.core.cost import observation_cost
 from hydrograd.core.mapping import Mapping
 from hydrograd.core.simulate import SimulationOutput, simulate_jit
 from hydrograd.mesh.graph import grid_neighbours
+from hydrograd.model import core_input_shapes
 from hydrograd.optimize import methods
 from hydrograd.optimize.ann import check_net, train_network
 from hydrograd.optimize.compilation import COMPILER, without_gc_on_first_call
@@ -49,7 +49,7 @@ from hydrograd.optimize.objective import (
     value_and_grad_jit,
 )
 from hydrograd.optimize.regularization_weight import choose_wjreg
-from hydrograd.simulation.run import observation_cost_of, recorded
+from hydrograd.simulation.run import observation_cost_of, recorded, response_cost
 
 if TYPE_CHECKING:
     from hydrograd.model import Model
@@ -136,7 +136,8 @@ def _as_precision(tree, precision: str):
 
 
 class Problem:
-    """Everything a calibration needs: the control vector and the jitted objective."""
+    """Everything a calibration needs: the control vector and the jitted objective, and the shapes
+    of the model's core inputs (``input_shapes``, for compiling the closing forward run)."""
 
     def __init__(
         self,
@@ -159,6 +160,7 @@ class Problem:
             nac=model.mesh.nac,
         )
         core = model._core_inputs()
+        self.input_shapes = core_input_shapes(core)
         current = {**core["params"], **core["initial_states"]}
         column_major = np.argsort(model._order)
         self.control: Control = build_control(
@@ -284,9 +286,9 @@ class _FinalRun:
     do not compete) and only depends on shapes (kept here, not the arrays), so it serves the
     calibrated values."""
 
-    def __init__(self, model: Model, wanted: dict[str, Any], problem: Problem | None = None):
+    def __init__(self, wanted: dict[str, Any], input_shapes: dict[str, Any], problem: Problem | None = None):
         self.record = recorded(wanted)
-        self.inputs = model._core_input_shapes()
+        self.inputs = input_shapes
         self.problem = problem
         self.compiled: Future | None = None
 
@@ -361,7 +363,7 @@ def optimize_model(
         return _optimize_network(model, options, cost_options, common, wanted, time_index, callback)
     problem = Problem(model, options, cost_options, common["precision"])
     warn_if_unsuited(model, optimizer, options)
-    final_run = _FinalRun(model, wanted, problem)
+    final_run = _FinalRun(wanted, problem.input_shapes, problem)
 
     user_callback = None if callback is None else (lambda info: callback(iopt=Optimize(**info)))
     progress = IterationProgress(common["verbose"], options.termination_crit["maxiter"])
@@ -436,7 +438,8 @@ def _optimize_network(model: Model, options: OptimizeOptions, cost_options, comm
         shape = (model.mesh.nrow, model.mesh.ncol)
         options.net = default_net(model.setup.nd, len(names), [options.bounds[k] for k in names], shape)
     check_net(options.net, model, names, options.bounds)
-    final_run = _FinalRun(model, wanted)
+    core = model._core_inputs()
+    final_run = _FinalRun(wanted, core_input_shapes(core))
 
     user_callback = None if callback is None else (lambda info: callback(iopt=Optimize(**info)))
     progress = IterationProgress(common["verbose"], options.termination_crit["maxiter"])
@@ -448,7 +451,7 @@ def _optimize_network(model: Model, options: OptimizeOptions, cost_options, comm
             model,
             options,
             spec,
-            _as_precision(model._core_inputs(), precision),
+            _as_precision(core, precision),
             normalized_descriptors(model, active_only=False),
             report,
             final_run.starting_after(progress.callback(user_callback)),
@@ -473,11 +476,7 @@ def _optimize_network(model: Model, options: OptimizeOptions, cost_options, comm
     if wanted["control_vector"]:
         ret["control_vector"] = net_to_vector(net)
     if wanted["cost"] or wanted["jobs"]:
-        jobs = float(
-            observation_cost(
-                to_device(model.response.q), to_device(model.response_data.q), spec, cost_data(model, spec)
-            )
-        )
+        jobs = response_cost(model, spec)
         ret.update({k: jobs for k in ("cost", "jobs") if wanted[k]})
     if wanted["jreg"]:
         ret["jreg"] = 0.0

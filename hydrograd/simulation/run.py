@@ -13,7 +13,7 @@ from hydrograd.config._checks import check_model
 from hydrograd.config.cost_options import cost_data, observation_cost_spec, warn_unobserved_gauges
 from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
-from hydrograd.core.cost import observation_cost
+from hydrograd.core.cost import ObservationCost, observation_cost
 
 if TYPE_CHECKING:
     from hydrograd.model import Model
@@ -56,24 +56,33 @@ def run_forward(
     if wanted["cost"] or wanted["jobs"]:
         if not spec.gauges:
             raise ValueError("return_options 'cost' and 'jobs' need a gauge in cost_options 'gauge'; the mesh has none")
-        window = slice(spec.start, None)
-        unobserved = warn_unobserved_gauges(
-            model.response_data.q, model.mesh.code, spec.gauges, window, "in the cost window"
-        )
-        q_sim, q_obs = to_device(model.response.q), to_device(model.response_data.q)
-        jobs = float(observation_cost(q_sim, q_obs, spec, cost_data(model, spec)))
-        if not (np.isfinite(jobs) or unobserved):
-            warnings.warn(
-                f"The cost is {jobs} over the cost window ({model.setup.ntime_step - spec.start} time step(s) "
-                "from cost_options 'end_warmup'): a component of 'jobs_cmpt' is undefined there, e.g. NSE or KGE "
-                "where the observed discharge does not vary",
-                stacklevel=3,
-            )
+        jobs = response_cost(model, spec)
         if wanted["cost"]:
             result["cost"] = jobs
         if wanted["jobs"]:
             result["jobs"] = jobs
     return ForwardRun(**result) if result else None
+
+
+def response_cost(model: Model, spec: ObservationCost) -> float:
+    """The cost ``spec`` (an ``ObservationCost``) of the model's last simulated discharge against its
+    observations, with a warning where it is undefined: gauges without observations in the cost
+    window (NaN, as in smash), or any other non-finite cost (e.g. NSE on a window where the
+    observed discharge does not vary)."""
+    window = slice(spec.start, None)
+    unobserved = warn_unobserved_gauges(
+        model.response_data.q, model.mesh.code, spec.gauges, window, "in the cost window"
+    )
+    q_sim, q_obs = to_device(model.response.q), to_device(model.response_data.q)
+    jobs = float(observation_cost(q_sim, q_obs, spec, cost_data(model, spec)))
+    if not (np.isfinite(jobs) or unobserved):
+        warnings.warn(
+            f"The cost is {jobs} over the cost window ({model.setup.ntime_step - spec.start} time step(s) "
+            "from cost_options 'end_warmup'): a component of 'jobs_cmpt' is undefined there, e.g. NSE or KGE "
+            "where the observed discharge does not vary",
+            stacklevel=3,
+        )
+    return jobs
 
 
 def recorded(wanted: dict[str, Any]) -> dict[str, bool]:
