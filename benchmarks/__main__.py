@@ -8,7 +8,7 @@ Set ``HYDROGRAD_JAX_CACHE=0`` to measure compilation without the persistent cach
 
 Each workload runs in a fresh Python process, as a user's script would: its first call pays every
 compilation, and the size of XLA's CPU pool is chosen for its own domain (see
-``hydrograd._jax_setup``), not for the previous workload's.
+``hydrograd._process``), not for the previous workload's.
 """
 
 from __future__ import annotations

@@ -17,27 +17,26 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.france import TRUTH, hydrograd_model
+from hydrograd.config.cost_options import observation_cost_spec
 from hydrograd.core.cost import observation_cost
 from hydrograd.core.simulate import Forcing, simulate
-from hydrograd.simulation.run import observation_cost_of
 
 N_STEPS = 720
 
 
 def main() -> None:
     model = hydrograd_model()
-    inputs = model._core_inputs()
-    forcing = inputs["forcing"]
+    inputs = model.core_inputs()
+    forcing = inputs.forcing
     cycled = Forcing(forcing.prcp, forcing.pet, jnp.arange(N_STEPS) % forcing.prcp.shape[0], forcing.complete)
-    spec = observation_cost_of(model, {"gauge": "all"})
-    static = {k: inputs.pop(k) for k in ("structure", "dt")}
-    run = {**inputs, "forcing": cycled}
+    spec = observation_cost_spec({"gauge": "all"}, model.facts())
+    run = inputs.replace(forcing=cycled)
 
     # The arrays travel as arguments: closed over, XLA would hold them as constants (a second copy).
     def discharge(params, run):
-        return simulate(**static, **{**run, "params": params}).q
+        return simulate(run.replace(params=params)).q
 
-    truth = {**inputs["params"], **{k: jnp.full_like(inputs["params"][k], v) for k, v in TRUTH.items()}}
+    truth = {**inputs.params, **{k: jnp.full_like(inputs.params[k], v) for k, v in TRUTH.items()}}
     observed = jax.jit(discharge)(truth, run)
 
     def cost(params, run, observed):
@@ -45,11 +44,11 @@ def main() -> None:
 
     value_and_grad = jax.jit(jax.value_and_grad(cost))
     start = time.perf_counter()
-    value, grad = value_and_grad(inputs["params"], run, observed)
+    value, grad = value_and_grad(inputs.params, run, observed)
     jax.block_until_ready(grad)
     first = time.perf_counter() - start
     start = time.perf_counter()
-    value, grad = value_and_grad(inputs["params"], run, observed)
+    value, grad = value_and_grad(inputs.params, run, observed)
     jax.block_until_ready(grad)
     second = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

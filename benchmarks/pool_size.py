@@ -7,7 +7,7 @@ fields cover the first 32 steps; the rest are missing and count as no rain), wit
 gauges at the largest outlets. Every size is measured in fresh processes, alternately with
 ``HYDROGRAD_CPU_THREADS=1`` and ``default``, twice each: the median of a forward run and of an NSE
 gradient with respect to the four distributed parameter maps, after compilation. This is how
-``hydrograd._jax_setup.SHARED_POOL_MIN_CELLS`` was chosen.
+``hydrograd._process.SHARED_POOL_MIN_CELLS`` was chosen.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def measure(side: int) -> tuple[int, float, float]:
 
     import hydrograd
     from benchmarks.france import gauged_mesh, synthetic_observations
+    from hydrograd.calibration.run import Problem
     from hydrograd.config.optimize_options import check_optimize_options
-    from hydrograd.optimize.run import Problem
 
     setup, france = hydrograd.factory.load_dataset("France")
     x0, y0 = france["xmin"] + 575_000, france["ymax"] - 537_000

@@ -246,8 +246,8 @@ def france_gradient() -> Workload:
     maps on France (32 hourly steps): hydrograd's jitted value-and-grad against smash's
     ``backward_run`` (Tapenade adjoint)."""
     from benchmarks.france import hydrograd_model, smash_model
+    from hydrograd.calibration.run import Problem
     from hydrograd.config.optimize_options import check_optimize_options
-    from hydrograd.optimize.run import Problem
 
     ours_model = hydrograd_model()
     problem = Problem(ours_model, check_optimize_options(ours_model, "distributed", "lbfgsb", None), {"gauge": "all"})

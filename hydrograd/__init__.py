@@ -3,18 +3,23 @@
 Drop-in for smash's user API: ``import hydrograd as smash``.
 """
 
-from hydrograd._jax_setup import configure_compilation_cache, configure_cpu_compiler
+from hydrograd._process import apply_import_settings
 
-configure_cpu_compiler()
-configure_compilation_cache()
+# Every change importing hydrograd makes to the process (XLA flags, compilation cache) is made
+# here, before anything starts JAX's backend; see hydrograd._process.
+apply_import_settings()
 
 from hydrograd import factory, io, plot  # noqa: E402
-from hydrograd.config.optimize_options import default_optimize_options  # noqa: E402
+from hydrograd.api import (  # noqa: E402
+    default_optimize_options,
+    evaluation,
+    forward_run,
+    hydrograph_segmentation,
+    optimize,
+    signatures,
+)
 from hydrograd.model import Model  # noqa: E402
-from hydrograd.optimize.run import Optimize, optimize  # noqa: E402
-from hydrograd.signal import hydrograph_segmentation, signatures  # noqa: E402
-from hydrograd.simulation.evaluation import evaluation  # noqa: E402
-from hydrograd.simulation.run import ForwardRun, forward_run  # noqa: E402
+from hydrograd.simulation.outputs import ForwardRun, Optimize  # noqa: E402
 
 __version__ = "0.1.0"
 

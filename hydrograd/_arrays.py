@@ -20,3 +20,9 @@ def to_device(values: Any, dtype: Any = None) -> jax.Array:
     Dtypes follow ``jnp.asarray``: 64-bit values become 32-bit unless ``jax.enable_x64`` is on.
     """
     return jax.device_put(np.asarray(values, dtype=dtype))
+
+
+def to_device_tree(tree: Any) -> Any:
+    """Every host array of a PyTree onto the device in one batched transfer (dtypes as
+    :func:`to_device` gives them)."""
+    return jax.device_put(jax.tree_util.tree_map(np.asarray, tree))

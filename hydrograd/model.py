@@ -1,45 +1,49 @@
-"""``Model``: the stateful, smash-compatible façade over the pure JAX core.
+"""``Model``: the one stateful object, smash's façade over the services below it.
 
-It owns numpy maps on the grid (what users read and write) and converts them at its edge to the
-1-D active-cell arrays the core computes on, and back.
+It owns numpy maps on the grid (what users read and write), turns them at its edge into the plain
+values the services take (:meth:`Model.facts`, :meth:`Model.core_inputs`, calibration data), calls
+them, and writes their results into itself. Nothing below this floor knows it.
 """
 
 from __future__ import annotations
 
 import copy as _copy
-import itertools
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from hydrograd._arrays import to_device
 from hydrograd._containers import KeyedMaps, Namespace
-from hydrograd._jax_setup import start_cpu_backend
-from hydrograd.config._checks import choice, closest, is_real
+from hydrograd._process import size_cpu_pool
+from hydrograd._validate import choice, closest, is_real
+from hydrograd.calibration.data import CalibrationData, normalized_descriptors
+from hydrograd.calibration.run import calibrate
+from hydrograd.config.calibration import check_calibration
+from hydrograd.config.cost_options import observation_cost_spec
+from hydrograd.config.facts import ModelFacts, model_facts
+from hydrograd.config.run_options import common_options as check_common_options
+from hydrograd.config.run_options import return_options as check_return_options
 from hydrograd.config.setup import Setup
-from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, default_parameter_value
+from hydrograd.core.cost import ObservationCost
+from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, Spec
 from hydrograd.core.registry import Structure, get_structure
-from hydrograd.core.simulate import Forcing, SimulationOutput, is_complete, simulate_jit
-from hydrograd.mesh.graph import active_cell_index, build_flow_graph, catchment_masks
+from hydrograd.core.simulate import CoreInputs, SimulationOutput
+from hydrograd.formats.inputs import read_inputs
+from hydrograd.formats.model_file import SavedModel
+from hydrograd.formats.netcdf import results_dataset
+from hydrograd.mesh.layout import CellLayout, IndexedMesh, index_mesh
+from hydrograd.mesh.validate import validate_mesh
+from hydrograd.nn.initializers import INITIALIZERS, check_random_state, initial_values, random_generator
+from hydrograd.simulation.cost import cost_data, response_cost
+from hydrograd.simulation.forward import forward
+from hydrograd.simulation.inputs import core_inputs, default_parameters, default_states, zero_network
+from hydrograd.simulation.outputs import ForwardRun, Optimize, grid_outputs
 
 if TYPE_CHECKING:
     import xarray as xr
 
-
-# Entries of ``Model._core_inputs()`` that ``simulate_jit`` takes as static arguments.
-_STATIC_INPUTS = ("structure", "dt")
-
-
-def core_input_shapes(inputs: dict[str, Any]) -> dict[str, Any]:
-    """``inputs`` (from ``Model._core_inputs``) with every array replaced by its shape and dtype,
-    enough to compile ``simulate_jit`` ahead of time without holding a copy of the model's data."""
-    return {
-        k: v if k in _STATIC_INPUTS else jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), v)
-        for k, v in inputs.items()
-    }
+_DATA = ("atmos_data", "physio_data", "response_data", "response")
+_MAPS = ("rr_parameters", "rr_initial_states", "rr_final_states")
 
 
 class Model:
@@ -50,68 +54,138 @@ class Model:
     """
 
     def __init__(self, setup: dict[str, Any], mesh: dict[str, Any], *, verbose: bool = True):
-        from hydrograd.mesh.validate import validate_mesh
-        from hydrograd.model_inputs import read_inputs
-
-        self.setup = Setup(setup)
-        self.mesh = Namespace(**validate_mesh(mesh))
-        self._index_mesh()
-        inputs = read_inputs(self.setup, self.mesh, self._catchments, verbose=verbose)
-        self.atmos_data = inputs.atmos_data
-        self.physio_data = inputs.physio_data
-        self.response_data = inputs.response_data
-        shape = (self.setup.ntime_step,)
-        self.response = Namespace(q=np.zeros((self.mesh.ng, *shape), dtype=np.float32))
-        self._init_parameters(inputs.interception_capacity)
-        self._init_network()
-
-    def _index_mesh(self) -> None:
-        mesh = self.mesh
-        rows, cols = active_cell_index(mesh.active_cell)
-        nac = rows.size
-        start_cpu_backend(nac)
-        column_major = np.full((mesh.nrow, mesh.ncol), -1, dtype=np.int64)
-        column_major[rows, cols] = np.arange(nac)
-        mesh.rowcol_to_ind_ac = column_major.astype(np.int32)
-        mesh.local_active_cell = mesh.active_cell.copy()
-        self._graph, self._order = build_flow_graph(mesh.flwdir, mesh.active_cell, mesh.dx, mesh.dy, mesh.flwacc)
-        self._rows, self._cols = rows[self._order], cols[self._order]
-        internal = np.full((mesh.nrow, mesh.ncol), -1, dtype=np.int64)
-        internal[self._rows, self._cols] = np.arange(nac)
-        gauge_rows, gauge_cols = np.asarray(mesh.gauge_pos, dtype=np.int64).reshape(-1, 2).T
-        self._gauge_index = internal[gauge_rows, gauge_cols]
-        downstream = np.asarray(self._graph.downstream)[:nac]
-        self._outlet_gauges = downstream[self._gauge_index] == nac
-        self._catchments = catchment_masks(mesh.flwdir, np.asarray(mesh.gauge_pos).reshape(-1, 2))
-
-    def _init_parameters(self, interception_capacity: np.ndarray | None) -> None:
+        checked_setup = Setup(setup)
+        checked_mesh = validate_mesh(mesh)
+        # The one process-wide setting that depends on a model (hydrograd._process): XLA's CPU pool
+        # is sized by the first model's number of cells, before its first JAX computation.
+        size_cpu_pool(checked_mesh["nac"])
+        indexed = index_mesh(checked_mesh)
+        data = read_inputs(checked_setup, Namespace(**checked_mesh), indexed.catchments, verbose=verbose)
+        self._assemble(checked_setup, checked_mesh, indexed)
+        self.atmos_data = data.atmos_data
+        self.physio_data = data.physio_data
+        self.response_data = data.response_data
+        self.response = Namespace(q=np.zeros((self.mesh.ng, self.setup.ntime_step), dtype=np.float32))
         structure = self._structure
         grid = (self.mesh.nrow, self.mesh.ncol)
-        values = np.stack(
-            [np.full(grid, default_parameter_value(k, self.setup.dt), np.float32) for k in structure.parameters],
-            axis=-1,
-        )
-        self.rr_parameters = KeyedMaps(structure.parameters, values)
-        if interception_capacity is not None and "ci" in structure.parameters:
-            self.rr_parameters.get("ci")[...] = interception_capacity
-        states = np.stack([np.full(grid, RR_STATES[k].default, np.float32) for k in structure.states], axis=-1)
+        parameters = default_parameters(structure, self.setup.dt, grid, data.interception_capacity)
+        states = np.stack(list(default_states(structure, grid).values()), axis=-1)
+        self.rr_parameters = KeyedMaps(structure.parameters, np.stack(list(parameters.values()), axis=-1))
         self.rr_initial_states = KeyedMaps(structure.states, states)
         self.rr_final_states = KeyedMaps(structure.states, states.copy())
+        self.nn_parameters = Namespace(**zero_network(self.setup.neurons, self.setup.n_layers))
 
-    def _init_network(self) -> None:
-        """Zero weights and biases for a hybrid structure's flux-correction network (smash's
-        start: the hybrid then behaves exactly as its conceptual base)."""
-        sizes = [int(n) for n in self.setup.neurons if n > 0] if self.setup.n_layers else []
-        values = {}
-        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes), start=1):
-            values[f"weight_{i}"] = np.zeros((n_out, n_in), dtype=np.float32)
-            values[f"bias_{i}"] = np.zeros(n_out, dtype=np.float32)
-        self.nn_parameters = Namespace(**values)
+    @classmethod
+    def from_saved(cls, saved: SavedModel) -> Model:
+        """A model from saved contents (``hydrograd.io.read_model``); no input file is read."""
+        size_cpu_pool(saved.mesh["nac"])
+        model = cls.__new__(cls)
+        model._assemble(saved.setup, dict(saved.mesh), index_mesh(saved.mesh))
+        for name in _DATA:
+            setattr(model, name, Namespace(**getattr(saved, name)))
+        for name in _MAPS:
+            maps = getattr(saved, name)
+            setattr(model, name, KeyedMaps(maps.keys, maps.values.copy()))
+        model.nn_parameters = Namespace(**{k: np.array(v) for k, v in saved.nn_parameters.items()})
+        return model
+
+    def _assemble(self, setup: Setup, mesh: dict[str, Any], indexed: IndexedMesh) -> None:
+        self.setup = setup
+        self.mesh = Namespace(**mesh)
+        self.mesh.rowcol_to_ind_ac = indexed.rowcol_to_ind_ac
+        self.mesh.local_active_cell = np.asarray(mesh["active_cell"]).copy()
+        self._indexed = indexed
+
+    def to_saved(self) -> SavedModel:
+        """The model's contents for ``hydrograd.io.save_model`` (shared arrays, not copies)."""
+        return SavedModel(
+            setup=self.setup,
+            mesh={k: v for k, v in vars(self.mesh).items() if not k.startswith("_")},
+            **{name: vars(getattr(self, name)) for name in _DATA},
+            **{name: getattr(self, name) for name in _MAPS},
+            nn_parameters=vars(self.nn_parameters),
+        )
+
+    @property
+    def layout(self) -> CellLayout:
+        """Where the active cells are: the orders of :meth:`core_inputs`' arrays and the grid."""
+        return self._indexed.layout
 
     @property
     def _structure(self) -> Structure:
         s = self.setup
         return get_structure(s.snow_module, s.hydrological_module, s.routing_module)
+
+    # ---- plain values for the services ----------------------------------------------------------
+
+    def _nn_parameter_names(self) -> list[str]:
+        return [f"{kind}_{i}" for i in range(1, self.setup.n_layers + 1) for kind in ("weight", "bias")]
+
+    def facts(self, values: bool = False) -> ModelFacts:
+        """What option checks need to know about this model, as a frozen value; ``values`` adds the
+        range of every parameter and initial state on the active cells."""
+        return model_facts(
+            self.setup,
+            self.mesh.code,
+            self._indexed.outlet_gauges,
+            self.mesh.active_cell,
+            self._maps(self.rr_parameters),
+            self._maps(self.rr_initial_states),
+            self._network(),
+            values,
+        )
+
+    @staticmethod
+    def _maps(maps: KeyedMaps) -> dict[str, np.ndarray]:
+        return {str(k): maps.get(str(k)) for k in maps.keys}
+
+    def _network(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self.nn_parameters, k) for k in self._nn_parameter_names()}
+
+    def core_inputs(self) -> CoreInputs:
+        """The model as ``hydrograd.core.simulate`` runs it: active cells in the flow graph's order,
+        on the device."""
+        return core_inputs(
+            self._structure,
+            self.setup.dt,
+            self._indexed,
+            self._maps(self.rr_parameters),
+            self._maps(self.rr_initial_states),
+            self.atmos_data.prcp,
+            self.atmos_data.pet,
+            self.physio_data.imperviousness,
+            self._network(),
+        )
+
+    def _calibration_data(self) -> CalibrationData:
+        physio = self.physio_data
+        statistics = {
+            k: getattr(physio, k) for k in ("l_descriptor", "u_descriptor", "mean_descriptor", "std_descriptor")
+        }
+        return CalibrationData(
+            inputs=self.core_inputs(),
+            q_obs=self.response_data.q,
+            mean_prcp=self.atmos_data.mean_prcp,
+            area_dln=self.mesh.area_dln,
+            gauge_codes=tuple(str(c) for c in self.mesh.code),
+            layout=self.layout,
+            descriptors=normalized_descriptors(physio.descriptor, self.setup.descriptor_tfm, statistics),
+            descriptor_names=tuple(str(d) for d in self.setup.descriptor_name),
+            network=self._network(),
+        )
+
+    def _write_run(self, out: SimulationOutput) -> None:
+        """Keep a run's discharge and final states."""
+        self.response.q = np.asarray(out.q, dtype=np.float32)
+        layout = self.layout
+        for i, key in enumerate(self.rr_final_states.keys):
+            self.rr_final_states.values[..., i] = layout.to_grid(out.final_states[str(key)])
+
+    def _response_cost(self, spec: ObservationCost) -> float:
+        codes = tuple(str(c) for c in self.mesh.code)
+        q_obs = self.response_data.q
+        data = cost_data(spec, q_obs, self.atmos_data.mean_prcp, self.mesh.area_dln, self.setup.dt, codes)
+        return response_cost(self.response.q, q_obs, spec, data, codes)
 
     # ---- parameters and states -------------------------------------------------------------
 
@@ -126,7 +200,7 @@ class Model:
             )
         return name
 
-    def _check_value(self, name: str, value: Any, spec, what: str) -> np.ndarray:
+    def _check_value(self, name: str, value: Any, spec: Spec, what: str) -> np.ndarray:
         """``value`` (a number or a ``(nrow, ncol)`` map) as a float32 map, after checking that it is
         finite on the active cells and inside the feasible domain (strictly above 0 for a capacity)."""
         if not (is_real(value) or isinstance(value, np.ndarray | jax.Array)):
@@ -215,13 +289,6 @@ class Model:
         self._set_network("bias", value, initializer, random_state)
 
     def _set_network(self, kind: str, value: list | None, initializer: str, random_state: int | None) -> None:
-        from hydrograd.factory.initializers import (
-            INITIALIZERS,
-            check_random_state,
-            initial_values,
-            random_generator,
-        )
-
         if not self.setup.n_layers:
             raise ValueError(
                 f"structure '{self.setup.structure}' has no flux-correction network; choose a hybrid "
@@ -258,76 +325,6 @@ class Model:
         for i, array in enumerate(new, start=1):
             setattr(self.nn_parameters, f"{kind}_{i}", np.array(array, dtype=np.float32))
 
-    def _flux_correction(self):
-        """The network hook the core takes, or None for a conceptual structure."""
-        if not self.setup.n_layers:
-            return None
-        from hydrograd.core.structures.hybrid import make_flux_correction
-
-        return make_flux_correction(
-            [to_device(w) for w in self.get_nn_parameters_weight()],
-            [to_device(b) for b in self.get_nn_parameters_bias()],
-        )
-
-    # ---- conversions at the edge -----------------------------------------------------------
-
-    def _to_active(self, grid_values: np.ndarray) -> jnp.ndarray:
-        """``(nrow, ncol, ...)`` -> ``(nac, ...)``, active cells in the flow graph's (level) order."""
-        grid_values = np.asarray(grid_values)
-        flat = grid_values.reshape(self.mesh.nrow * self.mesh.ncol, *grid_values.shape[2:])
-        return to_device(np.take(flat, self._rows * self.mesh.ncol + self._cols, axis=0))
-
-    def _series_to_active(self, grid_series: np.ndarray) -> np.ndarray:
-        """``(nrow, ncol, T)`` -> ``(T, nac)``, on the host. Forcing is stored time-major (Fortran
-        order, as smash keeps it), where this is one gather per time step and no copy of the grid."""
-        grid_series = np.asarray(grid_series)
-        by_time = grid_series.transpose(2, 1, 0).reshape(grid_series.shape[2], -1)
-        return np.take(by_time, self._cols * self.mesh.nrow + self._rows, axis=1)
-
-    def _to_grid(self, active_values: np.ndarray, fill: float = -99.0) -> np.ndarray:
-        """``(..., nac)`` -> ``(nrow, ncol, ...)`` with ``fill`` outside the active cells."""
-        active_values = np.asarray(active_values)
-        lead = active_values.shape[:-1]
-        out = np.full((self.mesh.nrow * self.mesh.ncol, *lead), fill, dtype=active_values.dtype)
-        out[self._rows * self.mesh.ncol + self._cols] = np.moveaxis(active_values, -1, 0)
-        return out.reshape(self.mesh.nrow, self.mesh.ncol, *lead)
-
-    def _core_inputs(self) -> dict[str, Any]:
-        """Everything ``simulate`` needs, on active cells."""
-        params = {k: self._to_active(self.rr_parameters.get(k)) for k in self.rr_parameters.keys}
-        states = {k: self._to_active(self.rr_initial_states.get(k)) for k in self.rr_initial_states.keys}
-        prcp = self._series_to_active(self.atmos_data.prcp)
-        pet = self._series_to_active(self.atmos_data.pet)
-        # Checked on the host copy: on an accelerator the device copy would come back for it.
-        forcing = Forcing(to_device(prcp), to_device(pet), complete=is_complete(prcp, pet))
-        return {
-            "structure": self._structure,
-            "params": params,
-            "initial_states": states,
-            "forcing": forcing,
-            "graph": self._graph,
-            "gauge_index": to_device(self._gauge_index, np.int32),
-            "imperviousness": self._to_active(self.physio_data.imperviousness),
-            "dt": self.setup.dt,
-            "flux_correction": self._flux_correction(),
-        }
-
-    def _run(self, compiled: Callable[..., SimulationOutput] | None = None, **record: bool) -> SimulationOutput:
-        """Run the core, store discharge and final states on the model, return the raw output.
-
-        ``compiled``: ``simulate_jit`` compiled ahead of time for the same shapes and ``record``
-        flags (``simulate_jit.lower(**core_input_shapes(model._core_inputs()), **record).compile()``).
-        """
-        inputs = self._core_inputs()
-        if compiled is None:
-            out = simulate_jit(**inputs, **record)
-        else:
-            out = compiled(**{k: v for k, v in inputs.items() if k not in _STATIC_INPUTS})
-        self.response.q = np.asarray(out.q, dtype=np.float32)
-        for i, key in enumerate(self.rr_final_states.keys):
-            self.rr_final_states.values[..., i] = self._to_grid(out.final_states[key])
-        return out
-
     # ---- simulation ------------------------------------------------------------------------
 
     def forward_run(
@@ -335,11 +332,26 @@ class Model:
         cost_options: dict[str, Any] | None = None,
         common_options: dict[str, Any] | None = None,
         return_options: dict[str, Any] | None = None,
-    ):
-        """Run the model over the whole period; see ``hydrograd.forward_run``."""
-        from hydrograd.simulation.run import run_forward
-
-        return run_forward(self, cost_options, common_options, return_options)
+    ) -> ForwardRun | None:
+        """Run the model over the whole period in place; return a ``ForwardRun`` when
+        ``return_options`` asks for anything (see ``hydrograd.forward_run``)."""
+        common = check_common_options(common_options)
+        facts = self.facts()
+        returns = check_return_options(return_options, "forward_run", facts.time_index)
+        spec = observation_cost_spec(cost_options, facts)
+        if common.verbose:
+            print("</> Forward Run")
+        out = forward(self.core_inputs(), returns.record)
+        self._write_run(out)
+        result = grid_outputs(out, self.layout, facts.rr_states, returns, facts.time_index)
+        if returns["cost"] or returns["jobs"]:
+            if not spec.gauges:
+                raise ValueError(
+                    "return_options 'cost' and 'jobs' need a gauge in cost_options 'gauge'; the mesh has none"
+                )
+            jobs = self._response_cost(spec)
+            result.update({k: jobs for k in ("cost", "jobs") if returns[k]})
+        return ForwardRun(**result) if result else None
 
     def optimize(
         self,
@@ -350,37 +362,67 @@ class Model:
         common_options: dict[str, Any] | None = None,
         return_options: dict[str, Any] | None = None,
         callback=None,
-    ):
-        """Calibrate the model in place; see ``hydrograd.optimize``."""
-        from hydrograd.optimize.run import optimize_model
-
-        return optimize_model(
-            self, mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback
+    ) -> Optimize | None:
+        """Calibrate the model in place (see ``hydrograd.optimize``). The model is only written once
+        the optimizer has finished: an error or a Ctrl-C on the way leaves it exactly as it was."""
+        facts = self.facts(values=True)
+        request = check_calibration(
+            facts, mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback
         )
-
-    def _nn_parameter_names(self) -> list[str]:
-        """Weight and bias names of the flux-correction network, in smash's order (none when the
-        structure is not hybrid)."""
-        return [f"{kind}_{i}" for i in range(1, self.setup.n_layers + 1) for kind in ("weight", "bias")]
+        result = calibrate(self._calibration_data(), request)
+        layout = self.layout
+        for name, values in result.values.items():
+            target = self.rr_parameters if name in facts.rr_parameters else self.rr_initial_states
+            if result.on_grid:
+                target.get(name)[...] = values
+            else:
+                target.get(name)[layout.rows, layout.cols] = values
+        for key, values in result.network.items():
+            setattr(self.nn_parameters, key, values)
+        self._write_run(result.output)
+        ret = {**grid_outputs(result.output, layout, facts.rr_states, request.returns, facts.time_index)}
+        ret.update(result.returned)
+        return Optimize(**ret) if ret else None
 
     def to_xarray(self, run: Any = None) -> xr.Dataset:
         """Discharge ``(gauge, time)``, observations, parameter and state maps ``(y, x)`` with the mesh's
         coordinates as an ``xarray.Dataset``; ``run`` (a ``ForwardRun`` or ``Optimize`` with
         ``rr_states``/``q_domain``) adds its time-stepped maps. Save it with
-        ``hydrograd.io.save_netcdf``; see ``hydrograd.io.netcdf`` for the layout."""
-        from hydrograd.io.netcdf import model_to_xarray
-
-        return model_to_xarray(self, run)
+        ``hydrograd.io.save_netcdf``; see ``hydrograd.formats.netcdf`` for the layout."""
+        setup = self.setup
+        attrs = {
+            "title": "hydrograd results",
+            "structure": str(setup.structure),
+            "dt": float(setup.dt),
+            "start_time": str(setup.start),
+            "end_time": str(setup.end),
+            "xres": float(self.mesh.xres),
+            "yres": float(self.mesh.yres),
+        }
+        if getattr(self.mesh, "epsg", None) is not None:
+            attrs["epsg"] = int(self.mesh.epsg)
+        states = [str(k) for k in self.rr_initial_states.keys]
+        return results_dataset(
+            vars(self.mesh),
+            setup.time_index(),
+            attrs,
+            self.response.q,
+            self.response_data.q,
+            {str(k): self.get_rr_parameters(str(k)) for k in self.rr_parameters.keys},
+            {k: self.get_rr_initial_states(k) for k in states},
+            {k: self.get_rr_final_states(k) for k in states},
+            run,
+        )
 
     def copy(self) -> Model:
-        """A deep copy (the immutable flow graph is shared)."""
+        """A deep copy (the immutable indexed mesh is shared)."""
         return _copy.deepcopy(self)
 
     def __deepcopy__(self, memo):
         new = self.__class__.__new__(self.__class__)
         memo[id(self)] = new
         for key, value in self.__dict__.items():
-            new.__dict__[key] = value if key == "_graph" else _copy.deepcopy(value, memo)
+            new.__dict__[key] = value if key == "_indexed" else _copy.deepcopy(value, memo)
         return new
 
     def __repr__(self) -> str:

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hydrograd._validate import closest
+from hydrograd.model import Model
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-
-    from hydrograd.model import Model
 
 __all__ = ["hydrograph", "loss_history", "parameter_map"]
 
@@ -42,8 +43,6 @@ def _gauge_index(model: Model, gauge: int | str) -> int:
     codes = [str(c) for c in model.mesh.code]
     if isinstance(gauge, str):
         if gauge not in codes:
-            from hydrograd.config._checks import closest
-
             raise ValueError(f"Unknown gauge '{gauge}'.{closest(gauge, codes)} Gauges: {codes}")
         return codes.index(gauge)
     if isinstance(gauge, bool) or not isinstance(gauge, int | np.integer) or not -len(codes) <= gauge < len(codes):
@@ -99,8 +98,6 @@ def _named_map(model: Model, name: str) -> np.ndarray:
         return model.get_rr_initial_states(name)
     if name.endswith("_final") and name[: -len("_final")] in model.rr_final_states.keys:
         return model.get_rr_final_states(name[: -len("_final")])
-    from hydrograd.config._checks import closest
-
     valid = [
         *model.rr_parameters.keys,
         *model.rr_initial_states.keys,

@@ -21,18 +21,22 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import hydrograd as smash
-from hydrograd.config.optimize_options import MAPPINGS, OPTIMIZERS
 from hydrograd.config.run_options import RETURN_OPTIONS
 from hydrograd.config.setup import DEFAULT_SETUP, SERR_MU_MAPPINGS, SERR_SIGMA_MAPPINGS
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES
 from hydrograd.core.registry import HYDROLOGICAL_MODULES, ROUTING_MODULES
 from hydrograd.factory.dataset import DATASET_NAMES
+from hydrograd.mesh.graph import catchment_masks
 from hydrograd.mesh.validate import VALID_KEYS
+from hydrograd.optimizers import MAPPINGS as MAPPING_ROWS
+from hydrograd.optimizers import OPTIMIZERS as OPTIMIZER_ROWS
 from hydrograd.preprocess.atmos_stats import mean_atmos_per_gauge
 from tests._tiny import tiny_mesh, tiny_setup
 
+MAPPINGS = list(MAPPING_ROWS)
+OPTIMIZERS = list(OPTIMIZER_ROWS)
 ALLOWED = (ValueError, TypeError, KeyError, FileNotFoundError)
-optimize_run = importlib.import_module("hydrograd.optimize.run")
+calibration_run = importlib.import_module("hydrograd.calibration.run")
 SETTINGS = {
     "deadline": None,
     "database": None,
@@ -139,8 +143,8 @@ def model():
     m.atmos_data.prcp[...] = rng.gamma(0.4, 8.0, m.atmos_data.prcp.shape)
     m.atmos_data.prcp[..., 10] = 300.0
     m.atmos_data.pet[...] = 0.2
-    m.atmos_data.mean_prcp = mean_atmos_per_gauge(m.atmos_data.prcp, m._catchments)
-    m.atmos_data.mean_pet = mean_atmos_per_gauge(m.atmos_data.pet, m._catchments)
+    m.atmos_data.mean_prcp = mean_atmos_per_gauge(m.atmos_data.prcp, catchment_masks(m.mesh.flwdir, m.mesh.gauge_pos))
+    m.atmos_data.mean_pet = mean_atmos_per_gauge(m.atmos_data.pet, catchment_masks(m.mesh.flwdir, m.mesh.gauge_pos))
     m.forward_run(common_options={"verbose": False})
     m.response_data.q[...] = 1.2 * m.response.q + 0.01
     return m
@@ -337,8 +341,7 @@ def test_optimize_checks_everything_before_any_work(
     def reached(*args, **kwargs):
         raise _ReachedError
 
-    monkeypatch.setattr(optimize_run, "_run_method", reached)
-    monkeypatch.setattr(optimize_run, "train_network", reached)
+    monkeypatch.setattr(calibration_run, "_minimize", reached)
     m = model.copy()
     before = m.rr_parameters.values.copy()
     reached = False

@@ -1,60 +1,34 @@
-"""``mapping``, ``optimizer`` and ``optimize_options`` of a calibration, checked once."""
+"""``mapping``, ``optimizer`` and ``optimize_options`` of a calibration, checked once into a
+frozen :class:`OptimizeSpec`. The names, defaults and pairings come from
+``hydrograd.optimizers``' registry."""
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
-from hydrograd.config._checks import as_finite_float, check_model, choice, closest, is_real, reject_unknown_keys
+from hydrograd._validate import as_finite_float, choice, closest, is_real, reject_unknown_keys
+from hydrograd.config.facts import ModelFacts
 from hydrograd.core.parameters import FEASIBLE_TOLERANCE, NOT_OPTIMIZABLE, RR_PARAMETERS, RR_STATES
-
-if TYPE_CHECKING:
-    from hydrograd.model import Model
-
-MAPPINGS = ("uniform", "distributed", "multi-linear", "multi-power", "ann")
-SCIPY_OPTIMIZERS = ("lbfgsb", "nelder-mead", "powell")
-ADAPTIVE_OPTIMIZERS = ("adam", "sgd", "adagrad", "rmsprop")
-OPTIMIZERS = ("sbs", *SCIPY_OPTIMIZERS, *ADAPTIVE_OPTIMIZERS)
-GRADIENT_OPTIMIZERS = ("lbfgsb", *ADAPTIVE_OPTIMIZERS)
-
-COMPATIBLE_OPTIMIZERS = {
-    "uniform": OPTIMIZERS,
-    "distributed": ("lbfgsb", *ADAPTIVE_OPTIMIZERS),
-    "multi-linear": ("lbfgsb", *ADAPTIVE_OPTIMIZERS),
-    "multi-power": ("lbfgsb", *ADAPTIVE_OPTIMIZERS),
-    "ann": ADAPTIVE_OPTIMIZERS,
-}
-
-TERMINATION_CRIT = {
-    "sbs": {"maxiter": 50},
-    "nelder-mead": {"maxiter": 200, "xatol": 1e-4, "fatol": 1e-4},
-    "powell": {"maxiter": 50},
-    "lbfgsb": {"maxiter": 100, "factr": 1e6, "pgtol": 1e-12},
-    **{name: {"maxiter": 200, "early_stopping": 0} for name in ADAPTIVE_OPTIMIZERS},
-}
+from hydrograd.optimizers import MAPPINGS, OPTIMIZERS
 
 CONTROL_TRANSFORMS = ("sbs", "normalize", "keep")
-DEFAULT_LEARNING_RATE = 0.003
-
-
-def default_optimizer(mapping: str) -> str:
-    """smash's default optimizer for each mapping."""
-    return {"uniform": "sbs", "ann": "adam"}.get(mapping, "lbfgsb")
 
 
 def check_mapping_optimizer(mapping: Any, optimizer: Any) -> tuple[str, str]:
     """Validate the pair; ``optimizer=None`` picks the mapping's default."""
     mapping = choice(mapping, MAPPINGS, "mapping")
+    row = MAPPINGS[mapping]
     if optimizer is None:
-        return mapping, default_optimizer(mapping)
+        return mapping, row.default_optimizer
     optimizer = choice(optimizer, OPTIMIZERS, "optimizer")
-    if optimizer not in COMPATIBLE_OPTIMIZERS[mapping]:
+    if optimizer not in row.optimizers:
         raise ValueError(
-            f"optimizer '{optimizer}' cannot serve mapping '{mapping}'. "
-            f"Choices for '{mapping}': {list(COMPATIBLE_OPTIMIZERS[mapping])}"
+            f"optimizer '{optimizer}' cannot serve mapping '{mapping}'. Choices for '{mapping}': {list(row.optimizers)}"
         )
     return mapping, optimizer
 
@@ -66,71 +40,74 @@ def allowed_keys(mapping: str, optimizer: str) -> tuple[str, ...]:
         keys += ["net", "learning_rate", "random_state"]
     else:
         keys.append("control_tfm")
-        if mapping in ("multi-linear", "multi-power"):
+        if MAPPINGS[mapping].uses_descriptors:
             keys.append("descriptor")
-        if optimizer in ADAPTIVE_OPTIMIZERS:
+        if OPTIMIZERS[optimizer].is_adaptive:
             keys.append("learning_rate")
     return (*keys, "termination_crit")
 
 
-def _default_parameters(model: Model) -> list[str]:
-    names = [str(k) for k in model.rr_parameters.keys if k not in NOT_OPTIMIZABLE]
-    return names + model._nn_parameter_names()
+def default_parameters(facts: ModelFacts) -> list[str]:
+    """What a calibration calibrates when ``parameters`` is not given: every parameter but those
+    only the model sets, and a hybrid structure's network."""
+    return [k for k in facts.rr_parameters if k not in NOT_OPTIMIZABLE] + list(facts.nn_parameters)
 
 
-def default_optimize_options(model: Model, mapping: str = "uniform", optimizer: str | None = None) -> dict[str, Any]:
-    """The options ``optimize`` uses when none are given, as a dict to edit and pass back."""
-    check_model(model)
-    mapping, optimizer = check_mapping_optimizer(mapping, optimizer)
-    parameters = _default_parameters(model)
-    bounds = {k: v for k, v in model.get_rr_parameters_bounds().items() if k in parameters}
+def default_options(facts: ModelFacts, mapping: str, optimizer: str) -> dict[str, Any]:
+    """The options of a checked mapping/optimizer pair when none are given, as a dict to edit and
+    pass back (``net`` excepted: the caller builds the default network of ``mapping="ann"``)."""
+    parameters = default_parameters(facts)
+    bounds = {k: facts.default_bounds(k) for k in facts.rr_parameters if k in parameters}
     options: dict[str, Any] = {"parameters": parameters, "bounds": bounds}
+    row = OPTIMIZERS[optimizer]
     if mapping == "ann":
-        from hydrograd.factory.net import default_net
-
-        options["net"] = default_net(
-            model.setup.nd, len(bounds), list(bounds.values()), (model.mesh.nrow, model.mesh.ncol)
-        )
-        options["learning_rate"] = DEFAULT_LEARNING_RATE
+        options["learning_rate"] = row.learning_rate
         options["random_state"] = None
     else:
         options["control_tfm"] = "sbs" if optimizer == "sbs" else "normalize"
-        if mapping in ("multi-linear", "multi-power"):
-            options["descriptor"] = {k: np.array(model.setup.descriptor_name) for k in bounds}
-        if optimizer in ADAPTIVE_OPTIMIZERS:
-            options["learning_rate"] = DEFAULT_LEARNING_RATE
-    options["termination_crit"] = copy.deepcopy(TERMINATION_CRIT[optimizer])
+        if MAPPINGS[mapping].uses_descriptors:
+            options["descriptor"] = {k: np.array(facts.descriptor_names) for k in bounds}
+        if row.is_adaptive:
+            options["learning_rate"] = row.learning_rate
+    options["termination_crit"] = dict(row.termination)
     return options
 
 
-@dataclass
-class OptimizeOptions:
+@dataclass(frozen=True)
+class OptimizeSpec:
     """Checked options. ``rr_parameters``/``rr_states`` keep the model's order; ``nn_parameters``
-    lists the hybrid network's weight and bias names that are calibrated."""
+    lists the hybrid network's weight and bias names that are calibrated; ``bounds`` and
+    ``descriptor`` (indices of the descriptors each name depends on) cover ``rr_parameters`` and
+    ``rr_states``; ``net`` is the user's ``factory.Net`` (None: the default network), which the
+    calibration copies before training."""
 
     mapping: str
     optimizer: str
     rr_parameters: tuple[str, ...]
     rr_states: tuple[str, ...]
     nn_parameters: tuple[str, ...]
-    bounds: dict[str, tuple[float, float]]
+    bounds: Mapping[str, tuple[float, float]]
     control_tfm: str
-    descriptor: dict[str, tuple[int, ...]]
-    termination_crit: dict[str, Any]
-    learning_rate: float = DEFAULT_LEARNING_RATE
+    descriptor: Mapping[str, tuple[int, ...]]
+    termination_crit: Mapping[str, Any]
+    learning_rate: float | None
     net: Any = None
     random_state: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The mapped names: parameters, then initial states."""
+        return self.rr_parameters + self.rr_states
 
 
-def _check_parameters(model: Model, value: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _check_parameters(facts: ModelFacts, value: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list | tuple | np.ndarray) or len(value) == 0:
         raise ValueError(f"optimize_options key 'parameters' must be a non-empty list of names, got {value!r}")
-    params = [str(k) for k in model.rr_parameters.keys]
-    states = [str(k) for k in model.rr_initial_states.keys]
-    nn = model._nn_parameter_names()
+    params = list(facts.rr_parameters)
+    states = list(facts.rr_states)
+    nn = list(facts.nn_parameters)
     valid = [p for p in params if p not in NOT_OPTIMIZABLE] + states + nn
     asked = []
     for name in value:
@@ -142,7 +119,7 @@ def _check_parameters(model: Model, value: Any) -> tuple[tuple[str, ...], tuple[
         if name not in valid:
             raise ValueError(
                 f"optimize_options 'parameters': unknown name '{name}' for structure "
-                f"'{model.setup.structure}'.{closest(name, valid)} Choices: {valid}"
+                f"'{facts.structure}'.{closest(name, valid)} Choices: {valid}"
             )
         asked.append(name)
     if len(set(asked)) != len(asked):
@@ -154,11 +131,10 @@ def _check_parameters(model: Model, value: Any) -> tuple[tuple[str, ...], tuple[
     )
 
 
-def _check_bounds(model: Model, names: tuple[str, ...], value: Any) -> dict[str, tuple[float, float]]:
+def _check_bounds(facts: ModelFacts, names: tuple[str, ...], value: Any) -> dict[str, tuple[float, float]]:
     given = {} if value is None else value
     if not isinstance(given, dict):
         raise TypeError(f"optimize_options key 'bounds' must be a dict name -> (low, high), got {type(given).__name__}")
-    defaults = {**model.get_rr_parameters_bounds(), **model.get_rr_initial_states_bounds()}
     bounds = {}
     for key, pair in given.items():
         if not isinstance(key, str):
@@ -177,7 +153,7 @@ def _check_bounds(model: Model, names: tuple[str, ...], value: Any) -> dict[str,
             as_finite_float(pair[1], f"{what}: upper bound"),
         )
     for name in names:
-        low, high = bounds.setdefault(name, defaults[name])
+        low, high = bounds.setdefault(name, facts.default_bounds(name))
         if not low < high:
             raise ValueError(
                 f"optimize_options 'bounds' for '{name}': lower bound {low} must be below upper bound {high}"
@@ -189,18 +165,17 @@ def _check_bounds(model: Model, names: tuple[str, ...], value: Any) -> dict[str,
                 f"optimize_options 'bounds' for '{name}': ({low}, {high}) leaves the feasible domain "
                 f"]{spec.feasible[0]}, {spec.feasible[1]}["
             )
-        current = (model.get_rr_parameters if name in model.rr_parameters.keys else model.get_rr_initial_states)(name)
-        active = current[model.mesh.active_cell == 1]
-        if active.min() + FEASIBLE_TOLERANCE < low or active.max() - FEASIBLE_TOLERANCE > high:
+        smallest, largest = facts.current[name]
+        if smallest + FEASIBLE_TOLERANCE < low or largest - FEASIBLE_TOLERANCE > high:
             raise ValueError(
                 f"optimize_options 'bounds' for '{name}': ({low}, {high}) does not contain the current values "
-                f"[{active.min()}, {active.max()}]; widen the bounds or set '{name}' inside them first"
+                f"[{smallest}, {largest}]; widen the bounds or set '{name}' inside them first"
             )
     return {name: bounds[name] for name in names}
 
 
-def _check_descriptor(model: Model, names: tuple[str, ...], value: Any) -> dict[str, tuple[int, ...]]:
-    available = [str(d) for d in model.setup.descriptor_name]
+def _check_descriptor(facts: ModelFacts, names: tuple[str, ...], value: Any) -> dict[str, tuple[int, ...]]:
+    available = list(facts.descriptor_names)
     if not available:
         raise ValueError(
             "descriptor mappings need descriptors: set 'read_descriptor' and 'descriptor_name' in the setup"
@@ -236,7 +211,7 @@ def _check_descriptor(model: Model, names: tuple[str, ...], value: Any) -> dict[
 
 
 def _check_termination(optimizer: str, value: Any) -> dict[str, Any]:
-    defaults = TERMINATION_CRIT[optimizer]
+    defaults = OPTIMIZERS[optimizer].termination
     given = {} if value is None else value
     if not isinstance(given, dict):
         raise TypeError(f"optimize_options key 'termination_crit' must be a dict, got {given!r}")
@@ -258,31 +233,35 @@ def _check_termination(optimizer: str, value: Any) -> dict[str, Any]:
 
 
 def check_optimize_options(
-    model: Model, mapping: str, optimizer: str, options: dict[str, Any] | None
-) -> OptimizeOptions:
+    facts: ModelFacts, mapping: str, optimizer: str, options: dict[str, Any] | None
+) -> OptimizeSpec:
     """Validate ``optimize_options`` (None: defaults) for an already checked mapping/optimizer pair."""
     options = {} if options is None else options
     if not isinstance(options, dict):
         raise TypeError(f"optimize_options must be a dict, got {type(options).__name__}")
-    options = dict(options)
     reject_unknown_keys(options, allowed_keys(mapping, optimizer), f"optimize_options ({mapping}, {optimizer})")
-    defaults = default_optimize_options(model, mapping, optimizer)
-    rr_p, rr_s, nn = _check_parameters(model, options.get("parameters", defaults["parameters"]))
+    defaults = default_options(facts, mapping, optimizer)
+    rr_p, rr_s, nn = _check_parameters(facts, options.get("parameters", defaults["parameters"]))
     bounded = rr_p + rr_s
     if mapping != "ann" and not bounded and not nn:
         raise ValueError("optimize_options 'parameters' selects nothing to calibrate")
-    bounds = _check_bounds(model, bounded, options.get("bounds"))
+    bounds = _check_bounds(facts, bounded, options.get("bounds"))
     tfm = options.get("control_tfm", defaults.get("control_tfm", "keep"))
     if mapping != "ann":
         tfm = choice(tfm, CONTROL_TRANSFORMS, "optimize_options 'control_tfm'")
         if tfm == "sbs" and optimizer != "sbs":
             raise ValueError(f"control_tfm 'sbs' only serves the sbs optimizer, not '{optimizer}'")
     descriptor = {}
-    if mapping in ("multi-linear", "multi-power"):
-        descriptor = _check_descriptor(model, bounded, options.get("descriptor"))
-    learning_rate = options.get("learning_rate", defaults.get("learning_rate", DEFAULT_LEARNING_RATE))
-    if not is_real(learning_rate) or not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"optimize_options 'learning_rate' must be a positive, finite number, got {learning_rate!r}")
+    if MAPPINGS[mapping].uses_descriptors and mapping != "ann":
+        descriptor = _check_descriptor(facts, bounded, options.get("descriptor"))
+    learning_rate = None
+    if "learning_rate" in defaults:
+        learning_rate = options.get("learning_rate", defaults["learning_rate"])
+        if not is_real(learning_rate) or not (np.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(
+                f"optimize_options 'learning_rate' must be a positive, finite number, got {learning_rate!r}"
+            )
+        learning_rate = float(learning_rate)
     random_state = options.get("random_state")
     if random_state is not None and (
         isinstance(random_state, bool | np.bool_)
@@ -292,17 +271,17 @@ def check_optimize_options(
         raise ValueError(
             f"optimize_options 'random_state' must be an int in [0, 2**32 - 1] or None, got {random_state!r}"
         )
-    return OptimizeOptions(
+    return OptimizeSpec(
         mapping=mapping,
         optimizer=optimizer,
         rr_parameters=rr_p,
         rr_states=rr_s,
         nn_parameters=nn,
-        bounds=bounds,
+        bounds=MappingProxyType(bounds),
         control_tfm=tfm,
-        descriptor=descriptor,
-        termination_crit=_check_termination(optimizer, options.get("termination_crit")),
-        learning_rate=float(learning_rate),
-        net=options.get("net", defaults.get("net")),
+        descriptor=MappingProxyType(descriptor),
+        termination_crit=MappingProxyType(_check_termination(optimizer, options.get("termination_crit"))),
+        learning_rate=learning_rate,
+        net=options.get("net"),
         random_state=None if random_state is None else int(random_state),
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from hydrograd.config._checks import as_finite_float, as_weights, choice, is_real, reject_unknown_keys
+from hydrograd._validate import as_finite_float, as_weights, choice, is_real, reject_unknown_keys
 from hydrograd.config.cost_options import SIMULATION_COST_KEYS
-from hydrograd.optimize.objective import REGULARIZATIONS
+from hydrograd.core.regularization import REGULARIZATIONS
 
 REGULARIZATION_KEYS = ("wjreg", "jreg_cmpt", "wjreg_cmpt")
 
@@ -24,7 +24,7 @@ def split_cost_options(cost_options: dict[str, Any] | None) -> tuple[dict[str, A
 
 
 AUTO_WJREG = ("fast", "lcurve")
-"""Automatic choices of ``wjreg`` (see ``hydrograd.optimize.regularization_weight``)."""
+"""Automatic choices of ``wjreg`` (see ``hydrograd.calibration.regularization_weight``)."""
 
 
 class RegularizationSpec(NamedTuple):

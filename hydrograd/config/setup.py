@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hydrograd.config._checks import as_bool, as_positive_float, choice, is_real, reject_unknown_keys
+from hydrograd._validate import as_bool, as_positive_float, choice, is_real, reject_unknown_keys
 from hydrograd.core.registry import HYDROLOGICAL_MODULES, ROUTING_MODULES, SNOW_MODULES, get_structure
 
 INPUT_FORMATS = ("tif", "nc")
@@ -64,22 +64,6 @@ DEFAULT_SETUP: dict[str, Any] = {
     "imperviousness_format": "tif",
     "imperviousness_file": None,
 }
-
-_BOOL_KEYS = (
-    "adjust_interception",
-    "compute_mean_atmos",
-    "read_qobs",
-    "read_prcp",
-    "read_pet",
-    "daily_interannual_pet",
-    "read_snow",
-    "read_temp",
-    "prcp_partitioning",
-    "sparse_storage",
-    "read_descriptor",
-    "read_imperviousness",
-)
-_ATMOS_KINDS = ("prcp", "pet", "snow", "temp")
 
 
 def _timestamp(value: Any, key: str) -> pd.Timestamp:
@@ -158,6 +142,49 @@ def _input_format(value: Any, key: str, read: bool) -> str:
     return fmt
 
 
+def _period(start_time: Any, end_time: Any, dt: float) -> tuple[str, str, int]:
+    """``(start_time, end_time, ntime_step)`` as smash shows them, from the setup's dates."""
+    start = _timestamp(start_time, "start_time")
+    end = _timestamp(end_time, "end_time")
+    if end <= start:
+        raise ValueError(f"setup key 'end_time' ({end}) must be later than 'start_time' ({start})")
+    span = (end - start).total_seconds()
+    if span < dt:
+        raise ValueError(f"setup keys 'start_time'..'end_time' span {span:g} s, less than one time step dt={dt:g} s")
+    return start.strftime("%Y-%m-%d %H:%M"), end.strftime("%Y-%m-%d %H:%M"), int(span / dt)
+
+
+def _access(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"setup key '{key}' must be a str, got {value!r}")
+    return value
+
+
+def _descriptor_names(read: bool, names: Any) -> np.ndarray:
+    if not read or names is None:
+        out = np.empty(0, dtype="<U128")
+    elif isinstance(names, list | tuple | np.ndarray):
+        out = np.array([str(n) for n in np.ravel(names)], dtype="<U128")
+    else:
+        raise TypeError(f"setup key 'descriptor_name' must be a list of names, got {names!r}")
+    if read and out.size == 0:
+        raise ValueError("setup key 'descriptor_name' must list at least one descriptor when 'read_descriptor' is True")
+    repeated = sorted({str(n) for n in out if np.count_nonzero(out == n) > 1})
+    if repeated:
+        raise ValueError(f"setup key 'descriptor_name' lists {repeated} more than once")
+    return out
+
+
+def _neurons(network_io: tuple[int, int] | None, hidden_neuron: np.ndarray) -> np.ndarray:
+    """Layer sizes of a hybrid structure's network, input first, zero-padded to
+    ``len(hidden_neuron) + 2`` as smash shows them (all zeros for a conceptual structure)."""
+    n_in, n_out = network_io or (0, 0)
+    sizes = [n_in, *(int(h) for h in hidden_neuron if h > 0), n_out]
+    neurons = np.zeros(len(hidden_neuron) + 2, dtype=np.int32)
+    neurons[: len(sizes)] = sizes
+    return neurons
+
+
 class Setup:
     """Validated model setup. Attributes carry smash's names and types.
 
@@ -170,11 +197,70 @@ class Setup:
     ``hydrograd.io.read_model`` uses it, since a saved model carries its data.
     """
 
+    snow_module: str
+    hydrological_module: str
+    routing_module: str
+    serr_mu_mapping: str
+    serr_sigma_mapping: str
+    hidden_neuron: np.ndarray
+    dt: float
+    start_time: str
+    end_time: str
+    ntime_step: int
+    adjust_interception: bool
+    compute_mean_atmos: bool
+    read_qobs: bool
+    qobs_directory: str
+    read_prcp: bool
+    prcp_format: str
+    prcp_conversion_factor: float
+    prcp_directory: str
+    prcp_access: str
+    read_pet: bool
+    pet_format: str
+    pet_conversion_factor: float
+    pet_directory: str
+    pet_access: str
+    daily_interannual_pet: bool
+    read_snow: bool
+    snow_format: str
+    snow_conversion_factor: float
+    snow_directory: str
+    snow_access: str
+    read_temp: bool
+    temp_format: str
+    temp_directory: str
+    temp_access: str
+    prcp_partitioning: bool
+    sparse_storage: bool
+    read_descriptor: bool
+    descriptor_format: str
+    descriptor_directory: str
+    descriptor_name: np.ndarray
+    descriptor_tfm: str
+    read_imperviousness: bool
+    imperviousness_format: str
+    imperviousness_file: str
+    structure: str
+    snow_module_present: bool
+    nd: int
+    nrrp: int
+    nrrs: int
+    nqz: int
+    neurons: np.ndarray
+    n_layers: int
+
     def __init__(self, user_setup: dict[str, Any], *, check_paths: bool = True):
         if not isinstance(user_setup, dict):
             raise TypeError(f"setup must be a dict, got {type(user_setup).__name__}")
         reject_unknown_keys(user_setup, DEFAULT_SETUP, "setup")
         raw = {**DEFAULT_SETUP, **user_setup}
+
+        def flag(key: str) -> bool:
+            return as_bool(raw[key], f"setup key '{key}'")
+
+        def factor(key: str) -> float:
+            return as_positive_float(raw[key], f"setup key '{key}'")
 
         self.snow_module = choice(raw["snow_module"], SNOW_MODULES, "snow_module")
         self.hydrological_module = choice(raw["hydrological_module"], HYDROLOGICAL_MODULES, "hydrological_module")
@@ -183,56 +269,44 @@ class Setup:
         self.serr_sigma_mapping = choice(raw["serr_sigma_mapping"], SERR_SIGMA_MAPPINGS, "serr_sigma_mapping")
         self.hidden_neuron = _hidden_neuron(raw["hidden_neuron"])
         self.dt = as_positive_float(raw["dt"], "setup key 'dt'")
+        self.start_time, self.end_time, self.ntime_step = _period(raw["start_time"], raw["end_time"], self.dt)
 
-        start = _timestamp(raw["start_time"], "start_time")
-        end = _timestamp(raw["end_time"], "end_time")
-        if end <= start:
-            raise ValueError(f"setup key 'end_time' ({end}) must be later than 'start_time' ({start})")
-        span = (end - start).total_seconds()
-        if span < self.dt:
-            raise ValueError(
-                f"setup keys 'start_time'..'end_time' span {span:g} s, less than one time step dt={self.dt:g} s"
-            )
-        self.start_time = start.strftime("%Y-%m-%d %H:%M")
-        self.end_time = end.strftime("%Y-%m-%d %H:%M")
-        self.ntime_step = int(span / self.dt)
-
-        for key in _BOOL_KEYS:
-            setattr(self, key, as_bool(raw[key], f"setup key '{key}'"))
-
+        self.adjust_interception = flag("adjust_interception")
+        self.compute_mean_atmos = flag("compute_mean_atmos")
+        self.read_qobs = flag("read_qobs")
         self.qobs_directory = _directory(self.read_qobs, raw["qobs_directory"], "qobs_directory", check_paths)
-        for kind in _ATMOS_KINDS:
-            read = getattr(self, f"read_{kind}")
-            setattr(self, f"{kind}_format", _input_format(raw[f"{kind}_format"], f"{kind}_format", read))
-            directory = _directory(read, raw[f"{kind}_directory"], f"{kind}_directory", check_paths)
-            setattr(self, f"{kind}_directory", directory)
-            access = raw[f"{kind}_access"]
-            if not isinstance(access, str):
-                raise TypeError(f"setup key '{kind}_access' must be a str, got {access!r}")
-            setattr(self, f"{kind}_access", access)
-        for kind in ("prcp", "pet", "snow"):
-            key = f"{kind}_conversion_factor"
-            setattr(self, key, as_positive_float(raw[key], f"setup key '{key}'"))
 
+        self.read_prcp = flag("read_prcp")
+        self.prcp_format = _input_format(raw["prcp_format"], "prcp_format", self.read_prcp)
+        self.prcp_conversion_factor = factor("prcp_conversion_factor")
+        self.prcp_directory = _directory(self.read_prcp, raw["prcp_directory"], "prcp_directory", check_paths)
+        self.prcp_access = _access(raw["prcp_access"], "prcp_access")
+        self.read_pet = flag("read_pet")
+        self.pet_format = _input_format(raw["pet_format"], "pet_format", self.read_pet)
+        self.pet_conversion_factor = factor("pet_conversion_factor")
+        self.pet_directory = _directory(self.read_pet, raw["pet_directory"], "pet_directory", check_paths)
+        self.pet_access = _access(raw["pet_access"], "pet_access")
+        self.daily_interannual_pet = flag("daily_interannual_pet")
+        self.read_snow = flag("read_snow")
+        self.snow_format = _input_format(raw["snow_format"], "snow_format", self.read_snow)
+        self.snow_conversion_factor = factor("snow_conversion_factor")
+        self.snow_directory = _directory(self.read_snow, raw["snow_directory"], "snow_directory", check_paths)
+        self.snow_access = _access(raw["snow_access"], "snow_access")
+        self.read_temp = flag("read_temp")
+        self.temp_format = _input_format(raw["temp_format"], "temp_format", self.read_temp)
+        self.temp_directory = _directory(self.read_temp, raw["temp_directory"], "temp_directory", check_paths)
+        self.temp_access = _access(raw["temp_access"], "temp_access")
+        self.prcp_partitioning = flag("prcp_partitioning")
+        self.sparse_storage = flag("sparse_storage")
+
+        self.read_descriptor = flag("read_descriptor")
         self.descriptor_format = _input_format(raw["descriptor_format"], "descriptor_format", self.read_descriptor)
         self.descriptor_directory = _directory(
             self.read_descriptor, raw["descriptor_directory"], "descriptor_directory", check_paths
         )
-        names = raw["descriptor_name"]
-        if not self.read_descriptor or names is None:
-            self.descriptor_name = np.empty(0, dtype="<U128")
-        elif isinstance(names, list | tuple | np.ndarray):
-            self.descriptor_name = np.array([str(n) for n in np.ravel(names)], dtype="<U128")
-        else:
-            raise TypeError(f"setup key 'descriptor_name' must be a list of names, got {names!r}")
-        if self.read_descriptor and self.descriptor_name.size == 0:
-            raise ValueError(
-                "setup key 'descriptor_name' must list at least one descriptor when 'read_descriptor' is True"
-            )
-        repeated = sorted({str(n) for n in self.descriptor_name if np.count_nonzero(self.descriptor_name == n) > 1})
-        if repeated:
-            raise ValueError(f"setup key 'descriptor_name' lists {repeated} more than once")
+        self.descriptor_name = _descriptor_names(self.read_descriptor, raw["descriptor_name"])
         self.descriptor_tfm = choice(raw["descriptor_tfm"], DESCRIPTOR_TRANSFORMS, "descriptor_tfm")
+        self.read_imperviousness = flag("read_imperviousness")
         self.imperviousness_format = _input_format(
             raw["imperviousness_format"], "imperviousness_format", self.read_imperviousness
         )
@@ -252,10 +326,7 @@ class Setup:
         self.nrrp = len(structure.parameters)
         self.nrrs = len(structure.states)
         self.nqz = 2 if self.routing_module == "kw" else 1
-        n_in, n_out = structure.hydrological.network_io or (0, 0)
-        sizes = [n_in, *(int(h) for h in self.hidden_neuron if h > 0), n_out]
-        self.neurons = np.zeros(len(self.hidden_neuron) + 2, dtype=np.int32)
-        self.neurons[: len(sizes)] = sizes
+        self.neurons = _neurons(structure.hydrological.network_io, self.hidden_neuron)
         self.n_layers = max(0, int(np.count_nonzero(self.neurons)) - 1)
 
     @property

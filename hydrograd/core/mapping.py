@@ -18,8 +18,6 @@ import jax.numpy as jnp
 
 Array = jnp.ndarray
 
-MAPPINGS = ("uniform", "distributed", "multi-linear", "multi-power")
-
 
 class Mapping(NamedTuple):
     """Static description of a mapping.

@@ -45,7 +45,7 @@ class Forcing:
 
     ``complete`` (static) declares that no value is missing (see :func:`is_complete`): the
     operators then leave out their missing-data branches, which gives the same results in a
-    shorter step (a quarter shorter for seed tutorial 1's gradient). False is always safe.
+    shorter step (``benchmarks/RESULTS.md``, "Eighth session"). False is always safe.
     """
 
     prcp: Array
@@ -148,34 +148,64 @@ SCHEDULES = ("auto", "sweep", "wavefront")
 """How a run orders its work; see :func:`simulate`."""
 
 
-def simulate(
-    structure: Structure,
-    params: dict[str, Array],
-    initial_states: dict[str, Array],
-    forcing: Forcing | WavefrontForcing,
-    graph: FlowGraph,
-    gauge_index: Array,
-    imperviousness: Array,
-    dt: float,
-    *,
-    flux_correction=None,
-    record_states: bool = False,
-    record_q_domain: bool = False,
-    record_fluxes: bool = False,
-    schedule: str = "auto",
-) -> SimulationOutput:
-    """Run ``structure`` over the whole forcing period.
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["params", "initial_states", "forcing", "graph", "gauge_index", "imperviousness", "flux_correction"],
+    meta_fields=["structure", "dt"],
+)
+@dataclasses.dataclass(frozen=True)
+class CoreInputs:
+    """Everything a run needs, on the active cells in the flow graph's order.
 
-    ``params`` and ``initial_states`` map each of the structure's names to a ``(nac,)`` array;
-    ``gauge_index`` (``(ng,)`` int) gives the active-cell index of each gauge. ``structure``,
-    ``flux_correction`` (hybrid structures) is the network hook, a PyTree (see
-    ``hydrograd.core.structures.hybrid.make_flux_correction``) traced like the arrays.
-    ``structure``, ``dt``, the ``record_*`` flags and ``schedule`` are static under ``jit``.
+    - ``structure`` and ``dt`` (s): static under ``jit``;
+    - ``params`` and ``initial_states``: each of the structure's names -> ``(nac,)``;
+    - ``forcing``: see :class:`Forcing`; ``graph``: the routing topology;
+    - ``gauge_index``: ``(ng,)`` int, the active-cell index of each gauge;
+    - ``imperviousness``: ``(nac,)`` impervious fraction (0 when not read);
+    - ``flux_correction``: a hybrid structure's network hook, a PyTree traced like the arrays (see
+      ``hydrograd.core.structures.hybrid.make_flux_correction``), or None.
+    """
+
+    structure: Structure
+    dt: float
+    params: dict[str, Array]
+    initial_states: dict[str, Array]
+    forcing: Forcing | WavefrontForcing
+    graph: FlowGraph
+    gauge_index: Array
+    imperviousness: Array
+    flux_correction: Any = None
+
+    def replace(self, **changes: Any) -> CoreInputs:
+        """A copy with some fields replaced."""
+        return dataclasses.replace(self, **changes)
+
+    def shapes(self) -> CoreInputs:
+        """The same inputs with every array replaced by its shape and dtype: enough to compile
+        :data:`simulate_jit` ahead of time without holding the data."""
+        return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """What a run keeps besides the gauges' discharge and the final states (hashable, static under
+    ``jit``): ``states`` after every step, ``q_domain`` (every cell's discharge) and internal
+    ``fluxes``."""
+
+    states: bool = False
+    q_domain: bool = False
+    fluxes: bool = False
+
+
+def simulate(inputs: CoreInputs, record: Record = Record(), schedule: str = "auto") -> SimulationOutput:
+    """Run ``inputs.structure`` over the whole forcing period, keeping what ``record`` asks for.
 
     ``schedule`` is ``"sweep"``, ``"wavefront"`` (see the module's docstring; same results) or
-    ``"auto"``: the wavefront when :func:`uses_wavefront` says so, or when ``forcing`` is a
-    ``WavefrontForcing``.
+    ``"auto"``: the wavefront when :func:`uses_wavefront` says so, or when the forcing is a
+    ``WavefrontForcing``. ``record`` and ``schedule`` are static under ``jit``.
     """
+    structure, dt, params, forcing, graph = inputs.structure, inputs.dt, inputs.params, inputs.forcing, inputs.graph
+    gauge_index, imperviousness, flux_correction = inputs.gauge_index, inputs.imperviousness, inputs.flux_correction
     nac = graph.nac
     dtype = forcing.prcp.dtype
     complete = forcing.complete
@@ -198,31 +228,31 @@ def simulate(
         routed = structure.routing.step(params, routing_state, memory, qt, graph, dt, inflow)
         return {**new_hydro, **routed.states}, routed, fluxes
 
-    def record(new_states, routed, fluxes):
+    def kept(new_states, routed, fluxes):
         out = {"q": routed.q[gauge_index]}
-        if record_states:
+        if record.states:
             out["states"] = new_states
-        if record_q_domain:
+        if record.q_domain:
             out["q_domain"] = routed.q
-        if record_fluxes:
+        if record.fluxes:
             out["fluxes"] = {**fluxes, **routed.fluxes}
         return out
 
     memory = structure.routing.memory(nac, dtype) if structure.routing.memory else {}
-    states0 = {k: initial_states[k] for k in structure.states}
+    states0 = {k: inputs.initial_states[k] for k in structure.states}
     n_steps = forcing.ntime_step
     if uses_wavefront(structure, graph, n_steps, schedule) or isinstance(forcing, WavefrontForcing):
         if schedule == "sweep":
             raise ValueError("forcing in wavefront order needs schedule='wavefront' or 'auto', not 'sweep'")
         if isinstance(forcing, Forcing) and forcing_copy_fits(forcing, graph):
             forcing = wavefront_forcing(forcing, graph)
-        final_states, records = _wavefront_run(advance, record, states0, memory, forcing, graph, gauge_index)
+        final_states, records = _wavefront_run(advance, kept, states0, memory, forcing, graph, gauge_index)
     else:
 
         def one_step(carry, row):
             states, memory = carry
             new_states, routed, fluxes = advance(states, memory, forcing.prcp[row], forcing.pet[row], None)
-            return (new_states, routed.memory), record(new_states, routed, fluxes)
+            return (new_states, routed.memory), kept(new_states, routed, fluxes)
 
         rows = jnp.arange(n_steps) if forcing.index is None else forcing.index
         sweep_bytes = 2 * nac * dtype.itemsize
@@ -248,9 +278,7 @@ def uses_wavefront(structure: Structure, graph: FlowGraph, n_steps: int, schedul
     return schedule == "wavefront"
 
 
-def _wavefront_run(
-    advance, record, states0, memory0, forcing: Forcing | WavefrontForcing, graph: FlowGraph, gauge_index
-):
+def _wavefront_run(advance, kept, states0, memory0, forcing: Forcing | WavefrontForcing, graph: FlowGraph, gauge_index):
     """The run under the wavefront schedule (cells outside the period at a scheduled step keep
     their states). Returns the final states and the records, put back in time order."""
     nac = graph.nac
@@ -285,7 +313,7 @@ def _wavefront_run(
         # step), so their discharge now is its inflow next. Outlets drain into the sink (index
         # nac), which the scatter drops.
         inflow = jnp.zeros(nac, inflow.dtype).at[downstream].add(routed.q, mode="drop")
-        return (states, memory, inflow), record(new_states, routed, fluxes)
+        return (states, memory, inflow), kept(new_states, routed, fluxes)
 
     inflow0 = jnp.zeros(nac, forcing.prcp.dtype)
     (final_states, _, _), records = _scan(jax.checkpoint(wave_step), (states0, memory0, inflow0), xs)
@@ -330,14 +358,5 @@ def _chunked_scan(step, carry0, xs):
     return final, records
 
 
-simulate_jit = jax.jit(
-    simulate,
-    static_argnames=(
-        "structure",
-        "dt",
-        "record_states",
-        "record_q_domain",
-        "record_fluxes",
-        "schedule",
-    ),
-)
+simulate_jit = jax.jit(simulate, static_argnames=("record", "schedule"))
+"""``simulate`` as one compiled program per structure, shapes, ``record`` and ``schedule``."""

@@ -1,7 +1,7 @@
-"""Dataset loading and mesh generation."""
+"""Datasets, mesh generation and the network builder, under smash's names."""
 
 from hydrograd.factory.dataset import load_dataset
-from hydrograd.factory.net import Net
 from hydrograd.mesh.generate import generate_mesh
+from hydrograd.nn import Net
 
 __all__ = ["Net", "generate_mesh", "load_dataset"]

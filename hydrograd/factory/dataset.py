@@ -7,7 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hydrograd.config._checks import closest
+from hydrograd._validate import closest
+from hydrograd.factory.synthetic import load_synthetic
+from hydrograd.formats.mesh import read_mesh
+from hydrograd.formats.setup import read_setup
 
 DATA_ENV = "HYDROGRAD_DATA"
 REFERENCE_DATASETS = ("Lez", "Cance", "France")
@@ -55,13 +58,7 @@ def load_dataset(name: str) -> Any:
     if name == "flwdir":
         return str(_find("France_flwdir.tif"))
     if name == SYNTHETIC:
-        from hydrograd.factory.synthetic import load_synthetic
-
         return load_synthetic()
-
-    from hydrograd.io.mesh import read_mesh
-    from hydrograd.io.setup import read_setup
-
     folder = _find(name)
     setup = read_setup(folder / f"setup_{name}.yaml")
     mesh = read_mesh(str(folder / f"mesh_{name}.hdf5"))

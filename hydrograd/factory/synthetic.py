@@ -41,7 +41,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,18 +49,19 @@ import rasterio
 from rasterio.crs import CRS
 from rasterio.transform import Affine
 
+from hydrograd._process import cache_root
 from hydrograd._progress import progress_bar
 from hydrograd.factory._terrain import Terrain, choose_gauges, choose_headwaters, descriptor_fields, make_terrain
 from hydrograd.factory._weather import seasonal_pet, storm_rainfall
-
-if TYPE_CHECKING:
-    from hydrograd.model import Model
+from hydrograd.formats.mesh import read_mesh, save_mesh
+from hydrograd.formats.setup import read_setup, save_setup
+from hydrograd.mesh.generate import generate_mesh
+from hydrograd.model import Model
 
 NAME = "Synthetic"
 VERSION = 3
 """Bumped whenever generation changes, so that caches of an older catchment are regenerated."""
 DEFAULT_SEED = 2024
-CACHE_ENV = "HYDROGRAD_CACHE"
 
 SHAPE = (32, 32)
 CELL_SIZE = 1000.0
@@ -362,11 +363,6 @@ def generate_synthetic(
     The same ``seed`` gives bit-identical files. Returns the truth on the mesh grid and the
     noise-free discharge.
     """
-    from hydrograd.io.mesh import save_mesh
-    from hydrograd.io.setup import save_setup
-    from hydrograd.mesh.generate import generate_mesh
-    from hydrograd.model import Model
-
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     if any(folder.iterdir()):
@@ -436,9 +432,7 @@ def generate_synthetic(
 def cache_directory() -> Path:
     """Folder of the cached dataset: ``$HYDROGRAD_CACHE/synthetic-v<VERSION>``, by default under
     ``~/.cache/hydrograd``."""
-    root = os.environ.get(CACHE_ENV)
-    base = Path(root) if root else Path.home() / ".cache" / "hydrograd"
-    return base / f"synthetic-v{VERSION}"
+    return cache_root() / f"synthetic-v{VERSION}"
 
 
 def is_complete(folder: str | os.PathLike, seed: int = DEFAULT_SEED) -> bool:
@@ -478,9 +472,6 @@ def load_synthetic() -> tuple[dict[str, Any], dict[str, Any]]:
 
     The setup's directories are absolute; ``Model(*load_synthetic())`` reads everything.
     """
-    from hydrograd.io.mesh import read_mesh
-    from hydrograd.io.setup import read_setup
-
     folder = cache_directory()
     _ensure_cached(folder)
     setup = read_setup(folder / f"setup_{NAME}.yaml")

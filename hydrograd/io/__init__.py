@@ -1,10 +1,14 @@
-"""Reading and writing smash-format files."""
+"""Reading and writing smash-format files: the public face (``hydrograd.io.read_mesh``, ...).
 
-from hydrograd.io.mesh import read_mesh, save_mesh
-from hydrograd.io.model import read_model, save_model
-from hydrograd.io.net import read_net, save_net
-from hydrograd.io.netcdf import save_netcdf
-from hydrograd.io.setup import read_setup, save_setup
+The readers and writers themselves live in ``hydrograd.formats`` and take plain values;
+``save_model``/``read_model`` convert a ``Model`` through its public ``to_saved``/``from_saved``.
+"""
+
+from hydrograd.formats.mesh import read_mesh, save_mesh
+from hydrograd.formats.net import read_net, save_net
+from hydrograd.formats.netcdf import save_netcdf
+from hydrograd.formats.setup import read_setup, save_setup
+from hydrograd.io._model import read_model, save_model
 
 __all__ = [
     "read_mesh",

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from hydrograd.config._checks import closest
+from hydrograd._validate import closest
+from hydrograd.mesh.graph import downstream_cell, peel_levels
 
 _INT_SCALARS = ("nrow", "ncol", "nac", "ng")
 _FLOAT_SCALARS = ("xmin", "ymax", "xres", "yres")
@@ -149,8 +150,6 @@ def _check_cells(out: dict[str, Any]) -> None:
 def _check_drained_area(out: dict[str, Any], active: np.ndarray) -> None:
     """``flwacc`` (m2) is a drained area: on an active cell, at least the cell's own area plus the
     drained areas of the active cells flowing into it (routing divides by the difference)."""
-    from hydrograd.mesh.graph import downstream_cell
-
     flwacc = out["flwacc"].astype(np.float64)
     own = out["dx"].astype(np.float64) * out["dy"].astype(np.float64)
     drow, dcol = downstream_cell(np.where(active, out["flwdir"], 0))
@@ -172,8 +171,6 @@ def _check_drained_area(out: dict[str, Any], active: np.ndarray) -> None:
 def _check_no_loop(drow: np.ndarray, dcol: np.ndarray, active: np.ndarray) -> None:
     """ValueError naming a cell on (or below) a loop, if the active cells' flow directions form one:
     peeling cells without upstream cells, level by level, leaves exactly those."""
-    from hydrograd.mesh.graph import peel_levels
-
     rows, cols = np.nonzero(active)
     n = rows.size
     index = np.full(active.shape, n, dtype=np.int64)

@@ -1,6 +1,29 @@
-"""Signal analysis of discharge series: flood-event segmentation and hydrological signatures."""
+"""Signal analysis of discharge series, arrays in and tables out: flood-event segmentation and
+hydrological signatures (``hydrograd.hydrograph_segmentation`` and ``hydrograd.signatures`` apply
+them to a model)."""
 
-from hydrograd.signal.segmentation import hydrograph_segmentation
-from hydrograd.signal.signatures import Signatures, signatures
+from hydrograd.signal._segmentation import (
+    SEGMENTATION_COLUMNS,
+    baseflow_separation,
+    event_mask,
+    flood_events,
+    gauges_with_data,
+    season,
+    segmentation_table,
+    step_dates,
+)
+from hydrograd.signal._signatures import EVENT_COLUMNS, Signatures, signature_tables
 
-__all__ = ["Signatures", "hydrograph_segmentation", "signatures"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "SEGMENTATION_COLUMNS",
+    "Signatures",
+    "baseflow_separation",
+    "event_mask",
+    "flood_events",
+    "gauges_with_data",
+    "season",
+    "segmentation_table",
+    "signature_tables",
+    "step_dates",
+]

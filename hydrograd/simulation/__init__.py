@@ -1,1 +1,2 @@
-"""Simulation entry points: forward runs and evaluation."""
+"""Runs on plain data: the core's inputs from grid maps, the forward run, outputs on the grid,
+costs and evaluation metrics."""

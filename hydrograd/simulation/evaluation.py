@@ -1,54 +1,24 @@
-"""``evaluation``: metrics of simulated against observed discharge, per gauge."""
+"""Metrics of simulated against observed discharge, per gauge."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from hydrograd._arrays import to_device
-from hydrograd.config._checks import as_date, check_model, choice
-from hydrograd.config.cost_options import warn_unobserved_gauges
 from hydrograd.core.metrics import METRICS
-
-if TYPE_CHECKING:
-    from hydrograd.model import Model
+from hydrograd.simulation.cost import warn_unobserved_gauges
 
 
-def _step_index(value: Any, which: str, model: Model) -> int:
-    start, end = model.setup.start, model.setup.end
-    if value is None:
-        date = start if which == "start" else end
-    else:
-        date = as_date(value, f"{which}_eval")
-        if date < start or date > end:
-            raise ValueError(f"{which}_eval ({date}) must lie between start_time ({start}) and end_time ({end})")
-    return int((date - start).total_seconds() / model.setup.dt)
-
-
-def evaluation(
-    model: Model,
-    metric: str | list[str] = "nse",
-    start_eval: str | pd.Timestamp | None = None,
-    end_eval: str | pd.Timestamp | None = None,
+def evaluate(
+    q_obs: np.ndarray, q_sim: np.ndarray, metrics: Sequence[str], window: slice, codes: Sequence[str]
 ) -> np.ndarray:
-    """Each metric at each gauge over ``[start_eval, end_eval]``: array ``(ng, n_metrics)``.
-
-    Metrics: nse, nnse, kge, mae, mape, mse, rmse, lgrm. Missing observations (-99 or NaN) are
-    skipped; a gauge without any in the window gets NaN metrics (as in smash) and a warning.
-    """
-    check_model(model)
-    names = [metric] if isinstance(metric, str) else metric
-    if not isinstance(names, list | tuple) or not names:
-        raise TypeError(f"metric must be a metric name or a list of names, got {metric!r}")
-    names = [choice(m, METRICS, "evaluation metric") for m in names]
-    first, last = _step_index(start_eval, "start", model), _step_index(end_eval, "end", model)
-    if last <= first:
-        raise ValueError(f"end_eval must come after start_eval (steps {first} to {last})")
-    gauges = tuple(range(model.mesh.ng))
-    window = slice(first, last)
-    warn_unobserved_gauges(model.response_data.q, model.mesh.code, gauges, window, "between start_eval and end_eval")
-    obs = to_device(model.response_data.q[:, first:last])
-    sim = to_device(model.response.q[:, first:last])
-    return np.stack([np.asarray(METRICS[m](obs, sim), dtype=np.float64) for m in names], axis=-1)
+    """Each metric of ``metrics`` at each gauge over the steps ``window`` of ``q_obs`` and ``q_sim``
+    (``(ng, ntime_step)`` m3/s): array ``(ng, n_metrics)`` float64. Missing observations (-99 or
+    NaN) are skipped; a gauge without any in the window gets NaN metrics (as in smash) and a
+    warning."""
+    warn_unobserved_gauges(q_obs, codes, range(len(codes)), window, "between start_eval and end_eval")
+    obs = to_device(np.asarray(q_obs)[:, window])
+    sim = to_device(np.asarray(q_sim)[:, window])
+    return np.stack([np.asarray(METRICS[m](obs, sim), dtype=np.float64) for m in metrics], axis=-1)

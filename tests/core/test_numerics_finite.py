@@ -17,15 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import hydrograd
+from hydrograd.calibration.control import ASINH, KEEP, LOG, LOGIT, NORMALIZE, _forward, untransform
 from hydrograd.core import net as core_net
 from hydrograd.core.mapping import Mapping, apply_mapping
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES
 from hydrograd.core.registry import HYDROLOGICAL_MODULES, ROUTING_MODULES
-from hydrograd.core.simulate import Forcing, simulate
+from hydrograd.core.simulate import Forcing, Record, simulate
 from hydrograd.core.structures.hybrid import make_flux_correction
-from hydrograd.factory.net import default_net
-from hydrograd.optimize.control import ASINH, KEEP, LOG, LOGIT, NORMALIZE, _forward, untransform
+from hydrograd.nn.net import default_net
+from tests._inputs import read_catchment
 from tests._tiny import tiny_mesh, tiny_setup
 
 N_SETS = 512
@@ -75,11 +75,11 @@ def _non_finite(tree) -> list[str]:
 
 
 def _check_structure(hydrological: str, routing: str, dt: float, seed: int) -> None:
-    model = hydrograd.Model(
-        tiny_setup(NTIME, dt, hydrological_module=hydrological, routing_module=routing), tiny_mesh(), verbose=False
+    catchment = read_catchment(
+        tiny_setup(NTIME, dt, hydrological_module=hydrological, routing_module=routing), tiny_mesh()
     )
-    core = model._core_inputs()
-    structure = core["structure"]
+    core = catchment.core_inputs()
+    structure = core.structure
     rng = np.random.default_rng(seed)
     prcp, pet = _forcing(rng)
     forcing = Forcing(jnp.asarray(prcp), jnp.asarray(pet))
@@ -87,26 +87,20 @@ def _check_structure(hydrological: str, routing: str, dt: float, seed: int) -> N
     params = _draw(RR_PARAMETERS, structure.parameters, rng)
     states = _draw(RR_STATES, structure.states, rng)
     weights = [
-        jnp.asarray(rng.normal(0.0, 3.0, (N_SETS, *w.shape)), jnp.float32) for w in model.get_nn_parameters_weight()
+        jnp.asarray(rng.normal(0.0, 3.0, (N_SETS, *w.shape)), jnp.float32)
+        for k, w in catchment.network.items()
+        if k.startswith("weight")
     ]
     biases = [
-        jnp.asarray(rng.normal(0.0, 3.0, (N_SETS, *b.shape)), jnp.float32) for b in model.get_nn_parameters_bias()
+        jnp.asarray(rng.normal(0.0, 3.0, (N_SETS, *b.shape)), jnp.float32)
+        for k, b in catchment.network.items()
+        if k.startswith("bias")
     ]
 
     def loss(params, states, weights, biases):
         hook = make_flux_correction(weights, biases) if weights else None
-        out = simulate(
-            structure,
-            params,
-            states,
-            forcing,
-            core["graph"],
-            core["gauge_index"],
-            core["imperviousness"],
-            core["dt"],
-            flux_correction=hook,
-            record_fluxes=True,
-        )
+        inputs = core.replace(params=params, initial_states=states, forcing=forcing, flux_correction=hook)
+        out = simulate(inputs, Record(fluxes=True))
         cost = jnp.sum((out.q - q_obs) ** 2) + sum(jnp.sum(v) for v in out.final_states.values())
         return cost, (out.q, out.final_states, out.fluxes)
 

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 
 import hydrograd
-from hydrograd.config.cost_options import cost_data, observation_cost_spec
+from hydrograd.config.cost_options import observation_cost_spec
+from hydrograd.config.facts import ModelFacts
 from hydrograd.core import signatures as sig
 from hydrograd.core.cost import CostData, ObservationCost, component_values, observation_cost
+from hydrograd.simulation.cost import cost_data
 
 fsig = pytest.importorskip("smash.fcore._mwd_signatures")
 smash = pytest.importorskip("smash")
@@ -211,14 +213,25 @@ def test_component_values_need_cost_data():
 
 
 def _spec(cost_options):
-    return observation_cost_spec(
-        cost_options,
-        codes=np.array(["A", "B"]),
+    start, end = pd.Timestamp("2020-01-01"), pd.Timestamp("2020-02-01")
+    facts = ModelFacts(
+        structure="zero-gr4-lr",
+        hydrological_module="gr4",
+        rr_parameters=("ci", "cp", "ct", "kexc", "llr"),
+        rr_states=("hi", "hp", "ht", "hlr"),
+        nn_parameters=(),
+        nn_shapes={},
+        current={},
+        descriptor_names=(),
+        grid_shape=(2, 2),
+        gauge_codes=("A", "B"),
         outlet_gauges=np.array([True, False]),
-        start=pd.Timestamp("2020-01-01"),
-        end=pd.Timestamp("2020-02-01"),
+        start=start,
+        end=end,
         dt=86400.0,
+        time_index=pd.date_range(start, end, freq="D")[1:],
     )
+    return observation_cost_spec(cost_options, facts)
 
 
 def test_cost_options_accept_signatures_and_event_seg():
@@ -264,7 +277,9 @@ def lez_pair():
 @pytest.mark.parity
 def test_signatures_on_lez_observations_match_smash(lez_pair):
     _, ours = lez_pair
-    data = cost_data(ours, {"jobs_cmpt": "Crc", "gauge": "all"})
+    spec = observation_cost_spec({"jobs_cmpt": "Crc", "gauge": "all"}, ours.facts())
+    codes = list(ours.mesh.code)
+    data = cost_data(spec, ours.response_data.q, ours.atmos_data.mean_prcp, ours.mesh.area_dln, ours.setup.dt, codes)
     p, q = np.asarray(data.mean_prcp), ours.response_data.q
     got = np.asarray(sig.continuous_signatures(sig.CONTINUOUS_SIGNATURES, p, q))
     for g in range(q.shape[0]):

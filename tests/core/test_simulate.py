@@ -11,46 +11,47 @@ import pytest
 
 import hydrograd as smash
 from hydrograd.core import simulate as core
+from tests._inputs import as_float64, read_catchment
+
+RECORD_ALL = core.Record(states=True, q_domain=True, fluxes=True)
 
 
 @pytest.fixture(scope="module")
 def inputs64():
     setup, mesh = smash.factory.load_dataset("Lez")
     setup.update(start_time="2012-09-01", end_time="2012-11-30")
-    model = smash.Model(setup, mesh, verbose=False)
+    catchment = read_catchment(setup, mesh)
     jax.config.update("jax_enable_x64", True)
-    floating = lambda a: hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating)  # noqa: E731
-    yield jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if floating(a) else a, model._core_inputs())
+    yield as_float64(catchment.core_inputs())
     jax.config.update("jax_enable_x64", False)
 
 
-def _value_and_grad(inputs):
+def _value_and_grad(inputs, schedule="auto"):
     def cost(params):
-        out = core.simulate(**{**inputs, "params": params})
+        out = core.simulate(inputs.replace(params=params), schedule=schedule)
         return jnp.sum(out.q**2) + jnp.sum(out.final_states["hp"])
 
-    return jax.value_and_grad(cost)(inputs["params"])
+    return jax.value_and_grad(cost)(inputs.params)
 
 
 @pytest.mark.parametrize("schedule", ["sweep", "wavefront"])
 def test_chunked_checkpointing_gives_the_same_value_and_gradient(inputs64, monkeypatch, schedule):
-    inputs = {**inputs64, "schedule": schedule}
-    plain = _value_and_grad(inputs)
+    plain = _value_and_grad(inputs64, schedule)
     monkeypatch.setattr(core, "CHECKPOINT_BUDGET", 0)
-    chunked = _value_and_grad(inputs)
+    chunked = _value_and_grad(inputs64, schedule)
     assert float(chunked[0]) == pytest.approx(float(plain[0]), rel=1e-12)
     for key, grad in plain[1].items():
         np.testing.assert_allclose(chunked[1][key], grad, rtol=1e-10, atol=1e-14, err_msg=key)
 
 
 def test_indexed_forcing_equals_materialised_forcing(inputs64):
-    forcing = inputs64["forcing"]
+    forcing = inputs64.forcing
     n = forcing.prcp.shape[0]
     cycle = np.arange(n) % 7
     shared = core.Forcing(forcing.prcp[:7], forcing.pet[:7], jnp.asarray(cycle))
     materialised = core.Forcing(forcing.prcp[cycle], forcing.pet[cycle])
-    a = core.simulate(**{**inputs64, "forcing": shared})
-    b = core.simulate(**{**inputs64, "forcing": materialised})
+    a = core.simulate(inputs64.replace(forcing=shared))
+    b = core.simulate(inputs64.replace(forcing=materialised))
     np.testing.assert_array_equal(a.q, b.q)
     assert shared.ntime_step == n
 
@@ -58,29 +59,29 @@ def test_indexed_forcing_equals_materialised_forcing(inputs64):
 def _core_inputs64(**setup_keys):
     setup, mesh = smash.factory.load_dataset("Lez")
     setup.update(start_time="2012-09-01", end_time="2012-10-31", **setup_keys)
-    model = smash.Model(setup, mesh, verbose=False)
-    floating = lambda a: hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating)  # noqa: E731
-    return jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if floating(a) else a, model._core_inputs())
+    return as_float64(read_catchment(setup, mesh).core_inputs())
 
 
-def _run_and_gradient(inputs, **options):
+def _run_and_gradient(inputs, schedule="auto"):
     """Every record of a run, and the gradient of a cost of discharge and final states with
     respect to parameters and initial states."""
-    recorded = core.simulate(**inputs, record_states=True, record_q_domain=True, record_fluxes=True, **options)
+    recorded = core.simulate(inputs, RECORD_ALL, schedule)
 
     def cost(params, states):
-        out = core.simulate(**{**inputs, "params": params, "initial_states": states}, **options)
+        out = core.simulate(inputs.replace(params=params, initial_states=states), schedule=schedule)
         return jnp.sum(jnp.sin(out.q)) + sum(jnp.sum(v**2) for v in out.final_states.values())
 
-    return recorded, jax.grad(cost, argnums=(0, 1))(inputs["params"], inputs["initial_states"])
+    return recorded, jax.grad(cost, argnums=(0, 1))(inputs.params, inputs.initial_states)
 
 
-def _draw_network(inputs, seed: int) -> None:
-    """Replace the hybrid network's weights and biases in ``inputs`` by random N(0, 0.3) values."""
+def _draw_network(inputs, seed: int):
+    """``inputs`` with the hybrid network's weights and biases replaced by random N(0, 0.3) values."""
     rng = np.random.default_rng(seed)
-    inputs["flux_correction"] = jax.tree_util.tree_map(
-        lambda a: jnp.asarray(rng.normal(0.0, 0.3, a.shape)) if jnp.issubdtype(a.dtype, jnp.floating) else a,
-        inputs["flux_correction"],
+    return inputs.replace(
+        flux_correction=jax.tree_util.tree_map(
+            lambda a: jnp.asarray(rng.normal(0.0, 0.3, a.shape)) if jnp.issubdtype(a.dtype, jnp.floating) else a,
+            inputs.flux_correction,
+        )
     )
 
 
@@ -108,7 +109,7 @@ def test_wavefront_and_sweep_schedules_give_the_same_run_and_gradient(setup_keys
     with jax.enable_x64(True):
         inputs = _core_inputs64(**setup_keys)
         if "hidden_neuron" in setup_keys:
-            _draw_network(inputs, seed=0)
+            inputs = _draw_network(inputs, seed=0)
         sweep = _run_and_gradient(inputs, schedule="sweep")
         wave = _run_and_gradient(inputs, schedule="wavefront")
     _assert_same_run_and_gradient(sweep, wave)
@@ -116,14 +117,14 @@ def test_wavefront_and_sweep_schedules_give_the_same_run_and_gradient(setup_keys
 
 @pytest.mark.parametrize("indexed", [False, True], ids=["materialised", "indexed"])
 def test_wavefront_reading_time_ordered_forcing_without_a_copy_changes_nothing(inputs64, monkeypatch, indexed):
-    inputs = {**inputs64, "schedule": "wavefront"}
+    inputs = inputs64
     if indexed:
-        forcing = inputs["forcing"]
+        forcing = inputs.forcing
         cycle = jnp.asarray(np.arange(forcing.ntime_step) % 6)
-        inputs["forcing"] = core.Forcing(forcing.prcp[:6], forcing.pet[:6], cycle)
-    copied = _value_and_grad(inputs)
+        inputs = inputs.replace(forcing=core.Forcing(forcing.prcp[:6], forcing.pet[:6], cycle))
+    copied = _value_and_grad(inputs, "wavefront")
     monkeypatch.setattr(core, "FORCING_COPY_BUDGET", 0)
-    read_in_place = _value_and_grad(inputs)
+    read_in_place = _value_and_grad(inputs, "wavefront")
     assert float(read_in_place[0]) == float(copied[0])
     for key, grad in copied[1].items():
         np.testing.assert_array_equal(read_in_place[1][key], grad, err_msg=key)
@@ -132,13 +133,13 @@ def test_wavefront_reading_time_ordered_forcing_without_a_copy_changes_nothing(i
 def test_wavefront_forcing_prepared_once_equals_forcing_reordered_in_the_run():
     with jax.enable_x64(True):
         inputs = _core_inputs64()
-        forcing, graph = inputs["forcing"], inputs["graph"]
+        forcing, graph = inputs.forcing, inputs.graph
         cycle = jnp.asarray(np.arange(forcing.ntime_step) % 5)
         indexed = core.Forcing(forcing.prcp[:5], forcing.pet[:5], cycle)
-        in_run = core.simulate(**{**inputs, "forcing": indexed}, schedule="wavefront")
+        in_run = core.simulate(inputs.replace(forcing=indexed), schedule="wavefront")
         prepared = core.wavefront_forcing(indexed, graph, xp=np)
-        once = core.simulate(**{**inputs, "forcing": prepared})
-        materialised = core.simulate(**{**inputs, "forcing": core.Forcing(forcing.prcp[cycle], forcing.pet[cycle])})
+        once = core.simulate(inputs.replace(forcing=prepared))
+        materialised = core.simulate(inputs.replace(forcing=core.Forcing(forcing.prcp[cycle], forcing.pet[cycle])))
     offset = np.asarray(graph.wave_offset)
     first = np.flatnonzero(offset == offset.max())[0]
     np.testing.assert_array_equal(prepared.prcp[offset.max() : offset.max() + 5, first], forcing.prcp[:5, first])
@@ -148,19 +149,19 @@ def test_wavefront_forcing_prepared_once_equals_forcing_reordered_in_the_run():
 
 
 def test_schedule_choice_and_bad_schedules(inputs64):
-    structure, graph = inputs64["structure"], inputs64["graph"]
+    structure, graph = inputs64.structure, inputs64.graph
     depth = graph.n_levels - 1
     assert core.uses_wavefront(structure, graph, 4 * depth)
     assert not core.uses_wavefront(structure, graph, 4 * depth - 1)
     assert core.uses_wavefront(structure, graph, 1, "wavefront")
     assert not core.uses_wavefront(structure, graph, 10**6, "sweep")
     with pytest.raises(ValueError, match="schedule must be one of"):
-        core.simulate(**inputs64, schedule="diagonal")
-    prepared = core.wavefront_forcing(inputs64["forcing"], graph, xp=np)
+        core.simulate(inputs64, schedule="diagonal")
+    prepared = core.wavefront_forcing(inputs64.forcing, graph, xp=np)
     with pytest.raises(ValueError, match="wavefront order"):
-        core.simulate(**{**inputs64, "forcing": prepared}, schedule="sweep")
+        core.simulate(inputs64.replace(forcing=prepared), schedule="sweep")
     with pytest.raises(ValueError, match="schedule must be one of"):
-        core.simulate(**{**inputs64, "forcing": prepared}, schedule="diagonal")
+        core.simulate(inputs64.replace(forcing=prepared), schedule="diagonal")
 
 
 def test_is_complete_flags_negative_and_nan_values():
@@ -189,10 +190,10 @@ def test_complete_forcing_leaves_runs_and_gradients_unchanged(setup_keys):
     branch from the step) gives the same records and gradient as the general step."""
     with jax.enable_x64(True):
         inputs = _core_inputs64(**setup_keys)
-        forcing = inputs["forcing"]
+        forcing = inputs.forcing
         assert forcing.complete
         if "hidden_neuron" in setup_keys:
-            _draw_network(inputs, seed=1)
-        general = _run_and_gradient({**inputs, "forcing": dataclasses.replace(forcing, complete=False)})
+            inputs = _draw_network(inputs, seed=1)
+        general = _run_and_gradient(inputs.replace(forcing=dataclasses.replace(forcing, complete=False)))
         complete = _run_and_gradient(inputs)
     _assert_same_run_and_gradient(general, complete)

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hydrograd._process import CACHE_ENV
 from hydrograd.factory import synthetic
 from hydrograd.factory.dataset import load_dataset
-from hydrograd.io.mesh import read_mesh
-from hydrograd.io.setup import read_setup
+from hydrograd.formats.mesh import read_mesh
+from hydrograd.formats.setup import read_setup
 from hydrograd.mesh.graph import catchment_masks, downstream_cell
 from hydrograd.model import Model
 
@@ -305,7 +306,7 @@ def test_pet_is_seasonal(model):
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv(synthetic.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     return synthetic.cache_directory()
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import hydrograd as hg
-import hydrograd.io._hdf5 as hdf5_io
+import hydrograd.formats._hdf5 as hdf5_io
 from hydrograd.io import read_model, save_mesh, save_model
 from tests._tiny import tiny_mesh, tiny_setup
 

@@ -11,7 +11,7 @@ import pytest
 import rasterio
 from rasterio.transform import Affine
 
-from hydrograd.io.mesh import read_mesh
+from hydrograd.formats.mesh import read_mesh
 from hydrograd.mesh.generate import generate_mesh
 
 FRANCE_BBOX = (100_000, 1_250_000, 6_050_000, 7_125_000)

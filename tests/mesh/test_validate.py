@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from hydrograd.io.mesh import read_mesh
+from hydrograd.formats.mesh import read_mesh
 from hydrograd.mesh.validate import validate_mesh
 
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import hydrograd
-from hydrograd.signal import segmentation as seg
+from hydrograd import signal as seg
+from hydrograd.config.signal_options import EventSeg
 
 smash = pytest.importorskip("smash")
 
@@ -66,13 +67,11 @@ def test_cost_event_mask_matches_smash(pair):
     codes = list(ours.mesh.code)
     for options in ({}, {"peak_quant": 0.9, "max_duration": 96}):
         expected = _mask_event(reference, np.array(codes[:2]), **options)
-        mask, n_event = seg.event_mask(ours, [0, 1], *[options.get(k, d) for k, d in _DEFAULTS])
+        settings = tuple(options.get(k, getattr(EventSeg, k)) for k in ("peak_quant", "peak_value", "max_duration"))
+        mask, n_event = seg.event_mask(ours.response_data.q, ours.atmos_data.mean_prcp, ours.setup.dt, [0, 1], settings)
         np.testing.assert_array_equal(mask, expected["mask"].astype(np.int32))
         np.testing.assert_array_equal(n_event, expected["n"].astype(np.int32))
         assert n_event[2] == 0 and not mask[2].any()
-
-
-_DEFAULTS = [("peak_quant", seg.PEAK_QUANT), ("peak_value", seg.PEAK_VALUE), ("max_duration", seg.MAX_DURATION)]
 
 
 @pytest.mark.parity

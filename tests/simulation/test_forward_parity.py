@@ -70,7 +70,7 @@ def test_forward_with_missing_forcing_matches_reference(module):
     for model in (reference, ours):
         model.atmos_data.prcp[rows[::3], cols[::3], 40:60] = -99.0
         model.atmos_data.pet[rows[1::4], cols[1::4], 100:130] = -99.0
-    assert not ours._core_inputs()["forcing"].complete
+    assert not ours.core_inputs().forcing.complete
     _assert_parity(reference, ours)
 
 

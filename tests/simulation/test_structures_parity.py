@@ -111,9 +111,9 @@ def test_hybrid_matches_reference(lez, module):
     reference.set_nn_parameters_bias(value=biases)
     reference.forward_run(common_options={"verbose": False})
 
-    inputs = ours._core_inputs()
-    inputs["structure"] = get_structure("zero", module, "lr")
-    inputs["flux_correction"] = make_flux_correction(weights, biases)
-    out = simulate_jit(**inputs)
-    final = {key: ours._to_grid(np.asarray(value)) for key, value in out.final_states.items()}
+    inputs = ours.core_inputs().replace(
+        structure=get_structure("zero", module, "lr"), flux_correction=make_flux_correction(weights, biases)
+    )
+    out = simulate_jit(inputs)
+    final = {key: ours.layout.to_grid(np.asarray(value)) for key, value in out.final_states.items()}
     _assert_close(np.asarray(out.q), final, reference, ours)

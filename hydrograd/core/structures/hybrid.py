@@ -22,8 +22,8 @@ def mlp(weights: Sequence[Array], biases: Sequence[Array], x: Array) -> Array:
     each output in (-1, 1).
 
     The layout a time step's states already have: no transposes, and the products
-    ``weight @ x`` (and their reverse passes) take the CPU's fast matrix kernels (seed tutorial 1's
-    gradient is about 11 % shorter than with cells first).
+    ``weight @ x`` (and their reverse passes) take the CPU's fast matrix kernels (measured against
+    cells first in ``benchmarks/RESULTS.md``).
     """
     if len(weights) != len(biases) or not weights:
         raise ValueError(
@@ -37,8 +37,8 @@ def mlp(weights: Sequence[Array], biases: Sequence[Array], x: Array) -> Array:
 def silu(z: Array) -> Array:
     """SiLU, ``z * sigmoid(z)``, with the sigmoid written ``(1 + tanh(z / 2)) / 2``: the same values
     (to rounding) from one transcendental function and no division, which shortens a hybrid
-    calibration's gradient by about 5 % (it evaluates the network twice a step, the reverse pass
-    recomputing the forward one)."""
+    calibration's gradient (it evaluates the network twice a step, the reverse pass recomputing the
+    forward one; ``benchmarks/RESULTS.md``, "Seventh session")."""
     return z * (0.5 + 0.5 * jnp.tanh(0.5 * z))
 
 

@@ -1,0 +1,169 @@
+"""Every process-wide setting hydrograd makes, in one place.
+
+Importing hydrograd calls :func:`apply_import_settings` (from ``hydrograd/__init__.py``), which
+changes the process in exactly these ways, each overridable:
+
+- ``XLA_FLAGS`` gains ``--xla_cpu_prefer_vector_width=512`` on a CPU with AVX-512 (XLA prefers
+  256 bits; wider vectors shorten the per-cell arithmetic of a time step).
+  ``HYDROGRAD_CPU_VECTOR_WIDTH`` sets ``128``/``256``/``512`` or ``default`` (XLA's choice); a width
+  already in ``XLA_FLAGS`` wins.
+- ``XLA_FLAGS`` gains ``--xla_cpu_copy_insertion_use_region_analysis=true``: XLA's default analysis
+  copies every state a time loop carries at each step, the region analysis proves the copies
+  unneeded (same bits, shorter steps). A setting already in ``XLA_FLAGS`` wins.
+- JAX's persistent compilation cache goes to ``~/.cache/hydrograd/jax`` (or
+  ``$HYDROGRAD_CACHE/jax``), so a new process reuses the programs earlier ones compiled; left alone
+  when the user configured a cache, off with ``HYDROGRAD_JAX_CACHE=0``.
+
+XLA flags only apply if set before JAX starts its CPU backend, i.e. when hydrograd is imported
+before any JAX computation runs.
+
+One more setting waits for the first model, whose size it depends on: XLA's CPU runtime runs a
+program's kernels on a pool of worker threads, sized once per process when JAX starts its backend.
+A catchment of a few hundred cells gains nothing from a second worker and loses by handing small
+kernels between workers; large domains need every worker. ``Model`` therefore calls
+:func:`size_cpu_pool` with its number of active cells before its first JAX computation: one worker
+below ``SHARED_POOL_MIN_CELLS``, XLA's default (one per core) above. ``HYDROGRAD_CPU_THREADS`` (a
+number of workers, or ``default``) or XLA's own ``PJRT_NPROC`` override it, and a JAX computation
+run before the first model leaves XLA's default. The measurements behind these defaults are in
+``benchmarks/RESULTS.md`` ("The machine's two states", "Seventh session").
+
+Last, :data:`COMPILER` is the one background thread that compiles the programs a calibration only
+needs at its end while its iterations run (XLA compiles outside the interpreter's lock).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jax
+
+VECTOR_WIDTH_FLAG = "--xla_cpu_prefer_vector_width"
+VECTOR_WIDTH_ENV = "HYDROGRAD_CPU_VECTOR_WIDTH"
+COPY_INSERTION_FLAG = "--xla_cpu_copy_insertion_use_region_analysis"
+_WIDTHS = ("128", "256", "512")
+JAX_CACHE_ENV = "HYDROGRAD_JAX_CACHE"
+CACHE_ENV = "HYDROGRAD_CACHE"
+CPU_THREADS_ENV = "HYDROGRAD_CPU_THREADS"
+POOL_SIZE_ENV = ("PJRT_NPROC", "NPROC")
+"""Environment variables XLA reads for its CPU pool size, the first one set wins."""
+SHARED_POOL_MIN_CELLS = 2500
+"""Active cells from which a model's kernels gain from XLA's full CPU pool (see
+``python -m benchmarks.pool_size``)."""
+CACHE_MIN_COMPILE_SECONDS = 0.03
+"""Programs compiled in less time than this are not cached: reading the entry would cost about as
+much as compiling them (a calibration's small programs are above it; ``benchmarks/RESULTS.md``)."""
+
+COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hydrograd-compile")
+"""The background thread that compiles the programs a calibration needs after its iterations."""
+
+
+def cache_root() -> Path:
+    """hydrograd's cache folder (compiled programs, the synthetic dataset): ``$HYDROGRAD_CACHE`` or
+    ``~/.cache/hydrograd``."""
+    root = os.environ.get(CACHE_ENV)
+    return Path(root) if root else Path.home() / ".cache" / "hydrograd"
+
+
+def xla_flags_with_vector_width(xla_flags: str, setting: str, avx512: bool) -> str:
+    """``XLA_FLAGS`` with the preferred CPU vector width added.
+
+    ``setting`` is the value of ``HYDROGRAD_CPU_VECTOR_WIDTH``: ``"auto"`` (512 bits where the CPU
+    has AVX-512, XLA's choice elsewhere), ``"default"`` (XLA's choice) or a width in bits.
+    A width the flags already name is kept.
+    """
+    setting = setting.strip().lower()
+    if setting not in ("auto", "default", *_WIDTHS):
+        raise ValueError(
+            f"{VECTOR_WIDTH_ENV}={setting!r} is not a vector width hydrograd knows: "
+            f"expected 'auto', 'default' or one of {', '.join(_WIDTHS)}"
+        )
+    if VECTOR_WIDTH_FLAG in xla_flags or setting == "default" or (setting == "auto" and not avx512):
+        return xla_flags
+    width = "512" if setting == "auto" else setting
+    return f"{xla_flags} {VECTOR_WIDTH_FLAG}={width}".strip()
+
+
+def xla_flags_with_region_copy_insertion(xla_flags: str) -> str:
+    """``XLA_FLAGS`` with XLA's region-based copy insertion on, unless the flags already set it."""
+    if COPY_INSERTION_FLAG in xla_flags:
+        return xla_flags
+    return f"{xla_flags} {COPY_INSERTION_FLAG}=true".strip()
+
+
+def _cpu_has_avx512() -> bool:
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:
+        return False
+    return bool(__cpu_features__.get("AVX512F"))
+
+
+def _configure_cpu_compiler() -> None:
+    setting = os.environ.get(VECTOR_WIDTH_ENV, "auto")
+    flags = xla_flags_with_vector_width(os.environ.get("XLA_FLAGS", ""), setting, _cpu_has_avx512())
+    os.environ["XLA_FLAGS"] = xla_flags_with_region_copy_insertion(flags)
+
+
+def _configure_compilation_cache() -> None:
+    if os.environ.get(JAX_CACHE_ENV, "1") == "0" or jax.config.jax_compilation_cache_dir:
+        return
+    folder = cache_root() / "jax"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECONDS)
+
+
+def apply_import_settings() -> None:
+    """The settings importing hydrograd makes (module docstring): XLA's CPU flags, then the
+    persistent compilation cache."""
+    _configure_cpu_compiler()
+    _configure_compilation_cache()
+
+
+def cpu_pool_size(n_cells: int, setting: str) -> int | None:
+    """Workers of XLA's CPU pool for a process whose first model has ``n_cells`` active cells;
+    None for XLA's default (one per core).
+
+    ``setting`` is the value of ``HYDROGRAD_CPU_THREADS``: ``"auto"`` (one worker below
+    ``SHARED_POOL_MIN_CELLS`` cells, the default above), ``"default"`` or a number of workers.
+    """
+    setting = setting.strip().lower()
+    if setting == "auto":
+        return 1 if n_cells < SHARED_POOL_MIN_CELLS else None
+    if setting == "default":
+        return None
+    if not setting.isdigit() or int(setting) < 1:
+        raise ValueError(
+            f"{CPU_THREADS_ENV}={setting!r} is not a CPU pool size hydrograd knows: "
+            "expected 'auto', 'default' or a positive number of threads"
+        )
+    return int(setting)
+
+
+def _backends_started() -> bool:
+    from jax._src import xla_bridge
+
+    started = getattr(xla_bridge, "backends_are_initialized", None)
+    return True if started is None else started()
+
+
+def size_cpu_pool(n_cells: int) -> None:
+    """Start JAX's backends with XLA's CPU pool sized for a domain of ``n_cells`` active cells
+    (module docstring); nothing if they already run or the environment sizes the pool.
+
+    The size only lives in the environment while the backends start: child processes do not
+    inherit it.
+    """
+    size = cpu_pool_size(n_cells, os.environ.get(CPU_THREADS_ENV, "auto"))
+    if size is None or _backends_started() or any(name in os.environ for name in POOL_SIZE_ENV):
+        return
+    os.environ[POOL_SIZE_ENV[0]] = str(size)
+    try:
+        jax.devices()
+    finally:
+        del os.environ[POOL_SIZE_ENV[0]]

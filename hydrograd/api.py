@@ -1,0 +1,170 @@
+"""smash's free functions over a ``Model``: ``forward_run``, ``optimize``, ``evaluation``,
+``signatures``, ``hydrograph_segmentation``, ``default_optimize_options``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hydrograd.config.optimize_options import check_mapping_optimizer, default_options
+from hydrograd.config.run_options import evaluation_options
+from hydrograd.config.signal_options import (
+    EventSeg,
+    check_domain,
+    check_max_duration,
+    check_peak_quant,
+    check_peak_value,
+    check_signatures,
+    select_gauges,
+)
+from hydrograd.config.signal_options import event_seg as check_event_seg
+from hydrograd.model import Model
+from hydrograd.nn import default_net
+from hydrograd.signal import Signatures, gauges_with_data, segmentation_table, signature_tables, step_dates
+from hydrograd.simulation.evaluation import evaluate
+from hydrograd.simulation.outputs import ForwardRun, Optimize
+
+
+def check_model(model: Any, what: str = "model") -> None:
+    """TypeError unless ``model`` is a ``hydrograd.Model``."""
+    if not isinstance(model, Model):
+        raise TypeError(f"{what} must be a hydrograd.Model, got {type(model).__name__}")
+
+
+def forward_run(
+    model: Model,
+    cost_options: dict[str, Any] | None = None,
+    common_options: dict[str, Any] | None = None,
+    return_options: dict[str, Any] | None = None,
+) -> Model | tuple[Model, ForwardRun]:
+    """Run a copy of ``model``; return it, or ``(model, ForwardRun)`` when results are asked for."""
+    check_model(model)
+    new = model.copy()
+    ret = new.forward_run(cost_options, common_options, return_options)
+    return new if ret is None else (new, ret)
+
+
+def optimize(
+    model: Model,
+    mapping: str = "uniform",
+    optimizer: str | None = None,
+    optimize_options: dict[str, Any] | None = None,
+    cost_options: dict[str, Any] | None = None,
+    common_options: dict[str, Any] | None = None,
+    return_options: dict[str, Any] | None = None,
+    callback=None,
+) -> Model | tuple[Model, Optimize]:
+    """Calibrate a copy of ``model``; return it, or ``(model, Optimize)`` when results are asked for.
+
+    ``mapping``: uniform, distributed, multi-linear, multi-power, ann; ``optimizer``: sbs, lbfgsb,
+    nelder-mead, powell, adam, sgd, adagrad, rmsprop (None: the mapping's default; see
+    ``hydrograd.optimizers.MAPPINGS``).
+
+    ``callback(iopt)`` runs after each iteration with an ``Optimize`` holding ``control_vector``,
+    ``cost``, ``n_iter`` (and ``projg`` for gradient methods); it must take an argument named
+    ``iopt``. Raising ``StopIteration`` in it ends the calibration cleanly on the best iterate found
+    so far (the model then receives it, as after a normal end). Ctrl-C (``KeyboardInterrupt``)
+    instead leaves the model exactly as it was and says so.
+    """
+    check_model(model)
+    new = model.copy()
+    ret = new.optimize(mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback)
+    return new if ret is None else (new, ret)
+
+
+def default_optimize_options(model: Model, mapping: str = "uniform", optimizer: str | None = None) -> dict[str, Any]:
+    """The options ``optimize`` uses when none are given, as a dict to edit and pass back."""
+    check_model(model)
+    mapping, optimizer = check_mapping_optimizer(mapping, optimizer)
+    facts = model.facts()
+    options = default_options(facts, mapping, optimizer)
+    if mapping != "ann":
+        return options
+    bounds = options["bounds"]
+    net = default_net(facts.nd, len(bounds), list(bounds.values()), facts.grid_shape)
+    return {"parameters": options.pop("parameters"), "bounds": options.pop("bounds"), "net": net, **options}
+
+
+def evaluation(
+    model: Model,
+    metric: str | list[str] = "nse",
+    start_eval: str | pd.Timestamp | None = None,
+    end_eval: str | pd.Timestamp | None = None,
+) -> np.ndarray:
+    """Each metric at each gauge over ``[start_eval, end_eval]``: array ``(ng, n_metrics)``.
+
+    Metrics: nse, nnse, kge, mae, mape, mse, rmse, lgrm. Missing observations (-99 or NaN) are
+    skipped; a gauge without any in the window gets NaN metrics (as in smash) and a warning.
+    """
+    check_model(model)
+    setup = model.setup
+    names, window = evaluation_options(metric, start_eval, end_eval, setup.start, setup.end, setup.dt)
+    codes = [str(c) for c in model.mesh.code]
+    return evaluate(model.response_data.q, model.response.q, names, window, codes)
+
+
+def _discharge(model: Model, domain: str) -> np.ndarray:
+    return np.asarray(model.response_data.q if domain == "obs" else model.response.q, dtype=np.float32)
+
+
+def hydrograph_segmentation(
+    model: Model,
+    gauge: str | list[str] = "all",
+    peak_quant: float = EventSeg.peak_quant,
+    peak_value: float = EventSeg.peak_value,
+    max_duration: float = EventSeg.max_duration,
+    by: str = "obs",
+) -> pd.DataFrame:
+    """Flood events of each gauge, as ``smash.hydrograph_segmentation``.
+
+    ``gauge``: ``"all"``, ``"dws"``, a code or a list of codes; ``peak_quant`` in [0, 1] and
+    ``peak_value`` (m3/s): a peak must reach both thresholds; ``max_duration`` (hours): expected
+    longest event; ``by``: segment the observed (``"obs"``) or simulated (``"sim"``) discharge.
+    Returns one row per event with columns ``code``, ``start``, ``end``, ``multipeak``,
+    ``maxrainfall`` (date of the rainfall peak), ``flood`` (date of the discharge peak), ``season``.
+    """
+    check_model(model)
+    segmentation = (check_peak_quant(peak_quant), check_peak_value(peak_value), check_max_duration(max_duration))
+    q = np.asarray(model.response_data.q if check_domain(by) == "obs" else model.response.q)
+    codes = [str(c) for c in model.mesh.code]
+    mean_prcp = model.atmos_data.mean_prcp
+    wanted = select_gauges(gauge, codes, model.facts().outlet_gauges)
+    gauges = gauges_with_data(wanted, q, mean_prcp, codes, "segmentation")
+    dates = step_dates(model.setup.start_time, model.setup.dt, mean_prcp.shape[1])
+    return segmentation_table(q, mean_prcp, codes, dates, model.setup.dt, gauges, segmentation)
+
+
+def signatures(
+    model: Model,
+    sign: str | list[str] | None = None,
+    gauge: str | list[str] = "all",
+    event_seg: dict[str, Any] | None = None,
+    domain: str = "obs",
+) -> Signatures:
+    """Hydrological signatures of the observed (``domain="obs"``) or simulated (``"sim"``)
+    discharge at each gauge, as ``smash.signatures``.
+
+    ``sign``: names among Crc, Crchf, Crclf, Crch2r, Cfp2, Cfp10, Cfp50, Cfp90 (continuous) and
+    Eff, Ebf, Erc, Erchf, Erclf, Erch2r, Elt, Epf (per flood event); None for all. ``gauge``:
+    ``"all"``, ``"dws"``, a code or a list of codes. ``event_seg``: segmentation options
+    ``peak_quant``, ``peak_value``, ``max_duration`` and ``by`` (see ``hydrograph_segmentation``).
+    Rainfall enters as ``mean_prcp * 1e-3 * area_dln / dt`` (m3/s); discharge and Eff, Ebf, Epf
+    are in m3/s, Elt in time steps, the others are ratios.
+    """
+    check_model(model)
+    names = check_signatures(sign)
+    domain = check_domain(domain, "domain")
+    segmentation = check_event_seg(event_seg)
+    q = _discharge(model, domain)
+    codes = [str(c) for c in model.mesh.code]
+    mean_prcp = model.atmos_data.mean_prcp
+    wanted = select_gauges(gauge, codes, model.facts().outlet_gauges)
+    gauges = gauges_with_data(wanted, q, mean_prcp, codes, "segmentation")
+    area = np.asarray(model.mesh.area_dln, dtype=np.float32)[:, None]
+    dt = model.setup.dt
+    mprcp = np.asarray(mean_prcp, dtype=np.float32) * np.float32(0.001) * area / np.float32(dt)
+    dates = step_dates(model.setup.start_time, dt, mean_prcp.shape[1])
+    q_seg = _discharge(model, segmentation.by)
+    return signature_tables(q, q_seg, mprcp, codes, dates, dt, gauges, names, segmentation)

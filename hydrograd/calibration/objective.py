@@ -1,0 +1,217 @@
+"""The calibration objective ``J(x) = jobs + wjreg * jreg`` as one pure, jitted function of the
+transformed control vector, and its gradient.
+
+``Objective`` is the static part (structure, mapping, cost definition), hashable so that it keys
+``jit``'s cache: repeated calibrations of the same problem compile once. ``ObjectiveData`` holds
+every array (forcing, graph, observations, base parameter values) as a PyTree argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hydrograd._arrays import to_device
+from hydrograd.calibration.control import untransform
+from hydrograd.core.cost import CostData, ObservationCost, observation_cost
+from hydrograd.core.graph import FlowGraph
+from hydrograd.core.mapping import Mapping, apply_mapping
+from hydrograd.core.registry import Structure
+from hydrograd.core.regularization import REGULARIZATIONS, RegularizationInputs
+from hydrograd.core.simulate import (
+    CoreInputs,
+    Forcing,
+    WavefrontForcing,
+    forcing_copy_fits,
+    simulate,
+    uses_wavefront,
+    wavefront_forcing,
+)
+from hydrograd.core.structures.hybrid import flux_correction_from_layers
+
+Array = jnp.ndarray
+
+
+class Objective(NamedTuple):
+    """Static definition: which model, which mapping, which cost, which regularization.
+
+    ``n_states``: how many of ``mapping.names`` (the last ones) are initial states;
+    ``jreg``: (component, weight) pairs, combined as ``sum(weight * component)`` (weighted in the
+    cost by ``ObjectiveData.wjreg``, an array so that choosing it by repeated calibrations does not
+    recompile);
+    ``cost_precision``: ``"float32"`` reduces the discharge misfit exactly as smash does (same
+    digits); ``"float64"`` (used by gradient-based optimizers, under ``jax.enable_x64``) reduces
+    it in double precision, which removes the single-precision noise of long sums that otherwise
+    derails line searches. The model itself always runs in the dtype of its inputs;
+    ``network``: the calibrated weights and biases of a hybrid structure's network, as
+    ``(name, shape)`` in control-vector order (after the mapped coefficients).
+    """
+
+    structure: Structure
+    dt: float
+    mapping: Mapping
+    n_states: int
+    cost: ObservationCost
+    jreg: tuple[tuple[str, float], ...] = ()
+    cost_precision: str = "float32"
+    network: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+
+class SimulationInputs(Protocol):
+    """What a simulation needs besides parameters and states; ``ObjectiveData`` and the ANN
+    objective's ``NetData`` both provide it."""
+
+    forcing: Forcing | WavefrontForcing
+    graph: FlowGraph
+    gauge_index: Array
+    imperviousness: Array
+
+
+def scheduled_forcing(
+    structure: Structure, forcing: Forcing, graph: FlowGraph, dtype: Any = None
+) -> Forcing | WavefrontForcing:
+    """``forcing`` in the order ``simulate`` will run ``structure`` on ``graph`` (reordered once,
+    in numpy, when that is the wavefront schedule and the copy fits ``FORCING_COPY_BUDGET``), for
+    a problem that runs it many times. A reordered copy takes ``dtype`` (default: the forcing's);
+    a forcing left in time order is returned as it is. Under ``jax.enable_x64`` for float64."""
+    if not (uses_wavefront(structure, graph, forcing.ntime_step) and forcing_copy_fits(forcing, graph)):
+        return forcing
+    ordered = wavefront_forcing(forcing, graph, xp=np)
+    return WavefrontForcing(
+        to_device(ordered.prcp, dtype), to_device(ordered.pet, dtype), ordered.ntime_step, ordered.complete
+    )
+
+
+class ObjectiveData(NamedTuple):
+    """Arrays of the problem. ``kinds``/``lower``/``upper``: per-entry transform and raw bounds;
+    ``background``: the transformed starting control (regularization reference);
+    ``neighbours``: ``(nac, 4)`` active-cell indices of the cells above, below, left and right
+    (the cell itself where that neighbour is outside the domain); ``cell_order``: for each
+    cell of the model (flow-graph order), its rank in smash's column-major order, which orders
+    the distributed mapping's control values; ``wjreg``: the scalar weight of ``jreg`` in the
+    cost; ``network``: every weight and bias of a hybrid structure's network (``weight_1``,
+    ``bias_1``, ...), or None."""
+
+    kinds: Array
+    lower: Array
+    upper: Array
+    background: Array
+    params: dict[str, Array]
+    states: dict[str, Array]
+    forcing: Forcing | WavefrontForcing
+    graph: FlowGraph
+    gauge_index: Array
+    imperviousness: Array
+    q_obs: Array
+    descriptors: Array
+    neighbours: Array
+    cost_data: CostData | None
+    cell_order: Array
+    wjreg: Array
+    network: dict[str, Array] | None = None
+
+
+def control_maps(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[dict[str, Array], dict[str, Array]]:
+    """Parameters and initial states (name -> ``(nac,)``) for a transformed control vector."""
+    x = untransform(x_t, data.kinds, data.lower, data.upper)
+    mapped = apply_mapping(x[: objective.mapping.size], objective.mapping, data.descriptors)
+    if objective.mapping.kind == "distributed":
+        mapped = {k: v[data.cell_order] for k, v in mapped.items()}
+    n_params = len(objective.mapping.names) - objective.n_states
+    names = objective.mapping.names
+    params = {**data.params, **{k: mapped[k].astype(data.params[k].dtype) for k in names[:n_params]}}
+    states = {**data.states, **{k: mapped[k].astype(data.states[k].dtype) for k in names[n_params:]}}
+    return params, states
+
+
+def flux_correction(x_t: Array, objective: Objective, data: ObjectiveData):
+    """The hybrid network hook for a transformed control vector (None for a conceptual model):
+    the calibrated weights come from the control, the others from ``data.network``."""
+    if data.network is None:
+        return None
+    values = dict(data.network)
+    start = objective.mapping.size
+    for key, shape in objective.network:
+        size = int(np.prod(shape))
+        block = x_t[start : start + size].astype(values[key].dtype)
+        values[key] = block.reshape(shape[::-1]).T if len(shape) == 2 else block
+        start += size
+    return flux_correction_from_layers(values)
+
+
+def regularization(x_t: Array, objective: Objective, data: ObjectiveData) -> Array:
+    """``jreg``: the weighted sum of the components ``objective.jreg`` names (see
+    ``hydrograd.core.regularization``)."""
+    total = jnp.zeros((), x_t.dtype)
+    if not objective.jreg:
+        return total
+    maps = background = None
+    if any(REGULARIZATIONS[name].needs_maps for name, _ in objective.jreg):
+        names = objective.mapping.names
+        params, states = control_maps(x_t, objective, data)
+        maps = {k: {**params, **states}[k] for k in names}
+        params, states = control_maps(data.background, objective, data)
+        background = {k: {**params, **states}[k] for k in names}
+    inputs = RegularizationInputs(x_t, data.background, maps, background, data.neighbours)
+    for name, weight in objective.jreg:
+        total = total + weight * REGULARIZATIONS[name].term(inputs)
+    return total
+
+
+def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[Array, tuple[Array, Array, Array]]:
+    """``(J, (jobs, jreg, q))`` with ``q`` the simulated discharge at the gauges."""
+    params, states = control_maps(x_t, objective, data)
+    correction = flux_correction(x_t, objective, data)
+    q_sim = gauge_discharge(objective.structure, objective.dt, data, params, states, correction)
+    q, q_obs, cost_data = q_sim, data.q_obs, data.cost_data
+    if objective.cost_precision == "float64":
+        q, q_obs, cost_data = as_float64((q, q_obs, cost_data))
+    jobs = observation_cost(q, q_obs, objective.cost, cost_data)
+    jreg = regularization(x_t, objective, data)
+    return jobs + data.wjreg * jreg, (jobs, jreg, q_sim)
+
+
+def gauge_discharge(
+    structure: Structure,
+    dt: float,
+    data: SimulationInputs,
+    params: dict[str, Array],
+    states: dict[str, Array],
+    correction: Callable[[Array], Array] | None,
+) -> Array:
+    """Simulated discharge at the gauges, ``(ng, ntime_step)`` m3/s, of ``structure`` run with
+    ``params`` and initial ``states`` on ``data``'s forcing, graph and gauges; ``correction``:
+    the hybrid hook."""
+    inputs = CoreInputs(
+        structure, dt, params, states, data.forcing, data.graph, data.gauge_index, data.imperviousness, correction
+    )
+    return simulate(inputs).q
+
+
+def as_float64(tree: Any) -> Any:
+    """``tree`` with its floating-point leaves cast to float64 (under ``jax.enable_x64``)."""
+    return jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
+
+
+def _value(x_t, objective, data):
+    return cost_terms(x_t, objective, data)[0]
+
+
+cost_jit = jax.jit(_value, static_argnames=("objective",))
+"""J for one control vector."""
+
+batched_cost_jit = jax.jit(jax.vmap(_value, in_axes=(0, None, None)), static_argnames=("objective",))
+"""J for a batch of control vectors ``(n, size)`` at once (step-by-step search)."""
+
+value_and_grad_jit = jax.jit(jax.value_and_grad(_value), static_argnames=("objective",))
+"""``(J, dJ/dx)`` for one control vector."""
+
+cost_terms_jit = jax.jit(cost_terms, static_argnames=("objective",))
+"""``cost_terms`` as one compiled program."""
+
+control_maps_jit = jax.jit(control_maps, static_argnames=("objective",))
+"""``control_maps`` as one compiled program (run op by op, each operation would compile alone)."""

@@ -1,0 +1,274 @@
+"""Whole models in smash's HDF5 layout, as a plain :class:`SavedModel` (``hydrograd.io.save_model``
+and ``read_model`` convert it from and to a ``Model``).
+
+Layout (the one ``smash.io.save_model`` writes; group ``model``, arrays gzip-compressed, text as
+bytes):
+
+- ``setup``: every setup key as an attribute (booleans as 0/1, unused paths as ``"..."``), the
+  derived counts smash keeps (``ntime_step``, ``nd``, ``nrrp``, ``nrrs``, ``nqz``, ``n_layers``,
+  ``n_*_fluxes``, ``nsep_mu``, ``nsep_sigma``, ``structure``, ...), and the datasets
+  ``descriptor_name``, ``hidden_neuron`` and ``neurons``;
+- ``mesh``: the mesh (scalars as attributes, grids as datasets);
+- ``atmos_data``: ``prcp``, ``pet`` ``(nrow, ncol, ntime_step)`` mm/dt and their per-gauge means
+  ``mean_prcp``, ``mean_pet`` ``(ng, ntime_step)``;
+- ``physio_data``: ``descriptor`` ``(nrow, ncol, nd)``, ``imperviousness`` and the descriptor
+  statistics ``l_descriptor``, ``u_descriptor``, ``mean_descriptor``, ``std_descriptor`` ``(nd,)``;
+- ``response_data`` / ``response``: observed / simulated ``q`` ``(ng, ntime_step)`` m3/s;
+  ``u_response_data``: ``q_stdev`` (zeros: hydrograd has no observation uncertainty);
+- ``rr_parameters``, ``rr_initial_states``, ``rr_final_states``: ``keys`` and ``values``
+  ``(nrow, ncol, n)``;
+- ``serr_mu_parameters``, ``serr_sigma_parameters``: smash's defaults (hydrograd has no
+  structural-error model; they are written for smash and ignored on reading);
+- ``nn_parameters``: the hybrid network, ``weight_i`` ``(neurons[i], neurons[i-1])`` and
+  ``bias_i`` ``(neurons[i],)`` for every layer smash allocates (empty arrays for the others).
+
+File attributes: ``_save_func = "save_model"`` (smash's mark) and ``format_version``. Every array
+keeps its dtype and bits, so a round trip is exact. ``smash.io.read_model`` reads these files
+when the model is one smash 1.3.0 knows: a structure it has (``gr4_ude`` rather than hydrograd's
+``gr4_ode_mlp`` alias), at most two hidden layers, and a mesh carrying smash's partition keys
+(``npar``, ``ncpar``, ``cscpar``, ``cpar_to_rowcol``, ``flwpar``; meshes from smash,
+``generate_mesh`` and ``load_dataset`` have them). ``read_model`` reads smash's files back, the
+structural-error parameters aside.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+
+from hydrograd._containers import KeyedMaps
+from hydrograd.config.setup import DEFAULT_SETUP, Setup
+from hydrograd.core.registry import get_structure
+from hydrograd.formats._atomic import as_path, atomic_path
+from hydrograd.formats._hdf5 import (
+    FORMAT_VERSION,
+    FORMAT_VERSION_KEY,
+    open_saved,
+    read_dict,
+    write_array,
+    write_dict,
+)
+from hydrograd.mesh.validate import validate_mesh
+
+_MARK = "save_model"
+
+# smash's structural-error parameters for each mapping, and their default values.
+_SERR_MU = {"Zero": (), "Constant": ("mg0",), "Linear": ("mg0", "mg1")}
+_SERR_SIGMA = {
+    "Constant": ("sg0",),
+    "Linear": ("sg0", "sg1"),
+    "Power": ("sg0", "sg1", "sg2"),
+    "Exponential": ("sg0", "sg1", "sg2"),
+    "Gaussian": ("sg0", "sg1", "sg2"),
+}
+_SERR_DEFAULTS = {"mg0": 0.0, "mg1": 0.0, "sg0": 1.0, "sg1": 0.2, "sg2": 2.0}
+_KEYED = ("rr_parameters", "rr_initial_states", "rr_final_states")
+_DATA = ("atmos_data", "physio_data", "response_data", "response")
+
+
+@dataclass(frozen=True, eq=False)
+class SavedModel:
+    """A model's contents as the file holds them: its checked ``setup`` and ``mesh`` (a dict as
+    ``validate_mesh`` returns it, with smash's ``rowcol_to_ind_ac`` and ``local_active_cell``), its
+    data groups (name -> array), its parameter and state maps, and its hybrid network
+    (``weight_i``/``bias_i``, smash's layout; empty for a conceptual structure)."""
+
+    setup: Setup
+    mesh: Mapping[str, Any]
+    atmos_data: Mapping[str, np.ndarray]
+    physio_data: Mapping[str, np.ndarray]
+    response_data: Mapping[str, np.ndarray]
+    response: Mapping[str, np.ndarray]
+    rr_parameters: KeyedMaps
+    rr_initial_states: KeyedMaps
+    rr_final_states: KeyedMaps
+    nn_parameters: Mapping[str, np.ndarray]
+
+
+def _setup_attributes(setup: Setup) -> dict[str, Any]:
+    """The ``setup`` group: user keys and smash's derived counts."""
+    structure = get_structure(setup.snow_module, setup.hydrological_module, setup.routing_module)
+    out: dict[str, Any] = {}
+    for key in DEFAULT_SETUP:
+        value = getattr(setup, key)
+        out[key] = int(value) if isinstance(value, bool) else value
+    out["descriptor_name"] = np.asarray(setup.descriptor_name).astype("S128")
+    out["hidden_neuron"] = np.asarray(setup.hidden_neuron, dtype=np.int32)
+    out["neurons"] = np.asarray(setup.neurons, dtype=np.int32)
+    n_snow, n_hydro, n_routing = (len(m.fluxes) for m in (structure.snow, structure.hydrological, structure.routing))
+    out.update(
+        structure=setup.structure,
+        ntime_step=setup.ntime_step,
+        nd=setup.nd,
+        nrrp=setup.nrrp,
+        nrrs=setup.nrrs,
+        nqz=setup.nqz,
+        n_layers=setup.n_layers,
+        snow_module_present=int(setup.snow_module_present),
+        nsep_mu=len(_SERR_MU[setup.serr_mu_mapping]),
+        nsep_sigma=len(_SERR_SIGMA[setup.serr_sigma_mapping]),
+        n_snow_fluxes=n_snow,
+        n_hydro_fluxes=n_hydro,
+        n_routing_fluxes=n_routing,
+        n_internal_fluxes=n_snow + n_hydro + n_routing,
+    )
+    return out
+
+
+def _network_shapes(setup: Setup) -> dict[str, tuple[int, ...]]:
+    """``weight_i``/``bias_i`` shapes for every consecutive pair of ``neurons`` (smash's allocation)."""
+    out = {}
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(int(n) for n in setup.neurons), start=1):
+        out[f"weight_{i}"] = (n_out, n_in)
+        out[f"bias_{i}"] = (n_out,)
+    return out
+
+
+def _serr_group(mapping: str, table: dict[str, tuple[str, ...]], ng: int) -> dict[str, np.ndarray]:
+    keys = table[mapping]
+    values = np.tile(np.array([_SERR_DEFAULTS[k] for k in keys], dtype=np.float32), (ng, 1)).reshape(ng, len(keys))
+    return {"keys": np.array(keys, dtype="S128"), "values": values}
+
+
+def write_model_file(saved: SavedModel, path: str | os.PathLike) -> str:
+    """Write ``saved`` to the HDF5 file ``path`` (``.hdf5`` is appended if missing, as smash does);
+    returns the path written. The file is written under a temporary name beside ``path`` and then
+    renamed onto it, so an interrupted save leaves any previous file untouched."""
+    path = as_path(path)
+    if not path.endswith(".hdf5"):
+        path += ".hdf5"
+    setup = saved.setup
+    ng, nt = len(saved.mesh["code"]), setup.ntime_step
+    with atomic_path(path) as tmp, h5py.File(tmp, "x") as h5:
+        group = h5.create_group("model")
+        write_dict(group.create_group("setup"), _setup_attributes(setup), "setup key")
+        mesh = dict(saved.mesh)
+        # smash maps this group straight onto its Fortran arrays: gauge codes are 128 bytes long,
+        # and a cell outside the domain has the index -99 there (-100 once shifted to 0-based)
+        mesh["code"] = np.char.encode(np.asarray(mesh["code"], dtype=str), "utf-8").astype("S128")
+        if "rowcol_to_ind_ac" in mesh:
+            active = np.asarray(mesh["active_cell"]) == 1
+            mesh["rowcol_to_ind_ac"] = np.where(active, mesh["rowcol_to_ind_ac"], -100).astype(np.int32)
+        write_dict(group.create_group("mesh"), mesh, "mesh key")
+        for name in _DATA:
+            write_dict(group.create_group(name), dict(getattr(saved, name)), name)
+        write_dict(group.create_group("u_response_data"), {"q_stdev": np.zeros((ng, nt), np.float32)}, "response")
+        for name in _KEYED:
+            maps = getattr(saved, name)
+            sub = group.create_group(name)
+            write_array(sub, "keys", np.asarray(maps.keys).astype("S128"), name)
+            write_array(sub, "values", maps.values, name)
+        write_dict(group.create_group("serr_mu_parameters"), _serr_group(setup.serr_mu_mapping, _SERR_MU, ng), "serr")
+        sigma = _serr_group(setup.serr_sigma_mapping, _SERR_SIGMA, ng)
+        write_dict(group.create_group("serr_sigma_parameters"), sigma, "serr")
+        network = {
+            key: saved.nn_parameters[key] if key in saved.nn_parameters else np.zeros(shape, dtype=np.float32)
+            for key, shape in _network_shapes(setup).items()
+        }
+        write_dict(group.create_group("nn_parameters"), network, "nn_parameters")
+        h5.attrs["_save_func"] = _MARK
+        h5.attrs[FORMAT_VERSION_KEY] = FORMAT_VERSION
+    return path
+
+
+# ---------------------------------------------------------------------------------- reading
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return value
+
+
+def _user_setup(values: dict[str, Any], path: str) -> dict[str, Any]:
+    """The user-level setup dict back from the ``setup`` group."""
+    user = {}
+    for key in DEFAULT_SETUP:
+        if key in values:
+            value = _plain(values[key])
+            user[key] = None if value == "..." else value
+    if "hidden_neuron" in user:
+        user["hidden_neuron"] = [int(n) for n in user["hidden_neuron"] if n > 0] or DEFAULT_SETUP["hidden_neuron"]
+    missing = [k for k in ("start_time", "end_time", "dt", "hydrological_module") if k not in user]
+    if missing:
+        raise ValueError(f"'{path}': the model's setup lacks {missing}; the file is not a complete model file")
+    return user
+
+
+def _array(group: dict[str, Any], key: str, shape: tuple[int, ...], where: str, path: str) -> np.ndarray:
+    if key not in group:
+        raise ValueError(f"'{path}': '{where}/{key}' is missing")
+    value = np.asarray(group[key])
+    if value.shape != shape:
+        raise ValueError(f"'{path}': '{where}/{key}' has shape {value.shape}, expected {shape}")
+    return value
+
+
+def _keyed(names: tuple[str, ...], grid: tuple[int, int], group: dict[str, Any], where: str, path: str) -> KeyedMaps:
+    """The ``keys``/``values`` group as maps of ``names``, in that order."""
+    keys = [str(k) for k in np.asarray(group.get("keys", []))]
+    if sorted(keys) != sorted(names):
+        raise ValueError(f"'{path}': '{where}/keys' lists {keys}; the structure's are {list(names)}")
+    values = _array(group, "values", (*grid, len(keys)), where, path)
+    return KeyedMaps(names, np.stack([values[..., keys.index(k)] for k in names], axis=-1).astype(np.float32))
+
+
+def read_model_file(path: str | os.PathLike) -> SavedModel:
+    """Read a model file written by ``write_model_file`` (hydrograd's or smash's ``save_model``).
+
+    FileNotFoundError if there is no such file; ValueError if it is not a model file, is
+    incomplete or inconsistent (the message names the group), or was written with a newer
+    ``format_version``.
+    """
+    path = as_path(path)
+    with open_saved(path, "model", _MARK, "model") as model_group:
+        groups = {name: read_dict(item) for name, item in model_group.items() if isinstance(item, h5py.Group)}
+    missing = [g for g in ("setup", "mesh", *_DATA, *_KEYED) if g not in groups]
+    if missing:
+        raise ValueError(f"'{path}': the model file lacks the group(s) {missing}")
+
+    setup = Setup(_user_setup(groups["setup"], path), check_paths=False)
+    mesh = groups["mesh"]
+    if "code" in mesh:
+        mesh["code"] = np.array([str(c) for c in np.ravel(mesh["code"])])
+    mesh = validate_mesh(mesh)
+    nrow, ncol, ng, nt = mesh["nrow"], mesh["ncol"], mesh["ng"], setup.ntime_step
+    shapes = {
+        "atmos_data": {"prcp": (nrow, ncol, nt), "pet": (nrow, ncol, nt), "mean_prcp": (ng, nt), "mean_pet": (ng, nt)},
+        "physio_data": {
+            "descriptor": (nrow, ncol, setup.nd),
+            "imperviousness": (nrow, ncol),
+            **{f"{k}_descriptor": (setup.nd,) for k in ("l", "u", "mean", "std")},
+        },
+        "response_data": {"q": (ng, nt)},
+        "response": {"q": (ng, nt)},
+    }
+    for name in _DATA:
+        for key, shape in shapes[name].items():
+            _array(groups[name], key, shape, name, path)
+    structure = get_structure(setup.snow_module, setup.hydrological_module, setup.routing_module)
+    grid = (nrow, ncol)
+    network = groups.get("nn_parameters", {})
+    n_used = 2 * setup.n_layers
+    return SavedModel(
+        setup=setup,
+        mesh=mesh,
+        **{name: groups[name] for name in _DATA},
+        rr_parameters=_keyed(structure.parameters, grid, groups["rr_parameters"], "rr_parameters", path),
+        rr_initial_states=_keyed(structure.states, grid, groups["rr_initial_states"], "rr_initial_states", path),
+        rr_final_states=_keyed(structure.states, grid, groups["rr_final_states"], "rr_final_states", path),
+        nn_parameters={
+            key: _array(network, key, shape, "nn_parameters", path)
+            for key, shape in list(_network_shapes(setup).items())[:n_used]
+        },
+    )

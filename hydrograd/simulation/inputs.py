@@ -1,0 +1,91 @@
+"""A model's starting maps, and the core's inputs from grid maps: the one conversion from
+``(nrow, ncol)`` maps and ``(nrow, ncol, T)`` forcing to the 1-D active-cell arrays
+``hydrograd.core.simulate`` runs on."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+import numpy as np
+
+from hydrograd._arrays import to_device_tree
+from hydrograd.core.parameters import RR_STATES, default_parameter_value
+from hydrograd.core.registry import Structure
+from hydrograd.core.simulate import CoreInputs, Forcing, is_complete
+from hydrograd.core.structures.hybrid import flux_correction_from_layers
+from hydrograd.mesh.layout import IndexedMesh
+
+
+def default_parameters(
+    structure: Structure, dt: float, grid: tuple[int, int], interception: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """smash's default parameter maps (float32, ``grid``-shaped) of ``structure`` at time step
+    ``dt`` s; ``interception``: the interception capacity map ``ci`` takes when given."""
+    maps = {k: np.full(grid, default_parameter_value(k, dt), np.float32) for k in structure.parameters}
+    if interception is not None and "ci" in maps:
+        maps["ci"][...] = interception
+    return maps
+
+
+def default_states(structure: Structure, grid: tuple[int, int]) -> dict[str, np.ndarray]:
+    """smash's default initial state maps (float32, ``grid``-shaped) of ``structure``."""
+    return {k: np.full(grid, RR_STATES[k].default, np.float32) for k in structure.states}
+
+
+def zero_network(neurons: np.ndarray, n_layers: int) -> dict[str, np.ndarray]:
+    """A network of ``n_layers`` weight matrices between the nonzero sizes of ``neurons`` (the
+    setup's ``neurons`` and ``n_layers``) with zero weights and biases, ``weight_i``
+    ``(n_out, n_in)`` and ``bias_i`` ``(n_out,)``: a hybrid structure then behaves exactly as its
+    conceptual base (smash's start)."""
+    sizes = [int(n) for n in neurons if n > 0] if n_layers else []
+    values = {}
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes), start=1):
+        values[f"weight_{i}"] = np.zeros((n_out, n_in), dtype=np.float32)
+        values[f"bias_{i}"] = np.zeros(n_out, dtype=np.float32)
+    return values
+
+
+def core_inputs(
+    structure: Structure,
+    dt: float,
+    mesh: IndexedMesh,
+    parameters: Mapping[str, np.ndarray],
+    initial_states: Mapping[str, np.ndarray],
+    prcp: np.ndarray,
+    pet: np.ndarray,
+    imperviousness: np.ndarray,
+    network: Mapping[str, np.ndarray] | None = None,
+) -> CoreInputs:
+    """:class:`CoreInputs` on the device from grid values.
+
+    ``parameters`` and ``initial_states``: each of the structure's names -> ``(nrow, ncol)`` map;
+    ``prcp`` and ``pet``: ``(nrow, ncol, ntime_step)`` mm/dt (negative = missing);
+    ``imperviousness``: ``(nrow, ncol)``; ``network``: a hybrid structure's ``weight_1, bias_1, ...``
+    (smash's layout), None otherwise. The forcing is marked complete when no value is missing,
+    checked on the host copy (on an accelerator the device copy would come back for it).
+    """
+    layout = mesh.layout
+    prcp_active = layout.series_to_active(prcp)
+    pet_active = layout.series_to_active(pet)
+    host = {
+        "params": {k: layout.to_active(parameters[k]) for k in structure.parameters},
+        "initial_states": {k: layout.to_active(initial_states[k]) for k in structure.states},
+        "prcp": prcp_active,
+        "pet": pet_active,
+        "gauge_index": np.asarray(mesh.gauge_cells, dtype=np.int32),
+        "imperviousness": layout.to_active(imperviousness),
+        "network": dict(network) if network else {},
+    }
+    device = to_device_tree(host)  # one transfer for every array
+    return CoreInputs(
+        structure=structure,
+        dt=dt,
+        params=device["params"],
+        initial_states=device["initial_states"],
+        forcing=Forcing(device["prcp"], device["pet"], complete=is_complete(prcp_active, pet_active)),
+        graph=mesh.graph,
+        gauge_index=device["gauge_index"],
+        imperviousness=device["imperviousness"],
+        flux_correction=flux_correction_from_layers(device["network"]) if network else None,
+    )

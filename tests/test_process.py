@@ -1,0 +1,116 @@
+"""The process-wide JAX settings: the CPU vector width and the copy insertion analysis in
+``XLA_FLAGS`` (applied on import), and the size of XLA's CPU pool (chosen by the first model)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hydrograd._process import (
+    COPY_INSERTION_FLAG,
+    CPU_THREADS_ENV,
+    POOL_SIZE_ENV,
+    SHARED_POOL_MIN_CELLS,
+    VECTOR_WIDTH_ENV,
+    cpu_pool_size,
+    xla_flags_with_region_copy_insertion,
+    xla_flags_with_vector_width,
+)
+
+FLAG = "--xla_cpu_prefer_vector_width"
+REGION = f"{COPY_INSERTION_FLAG}=true"
+
+
+@pytest.mark.parametrize(
+    ("flags", "setting", "avx512", "expected"),
+    [
+        ("", "auto", True, f"{FLAG}=512"),
+        ("", "auto", False, ""),
+        ("--xla_cpu_enable_fast_math=false", "auto", True, f"--xla_cpu_enable_fast_math=false {FLAG}=512"),
+        ("", "256", False, f"{FLAG}=256"),
+        ("", " Default ", True, ""),
+        (f"{FLAG}=128", "auto", True, f"{FLAG}=128"),
+        (f"{FLAG}=128", "512", True, f"{FLAG}=128"),
+    ],
+)
+def test_vector_width_is_added_only_where_asked_and_not_already_set(flags, setting, avx512, expected):
+    assert xla_flags_with_vector_width(flags, setting, avx512) == expected
+
+
+def test_unknown_vector_width_names_the_variable():
+    with pytest.raises(ValueError, match=f"{VECTOR_WIDTH_ENV}='1024'.*'auto', 'default'"):
+        xla_flags_with_vector_width("", "1024", True)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("", REGION),
+        (f"{FLAG}=256", f"{FLAG}=256 {REGION}"),
+        (f"{COPY_INSERTION_FLAG}=false", f"{COPY_INSERTION_FLAG}=false"),
+    ],
+)
+def test_region_copy_insertion_is_added_unless_the_user_set_it(flags, expected):
+    assert xla_flags_with_region_copy_insertion(flags) == expected
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("256", f"{FLAG}=256 {REGION}"), ("default", REGION)])
+def test_import_sets_xla_flags_before_jax_starts(setting, expected):
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update({VECTOR_WIDTH_ENV: setting, "HYDROGRAD_JAX_CACHE": "0"})
+    code = (
+        "import os, hydrograd, jax.numpy as jnp; jnp.ones(2).sum().block_until_ready(); "
+        "print(os.environ.get('XLA_FLAGS', ''))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1:] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("n_cells", "setting", "expected"),
+    [
+        (383, "auto", 1),
+        (SHARED_POOL_MIN_CELLS - 1, " Auto ", 1),
+        (SHARED_POOL_MIN_CELLS, "auto", None),
+        (906_044, "auto", None),
+        (383, "default", None),
+        (906_044, "3", 3),
+    ],
+)
+def test_cpu_pool_has_one_worker_below_the_threshold_unless_set(n_cells, setting, expected):
+    assert cpu_pool_size(n_cells, setting) == expected
+
+
+@pytest.mark.parametrize("setting", ["0", "-2", "two", "1.5"])
+def test_unknown_cpu_pool_size_names_the_variable(setting):
+    with pytest.raises(ValueError, match=f"{CPU_THREADS_ENV}='{setting}'.*positive number of threads"):
+        cpu_pool_size(10, setting)
+
+
+def _pool_workers_after_first_model(**environment: str) -> tuple[int, str]:
+    """XLA CPU pool workers (threads named ``tf_XLAEigen``) of a fresh process that builds the
+    embedded synthetic model (514 active cells), and its ``PJRT_NPROC`` afterwards."""
+    env = {k: v for k, v in os.environ.items() if k not in (CPU_THREADS_ENV, *POOL_SIZE_ENV)}
+    env.update({"HYDROGRAD_JAX_CACHE": "0", **environment})
+    code = (
+        "import glob, os, hydrograd\n"
+        "setup, mesh = hydrograd.factory.load_dataset('Synthetic')\n"
+        "hydrograd.Model(setup, mesh, verbose=False)\n"
+        "names = [open(f).read().strip() for f in glob.glob('/proc/self/task/*/comm')]\n"
+        "print(names.count('tf_XLAEigen'), os.environ.get('PJRT_NPROC', '-'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    workers, left = out.stdout.split()[-2:]
+    return int(workers), left
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts XLA's threads through /proc (Linux only)")
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [({}, (1, "-")), ({CPU_THREADS_ENV: "2"}, (2, "-")), ({"PJRT_NPROC": "2"}, (2, "2"))],
+)
+def test_first_model_sizes_the_cpu_pool_unless_the_environment_does(environment, expected):
+    assert _pool_workers_after_first_model(**environment) == expected
