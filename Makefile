@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP_BASE := $(VENV)/.installed-base
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test peer lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(STAMP_BASE)
 test: $(STAMP_TEST)
 	$(PY) -m ruff check hydrograd tests benchmarks examples
 	HYDROGRAD_STRICT_SKIPS=1 $(PY) -m pytest
+
+# smash's own test suite against hydrograd, one line per test (make test runs it at the light level,
+# in tests/peer/test_smash_suite.py); SMASH_TEST_LEVEL=light|full (smash's default: full)
+peer: $(STAMP_TEST)
+	$(PY) -m tests.peer
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check hydrograd tests benchmarks examples
