@@ -157,7 +157,8 @@ class Model:
             self._network(),
         )
 
-    def _calibration_data(self) -> CalibrationData:
+    def calibration_data(self) -> CalibrationData:
+        """The model as a calibration reads it (``hydrograd.calibration.calibrate``)."""
         physio = self.physio_data
         statistics = {
             k: getattr(physio, k) for k in ("l_descriptor", "u_descriptor", "mean_descriptor", "std_descriptor")
@@ -369,7 +370,7 @@ class Model:
         request = check_calibration(
             facts, mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback
         )
-        result = calibrate(self._calibration_data(), request)
+        result = calibrate(self.calibration_data(), request)
         layout = self.layout
         for name, values in result.values.items():
             target = self.rr_parameters if name in facts.rr_parameters else self.rr_initial_states

@@ -133,3 +133,17 @@ def as_float64(tree: Any) -> Any:
     """``tree`` with its floating leaves in float64 (call under ``jax.enable_x64``)."""
     floating = lambda a: hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating)  # noqa: E731
     return jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if floating(a) else a, tree)
+
+
+def model_problem(
+    model: Any, mapping: str = "uniform", optimizer: str = "lbfgsb", precision: str | None = None
+) -> MappedProblem | NetworkProblem:
+    """The calibration problem ``Model.optimize`` would solve with default options and cost
+    (``precision``: ``common_options["precision"]``). Its functions run under
+    ``jax.enable_x64(problem.double)``."""
+    facts = model.facts(values=True)
+    request = check_calibration(facts, mapping, optimizer, None, None, {"verbose": False, "precision": precision})
+    data = model.calibration_data()
+    chosen = problem_precision(data, request)
+    with jax.enable_x64(chosen.double):
+        return build_problem(data, request, chosen)
