@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from hydrograd.core import routing
-from hydrograd.core.structures import gr, gr_ode
+from hydrograd.core.structures import gr, gr_ode, vic
 from hydrograd.core.structures._common import gradient_guard
 
 
@@ -69,6 +69,13 @@ _CONCEPTUAL = (
         ("ha", "hc"),
         gr.loieau_step,
         ("ei", "pn", "en", "pr", "perc", "ps", "es", "prr", "prd", "qr", "qd", "qt"),
+    ),
+    Module(
+        "vic3l",
+        ("b", "cusl", "cmsl", "cbsl", "ks", "pbc", "ds", "dsm", "ws"),
+        ("hcl", "husl", "hmsl", "hbsl"),
+        vic.vic3l_step,
+        ("pn", "en", "qr", "qb", "qt"),
     ),
 )
 
