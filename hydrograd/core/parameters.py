@@ -60,6 +60,16 @@ RR_PARAMETERS: dict[str, Spec] = {
     "ca": Spec(200.0, (1e-6, 1000.0), (0, INF), "mm", "soil store capacity"),
     "cc": Spec(500.0, (1e-6, 1000.0), (0, INF), "mm", "routing store capacity"),
     "kb": Spec(1.0, (1e-6, 4.0), (0, INF), "-", "runoff split coefficient"),
+    "b": Spec(0.1, (1e-3, 0.8), (0, INF), "-", "variable infiltration curve shape"),
+    "cusl": Spec(100.0, (10.0, 500.0), (0, INF), "mm", "upper soil layer capacity"),
+    "cmsl": Spec(500.0, (100.0, 2000.0), (0, INF), "mm", "medium soil layer capacity"),
+    "cbsl": Spec(2000.0, (100.0, 2000.0), (0, INF), "mm", "bottom soil layer capacity"),
+    "ks": Spec(20.0, (1.0, 1e5), (0, INF), "mm/dt", "saturated hydraulic conductivity"),
+    "pbc": Spec(10.0, (1.0, 30.0), (0, INF), "-", "Brooks and Corey drainage exponent"),
+    # smash 1.3.0's equations swap the roles of ds and dsm (see hydrograd.core.structures.vic.baseflow).
+    "ds": Spec(1e-2, (1e-6, 0.999999), (0, INF), "mm/dt", "largest baseflow of the bottom layer"),
+    "dsm": Spec(10.0, (1e-3, 1e5), (0, INF), "-", "share of the largest baseflow reached linearly"),
+    "ws": Spec(0.8, (1e-6, 0.999999), (0, INF), "-", "bottom layer filling ratio where baseflow turns nonlinear"),
     "llr": Spec(5.0, (1e-6, 1000.0), (0, INF), "min", "linear routing reservoir lag time"),
     "akw": Spec(5.0, (1e-3, 50.0), (0, INF), "-", "kinematic wave alpha"),
     "bkw": Spec(0.6, (1e-3, 1.0), (0, INF), "-", "kinematic wave beta"),
@@ -74,6 +84,10 @@ RR_STATES: dict[str, Spec] = {
     "he": Spec(-100.0, (-1000.0, 0.0), (-INF, INF), "mm", "exponential store level"),
     "ha": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "soil store filling ratio"),
     "hc": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "routing store filling ratio"),
+    "hcl": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "canopy layer filling ratio"),
+    "husl": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "upper soil layer filling ratio"),
+    "hmsl": Spec(1e-2, (1e-6, 0.999999), (0, 1), "-", "medium soil layer filling ratio"),
+    "hbsl": Spec(1e-6, (1e-6, 0.999999), (0, 1), "-", "bottom soil layer filling ratio"),
     "hlr": Spec(1e-6, (1e-6, 1000.0), (0, INF), "mm", "linear routing reservoir level"),
 }
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from hydrograd.core import routing
-from hydrograd.core.structures import gr, gr_ode
+from hydrograd.core.structures import gr, gr_ode, snow, vic
 from hydrograd.core.structures._common import gradient_guard
 
 
@@ -23,6 +23,10 @@ from hydrograd.core.structures._common import gradient_guard
 class Module:
     """One operator family: its name, owned parameters and states, and its step function.
 
+    Steps by kind: a snow step is ``(params, states, snow, temp) -> (new_states, fluxes)`` with
+    the melt under ``"mlt"`` (``None`` for no snow module); a hydrological step is
+    ``(params, states, HydroInputs, flux_correction) -> (new_states, fluxes)`` with the runoff
+    under ``"qt"``; a routing step is described in ``hydrograd.core.routing``.
     ``base`` names the conceptual module a hybrid module corrects (``None`` otherwise), and
     ``network_io`` gives the sizes ``(n_in, n_out)`` of its correction network's input and output
     layers (smash's ``HYDROLOGICAL_MODULE_INOUT_NEURONS``); the hidden layers come from the setup.
@@ -43,8 +47,22 @@ class Module:
         return self.network_io is not None
 
 
+def _guarded(step: Callable) -> Callable:
+    """``step`` whose parameters and states pass through ``gradient_guard``: the same values, and
+    a reverse pass that cannot send an infinite or NaN gradient back to the previous step (nor, for
+    a snow step, back from the hydrological step through the melt)."""
+
+    @functools.wraps(step)
+    def guarded_step(params, states, *inputs, **options):
+        params, states = gradient_guard((params, states))
+        return step(params, states, *inputs, **options)
+
+    return guarded_step
+
+
 SNOW_MODULES: dict[str, Module] = {
     "zero": Module("zero", (), (), None),
+    "ssn": Module("ssn", ("kmlt",), ("hs",), _guarded(snow.ssn_step), ("mlt",)),
 }
 
 _GR4_FLUXES = ("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "qr", "qd", "qt")
@@ -70,6 +88,13 @@ _CONCEPTUAL = (
         gr.loieau_step,
         ("ei", "pn", "en", "pr", "perc", "ps", "es", "prr", "prd", "qr", "qd", "qt"),
     ),
+    Module(
+        "vic3l",
+        ("b", "cusl", "cmsl", "cbsl", "ks", "pbc", "ds", "dsm", "ws"),
+        ("hcl", "husl", "hmsl", "hbsl"),
+        vic.vic3l_step,
+        ("pn", "en", "qr", "qb", "qt"),
+    ),
 )
 
 # Hybrid name -> (base module, network input size, network output size).
@@ -85,18 +110,6 @@ _HYBRIDS = {
     "grd_mlp": ("grd", 4, 2),
     "loieau_mlp": ("loieau", 4, 3),
 }
-
-
-def _guarded(step: Callable) -> Callable:
-    """``step`` whose parameters and states pass through ``gradient_guard``: the same values, and
-    a reverse pass that cannot send an infinite or NaN gradient back to the previous step."""
-
-    @functools.wraps(step)
-    def guarded_step(params, states, inputs, flux_correction=None):
-        params, states = gradient_guard((params, states))
-        return step(params, states, inputs, flux_correction)
-
-    return guarded_step
 
 
 def _with_hybrids(conceptual: tuple[Module, ...], hybrids: dict[str, tuple[str, int, int]]) -> dict[str, Module]:

@@ -25,7 +25,7 @@ import numpy as np
 from jax import lax
 
 from hydrograd.core.graph import FlowGraph
-from hydrograd.core.registry import Structure
+from hydrograd.core.registry import Module, Structure
 from hydrograd.core.routing import SWEEP_RESULTS
 from hydrograd.core.structures._common import HydroInputs
 from hydrograd.core.structures.gr import percolation_beta
@@ -33,29 +33,49 @@ from hydrograd.core.structures.gr import percolation_beta
 Array = jnp.ndarray
 
 
-@functools.partial(jax.tree_util.register_dataclass, data_fields=["prcp", "pet", "index"], meta_fields=["complete"])
+@functools.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["prcp", "pet", "index", "snow", "temp"],
+    meta_fields=["complete"],
+)
 @dataclasses.dataclass(frozen=True)
 class Forcing:
-    """Atmospheric forcing over active cells, ``(n_fields, nac)`` in mm/dt each; negative values
-    mark missing data, as in smash.
+    """Atmospheric forcing over active cells, ``(n_fields, nac)`` each: precipitation ``prcp``,
+    evapotranspiration ``pet`` and, for a snow module, snowfall ``snow`` in mm/dt, and temperature
+    ``temp`` in °C. Negative values mark missing data, as in smash (temperatures at or below -99).
+
+    ``snow`` and ``temp`` are optional: a snow module run without either (smash's
+    ``read_snow``/``read_temp`` left False) melts nothing and keeps its store as it is.
 
     Step ``t`` uses row ``index[t]``; without ``index`` (the usual case) row ``t``, so
     ``n_fields`` is the number of steps. An index lets a long synthetic run reuse a few fields
     (e.g. a daily cycle) without materialising ``ntime_step * nac`` values.
 
-    ``complete`` (static) declares that no value is missing (see :func:`is_complete`): the
-    operators then leave out their missing-data branches, which gives the same results in a
-    shorter step (``benchmarks/RESULTS.md``, "Eighth session"). False is always safe.
+    ``complete`` (static) declares that no value of ``prcp`` and ``pet`` is missing (see
+    :func:`is_complete`): the hydrological operators then leave out their missing-data branches,
+    which gives the same results in a shorter step (``benchmarks/RESULTS.md``, "Eighth
+    session"). False is always safe.
     """
 
     prcp: Array
     pet: Array
     index: Array | None = None
     complete: bool = False
+    snow: Array | None = None
+    temp: Array | None = None
 
     @property
     def ntime_step(self) -> int:
         return self.prcp.shape[0] if self.index is None else self.index.shape[0]
+
+
+FORCING_FIELDS = ("prcp", "pet", "snow", "temp")
+"""The forcing fields a run may read, in order."""
+
+
+def forcing_fields(forcing: Forcing | WavefrontForcing) -> dict[str, Array]:
+    """The fields ``forcing`` holds, by name (``snow`` and ``temp`` only when given)."""
+    return {name: getattr(forcing, name) for name in FORCING_FIELDS if getattr(forcing, name) is not None}
 
 
 def is_complete(*fields: Any) -> bool:
@@ -65,19 +85,23 @@ def is_complete(*fields: Any) -> bool:
 
 
 @functools.partial(
-    jax.tree_util.register_dataclass, data_fields=["prcp", "pet"], meta_fields=["ntime_step", "complete"]
+    jax.tree_util.register_dataclass,
+    data_fields=["prcp", "pet", "snow", "temp"],
+    meta_fields=["ntime_step", "complete"],
 )
 @dataclasses.dataclass(frozen=True)
 class WavefrontForcing:
-    """Forcing already in wavefront order (see :func:`wavefront_forcing`): row ``s`` of ``prcp``
-    and ``pet``, ``(ntime_step + n_levels - 1, nac)`` mm/dt each, holds every cell's forcing at
-    the time step it runs at scheduled step ``s``. ``ntime_step`` and ``complete`` (as in
-    :class:`Forcing`) are static."""
+    """Forcing already in wavefront order (see :func:`wavefront_forcing`): row ``s`` of each field,
+    ``(ntime_step + n_levels - 1, nac)``, holds every cell's value at the time step it runs at
+    scheduled step ``s``. Fields and units as in :class:`Forcing`; ``ntime_step`` and ``complete``
+    are static."""
 
     prcp: Array
     pet: Array
     ntime_step: int
     complete: bool = False
+    snow: Array | None = None
+    temp: Array | None = None
 
 
 def wavefront_forcing(forcing: Forcing, graph: FlowGraph, xp: Any = jnp) -> WavefrontForcing:
@@ -91,8 +115,8 @@ def wavefront_forcing(forcing: Forcing, graph: FlowGraph, xp: Any = jnp) -> Wave
     scheduled = xp.arange(forcing.ntime_step + graph.n_levels - 1)
     rows = _wavefront_rows(forcing, xp.asarray(graph.wave_offset), scheduled, xp)
     cells = xp.arange(graph.nac)
-    prcp, pet = (xp.asarray(a)[rows, cells] for a in (forcing.prcp, forcing.pet))
-    return WavefrontForcing(prcp, pet, forcing.ntime_step, forcing.complete)
+    fields = {name: xp.asarray(a)[rows, cells] for name, a in forcing_fields(forcing).items()}
+    return WavefrontForcing(ntime_step=forcing.ntime_step, complete=forcing.complete, **fields)
 
 
 def _wavefront_rows(forcing: Forcing, offset: Array, scheduled: Array, xp: Any = jnp) -> Array:
@@ -110,10 +134,10 @@ FORCING_COPY_BUDGET = 1 << 30
 
 
 def forcing_copy_fits(forcing: Forcing, graph: FlowGraph) -> bool:
-    """Whether ``forcing`` in wavefront order (two fields of ``ntime_step + n_levels - 1`` rows)
+    """Whether ``forcing`` in wavefront order (each field in ``ntime_step + n_levels - 1`` rows)
     fits ``FORCING_COPY_BUDGET``."""
     n_rows = forcing.ntime_step + graph.n_levels - 1
-    return 2 * n_rows * graph.nac * forcing.prcp.dtype.itemsize <= FORCING_COPY_BUDGET
+    return len(forcing_fields(forcing)) * n_rows * graph.nac * forcing.prcp.dtype.itemsize <= FORCING_COPY_BUDGET
 
 
 # Above this many bytes of per-step states kept for the reverse pass, the time loop is split in
@@ -200,6 +224,9 @@ class Record:
 def simulate(inputs: CoreInputs, record: Record = Record(), schedule: str = "auto") -> SimulationOutput:
     """Run ``inputs.structure`` over the whole forcing period, keeping what ``record`` asks for.
 
+    Each step applies the snow module (its melt joins the precipitation the hydrological module
+    receives, as in smash), then the hydrological module, then the routing module.
+
     ``schedule`` is ``"sweep"``, ``"wavefront"`` (see the module's docstring; same results) or
     ``"auto"``: the wavefront when :func:`uses_wavefront` says so, or when the forcing is a
     ``WavefrontForcing``. ``record`` and ``schedule`` are static under ``jit``.
@@ -211,22 +238,27 @@ def simulate(inputs: CoreInputs, record: Record = Record(), schedule: str = "aut
     complete = forcing.complete
     beta = percolation_beta(dt)
     to_discharge = 1e-3 * graph.cell_area[:nac] / dt
+    snow_states = structure.snow.states
     hydro_states = structure.hydrological.states
     routing_states = structure.routing.states
+    snow_step = _snow_step(structure.snow, forcing)
     hydro_step = structure.hydrological.step
     if flux_correction is not None:
 
         def hydro_step(p, s, x):
             return structure.hydrological.step(p, s, x, flux_correction)
 
-    def advance(states, memory, prcp_t, pet_t, inflow):
-        """One step of every cell: new states, the routing step's result and the fluxes."""
-        inputs = HydroInputs(prcp_t, pet_t, imperviousness, beta, dt, complete)
+    def advance(states, memory, atmos, inflow):
+        """One step of every cell from its forcing ``atmos`` (a field name -> ``(nac,)`` dict):
+        new states, the routing step's result and the fluxes."""
+        new_snow, snow_fluxes = snow_step(params, {k: states[k] for k in snow_states}, atmos)
+        prcp = atmos["prcp"] + snow_fluxes["mlt"] if snow_fluxes else atmos["prcp"]
+        inputs = HydroInputs(prcp, atmos["pet"], imperviousness, beta, dt, complete)
         new_hydro, fluxes = hydro_step(params, {k: states[k] for k in hydro_states}, inputs)
         qt = fluxes["qt"] * to_discharge
         routing_state = {k: states[k] for k in routing_states}
         routed = structure.routing.step(params, routing_state, memory, qt, graph, dt, inflow)
-        return {**new_hydro, **routed.states}, routed, fluxes
+        return {**new_snow, **new_hydro, **routed.states}, routed, {**snow_fluxes, **fluxes}
 
     def kept(new_states, routed, fluxes):
         out = {"q": routed.q[gauge_index]}
@@ -248,10 +280,12 @@ def simulate(inputs: CoreInputs, record: Record = Record(), schedule: str = "aut
             forcing = wavefront_forcing(forcing, graph)
         final_states, records = _wavefront_run(advance, kept, states0, memory, forcing, graph, gauge_index)
     else:
+        fields = forcing_fields(forcing)
 
         def one_step(carry, row):
             states, memory = carry
-            new_states, routed, fluxes = advance(states, memory, forcing.prcp[row], forcing.pet[row], None)
+            atmos = {name: field[row] for name, field in fields.items()}
+            new_states, routed, fluxes = advance(states, memory, atmos, None)
             return (new_states, routed.memory), kept(new_states, routed, fluxes)
 
         rows = jnp.arange(n_steps) if forcing.index is None else forcing.index
@@ -265,6 +299,17 @@ def simulate(inputs: CoreInputs, record: Record = Record(), schedule: str = "aut
         q_domain=records.get("q_domain"),
         fluxes=records.get("fluxes"),
     )
+
+
+def _snow_step(module: Module, forcing: Forcing | WavefrontForcing):
+    """The snow step of a run, ``(params, states, atmos) -> (new_states, fluxes)`` with ``atmos``
+    a step's forcing by field name: the module's, or, for a module run without snowfall or
+    temperature, a step that keeps the store and melts nothing (smash reads missing values then)."""
+    if module.step is None:
+        return lambda params, states, atmos: ({}, {})
+    if forcing.snow is None or forcing.temp is None:
+        return lambda params, states, atmos: (states, {k: jnp.zeros_like(atmos["prcp"]) for k in module.fluxes})
+    return lambda params, states, atmos: module.step(params, states, atmos["snow"], atmos["temp"])
 
 
 def uses_wavefront(structure: Structure, graph: FlowGraph, n_steps: int, schedule: str = "auto") -> bool:
@@ -286,26 +331,27 @@ def _wavefront_run(advance, kept, states0, memory0, forcing: Forcing | Wavefront
     offset = graph.wave_offset
     downstream = graph.downstream[:nac]
     scheduled = jnp.arange(n_steps + graph.n_levels - 1)
+    fields = forcing_fields(forcing)
     if isinstance(forcing, WavefrontForcing):
-        xs = (scheduled, forcing.prcp, forcing.pet)
+        xs = (scheduled, fields)
 
         def forcing_at(xs):
-            return xs[1], xs[2]
+            return xs[1]
     else:
         xs = (scheduled,)
         cells = jnp.arange(nac)
 
         def forcing_at(xs):
             rows = _wavefront_rows(forcing, offset, xs[0])
-            return forcing.prcp[rows, cells], forcing.pet[rows, cells]
+            return {name: field[rows, cells] for name, field in fields.items()}
 
     def wave_step(carry, xs):
         states, memory, inflow = carry
         s = xs[0]
-        prcp_t, pet_t = forcing_at(xs)
+        atmos = forcing_at(xs)
         t = s - offset
         active = (t >= 0) & (t < n_steps)
-        new_states, routed, fluxes = advance(states, memory, prcp_t, pet_t, inflow)
+        new_states, routed, fluxes = advance(states, memory, atmos, inflow)
         keep = functools.partial(jnp.where, active)
         states = jax.tree_util.tree_map(keep, new_states, states)
         memory = jax.tree_util.tree_map(keep, routed.memory, memory)

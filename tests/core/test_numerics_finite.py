@@ -1,13 +1,14 @@
 """NaN-safe numerics: finite outputs and gradients over the full default bounds.
 
-Every registered hydrological module and every routing module runs on the six-cell catchment of
-``tests._tiny`` with 512 random parameter sets at once (one jitted, vmapped value-and-gradient
+Every registered hydrological module, every routing module and the snow module run on the six-cell
+catchment of ``tests._tiny`` with 512 random parameter sets at once (one jitted, vmapped value-and-gradient
 per structure; each set draws every cell separately, so 3072 draws per parameter): values
 uniform or log-uniform inside the default bounds, 20 % of them on the lower bound and 20 % on
 the upper bound, ratio states also exactly 0 or 1, and hybrid networks with weights large
 enough to saturate their corrections at +-1. The forcing holds 500 mm storms, dry spells without
-evapotranspiration, and missing (-99) rainfall and evapotranspiration. Mappings and control
-transforms get the same treatment on their own.
+evapotranspiration, and missing (-99) rainfall and evapotranspiration; with the snow module, 500 mm
+snowfalls, temperatures from -40 to 45 °C and missing snowfall and temperature too. Mappings and
+control transforms get the same treatment on their own.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from hydrograd.calibration.control import ASINH, KEEP, LOG, LOGIT, NORMALIZE, _f
 from hydrograd.core import net as core_net
 from hydrograd.core.mapping import Mapping, apply_mapping
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES
-from hydrograd.core.registry import HYDROLOGICAL_MODULES, ROUTING_MODULES
+from hydrograd.core.registry import HYDROLOGICAL_MODULES, ROUTING_MODULES, get_structure
 from hydrograd.core.simulate import Forcing, Record, simulate
 from hydrograd.core.structures.hybrid import make_flux_correction
 from hydrograd.nn.net import default_net
@@ -43,6 +44,19 @@ def _forcing(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     pet[16:18, 3:] = -99.0
     pet[28:] = 0.0
     return prcp, pet
+
+
+def _snow_forcing(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``(NTIME, 6)`` snowfall (mm/dt) and temperature (°C): snowstorms, a thaw, heat and gaps."""
+    snow = np.zeros((NTIME, 6), dtype=np.float32)
+    snow[1:4] = 500.0
+    snow[4:10] = rng.uniform(0.0, 20.0, (6, 6))
+    snow[12:14, ::2] = -99.0
+    temp = np.full((NTIME, 6), -40.0, dtype=np.float32)
+    temp[8:20] = rng.uniform(-5.0, 10.0, (12, 6))
+    temp[20:26] = 45.0
+    temp[15:17, 1::2] = -99.0
+    return snow, temp
 
 
 def _draw(table, names, rng: np.random.Generator) -> dict[str, jax.Array]:
@@ -74,15 +88,18 @@ def _non_finite(tree) -> list[str]:
     return bad
 
 
-def _check_structure(hydrological: str, routing: str, dt: float, seed: int) -> None:
+def _check_structure(hydrological: str, routing: str, dt: float, seed: int, snow: str = "zero") -> None:
     catchment = read_catchment(
         tiny_setup(NTIME, dt, hydrological_module=hydrological, routing_module=routing), tiny_mesh()
     )
-    core = catchment.core_inputs()
-    structure = core.structure
+    structure = get_structure(snow, hydrological, routing)
+    core = catchment.core_inputs().replace(structure=structure)
     rng = np.random.default_rng(seed)
     prcp, pet = _forcing(rng)
     forcing = Forcing(jnp.asarray(prcp), jnp.asarray(pet))
+    if snow != "zero":
+        snowfall, temp = _snow_forcing(rng)
+        forcing = Forcing(forcing.prcp, forcing.pet, snow=jnp.asarray(snowfall), temp=jnp.asarray(temp))
     q_obs = jnp.asarray(rng.uniform(0.0, 5.0, (1, NTIME)), dtype=jnp.float32)
     params = _draw(RR_PARAMETERS, structure.parameters, rng)
     states = _draw(RR_STATES, structure.states, rng)
@@ -124,6 +141,12 @@ def test_the_gr4_ude_alias_is_the_module_tested_as_gr4_ode_mlp():
         module.parameters,
         module.states,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("hydrological", "routing"), [("gr4_mlp", "lr"), ("gr4_ode", "lag0"), ("vic3l", "kw")])
+def test_the_snow_module_is_finite_across_its_bounds(hydrological, routing):
+    _check_structure(hydrological, routing, 3600.0, seed=21, snow="ssn")
 
 
 @pytest.mark.slow
