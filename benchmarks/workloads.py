@@ -6,6 +6,8 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import jax
+
 import hydrograd
 
 HAVE_SMASH = importlib.util.find_spec("smash") is not None
@@ -246,11 +248,22 @@ def france_gradient() -> Workload:
     maps on France (32 hourly steps): hydrograd's jitted value-and-grad against smash's
     ``backward_run`` (Tapenade adjoint)."""
     from benchmarks.france import hydrograd_model, smash_model
-    from hydrograd.calibration.run import Problem
-    from hydrograd.config.optimize_options import check_optimize_options
+    from hydrograd.calibration.run import build_problem, problem_precision
+    from hydrograd.config.calibration import check_calibration
 
     ours_model = hydrograd_model()
-    problem = Problem(ours_model, check_optimize_options(ours_model, "distributed", "lbfgsb", None), {"gauge": "all"})
+    request = check_calibration(
+        ours_model.facts(values=True), "distributed", "lbfgsb", None, {"gauge": "all"}, {"verbose": False}
+    )
+    data = ours_model.calibration_data()
+    precision = problem_precision(data, request)
+    with jax.enable_x64(precision.double):
+        problem = build_problem(data, request, precision)
+
+    def ours():
+        with jax.enable_x64(precision.double):
+            return problem.value_and_grad(problem.x0)
+
     reference = None
     if HAVE_SMASH:
         ref_model = smash_model()
@@ -266,7 +279,7 @@ def france_gradient() -> Workload:
 
     return Workload(
         "France NSE gradient, distributed (4 x 906,044 values, 32 hourly steps)",
-        lambda: problem.value_and_grad(problem.x0),
+        ours,
         reference,
         3,
     )
