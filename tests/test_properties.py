@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 import hydrograd as smash
 from hydrograd.config.run_options import RETURN_OPTIONS
-from hydrograd.config.setup import DEFAULT_SETUP, SERR_MU_MAPPINGS, SERR_SIGMA_MAPPINGS
-from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES
+from hydrograd.config.setup import DEFAULT_SETUP
+from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, SERR_MU_MAPPINGS, SERR_SIGMA_MAPPINGS
 from hydrograd.core.registry import HYDROLOGICAL_MODULES, ROUTING_MODULES
 from hydrograd.factory.dataset import DATASET_NAMES
 from hydrograd.mesh.graph import catchment_masks
@@ -171,8 +171,8 @@ def _setup_values(empty: str) -> dict[str, st.SearchStrategy]:
         "hydrological_module": st.sampled_from(sorted(HYDROLOGICAL_MODULES)),
         "routing_module": st.sampled_from(sorted(ROUTING_MODULES)),
         "hidden_neuron": st.one_of(st.integers(1, 32), st.lists(st.integers(1, 16), min_size=1, max_size=3)),
-        "serr_mu_mapping": st.sampled_from(SERR_MU_MAPPINGS),
-        "serr_sigma_mapping": st.sampled_from(SERR_SIGMA_MAPPINGS),
+        "serr_mu_mapping": st.sampled_from(list(SERR_MU_MAPPINGS)),
+        "serr_sigma_mapping": st.sampled_from(list(SERR_SIGMA_MAPPINGS)),
         "dt": st.sampled_from([900, 1800.0, 3600, 86400]),
         "start_time": HOURS,
         "end_time": HOURS,

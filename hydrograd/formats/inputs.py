@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hydrograd._containers import Namespace
+from hydrograd._containers import Fields, Namespace
 from hydrograd.config.setup import Setup
 from hydrograd.formats.atmos import read_atmos
 from hydrograd.formats.descriptor import read_descriptor, read_imperviousness
@@ -59,9 +59,9 @@ class InputData:
     attribute bags of arrays), plus the sub-daily interception capacity map
     (``interception_capacity``, ``(nrow, ncol)`` mm; None when the time step does not call for it)."""
 
-    atmos_data: Namespace
-    physio_data: Namespace
-    response_data: Namespace
+    atmos_data: Fields
+    physio_data: Fields
+    response_data: Fields
     interception_capacity: np.ndarray | None
 
 
@@ -70,7 +70,7 @@ def read_inputs(setup: Setup, mesh: Namespace, catchments: np.ndarray, *, verbos
     bool) are the gauges' catchments for the mean atmospheric series."""
     prcp = _atmos(setup, mesh, "prcp", verbose)
     pet = _atmos(setup, mesh, "pet", verbose)
-    atmos = Namespace(prcp=prcp, pet=pet)
+    atmos = Fields(prcp=prcp, pet=pet)
     if setup.compute_mean_atmos:
         atmos.mean_prcp = mean_atmos_per_gauge(prcp, catchments)
         atmos.mean_pet = mean_atmos_per_gauge(pet, catchments)
@@ -93,13 +93,13 @@ def read_inputs(setup: Setup, mesh: Namespace, catchments: np.ndarray, *, verbos
         imperviousness = read_imperviousness(setup.imperviousness_file, grid=mesh, fmt=setup.imperviousness_format)
     else:
         imperviousness = np.zeros(grid, dtype=np.float32)
-    physio = Namespace(descriptor=descriptor, imperviousness=imperviousness, **_descriptor_statistics(descriptor))
+    physio = Fields(descriptor=descriptor, imperviousness=imperviousness, **_descriptor_statistics(descriptor))
 
     if setup.read_qobs:
         q = read_qobs(setup.qobs_directory, list(mesh.code), start_time=setup.start, end_time=setup.end, dt=setup.dt)
     else:
         q = np.full((mesh.ng, setup.ntime_step), MISSING, dtype=np.float32)
-    response_data = Namespace(q=q)
+    response_data = Fields(q=q)
 
     interception = None
     if setup.adjust_interception and setup.dt < 86400 and setup.read_prcp and setup.read_pet:

@@ -43,7 +43,8 @@ import h5py
 import numpy as np
 
 from hydrograd._containers import KeyedMaps
-from hydrograd.config.setup import DEFAULT_SETUP, Setup
+from hydrograd.config.setup import DEFAULT_SETUP, DERIVED_COUNTS, Setup
+from hydrograd.core.parameters import SERR_MU_MAPPINGS, SERR_PARAMETERS, SERR_SIGMA_MAPPINGS
 from hydrograd.core.registry import get_structure
 from hydrograd.formats._atomic import as_path, atomic_path
 from hydrograd.formats._hdf5 import (
@@ -58,16 +59,6 @@ from hydrograd.mesh.validate import validate_mesh
 
 _MARK = "save_model"
 
-# smash's structural-error parameters for each mapping, and their default values.
-_SERR_MU = {"Zero": (), "Constant": ("mg0",), "Linear": ("mg0", "mg1")}
-_SERR_SIGMA = {
-    "Constant": ("sg0",),
-    "Linear": ("sg0", "sg1"),
-    "Power": ("sg0", "sg1", "sg2"),
-    "Exponential": ("sg0", "sg1", "sg2"),
-    "Gaussian": ("sg0", "sg1", "sg2"),
-}
-_SERR_DEFAULTS = {"mg0": 0.0, "mg1": 0.0, "sg0": 1.0, "sg1": 0.2, "sg2": 2.0}
 _KEYED = ("rr_parameters", "rr_initial_states", "rr_final_states")
 _DATA = ("atmos_data", "physio_data", "response_data", "response")
 
@@ -93,7 +84,6 @@ class SavedModel:
 
 def _setup_attributes(setup: Setup) -> dict[str, Any]:
     """The ``setup`` group: user keys and smash's derived counts."""
-    structure = get_structure(setup.snow_module, setup.hydrological_module, setup.routing_module)
     out: dict[str, Any] = {}
     for key in DEFAULT_SETUP:
         value = getattr(setup, key)
@@ -101,23 +91,10 @@ def _setup_attributes(setup: Setup) -> dict[str, Any]:
     out["descriptor_name"] = np.asarray(setup.descriptor_name).astype("S128")
     out["hidden_neuron"] = np.asarray(setup.hidden_neuron, dtype=np.int32)
     out["neurons"] = np.asarray(setup.neurons, dtype=np.int32)
-    n_snow, n_hydro, n_routing = (len(m.fluxes) for m in (structure.snow, structure.hydrological, structure.routing))
-    out.update(
-        structure=setup.structure,
-        ntime_step=setup.ntime_step,
-        nd=setup.nd,
-        nrrp=setup.nrrp,
-        nrrs=setup.nrrs,
-        nqz=setup.nqz,
-        n_layers=setup.n_layers,
-        snow_module_present=int(setup.snow_module_present),
-        nsep_mu=len(_SERR_MU[setup.serr_mu_mapping]),
-        nsep_sigma=len(_SERR_SIGMA[setup.serr_sigma_mapping]),
-        n_snow_fluxes=n_snow,
-        n_hydro_fluxes=n_hydro,
-        n_routing_fluxes=n_routing,
-        n_internal_fluxes=n_snow + n_hydro + n_routing,
-    )
+    for key in DERIVED_COUNTS:
+        out[key] = getattr(setup, key)
+    out["structure"] = setup.structure
+    out["snow_module_present"] = int(setup.snow_module_present)
     return out
 
 
@@ -132,7 +109,8 @@ def _network_shapes(setup: Setup) -> dict[str, tuple[int, ...]]:
 
 def _serr_group(mapping: str, table: dict[str, tuple[str, ...]], ng: int) -> dict[str, np.ndarray]:
     keys = table[mapping]
-    values = np.tile(np.array([_SERR_DEFAULTS[k] for k in keys], dtype=np.float32), (ng, 1)).reshape(ng, len(keys))
+    defaults = [SERR_PARAMETERS[k].default for k in keys]
+    values = np.tile(np.array(defaults, dtype=np.float32), (ng, 1)).reshape(ng, len(keys))
     return {"keys": np.array(keys, dtype="S128"), "values": values}
 
 
@@ -164,8 +142,9 @@ def write_model_file(saved: SavedModel, path: str | os.PathLike) -> str:
             sub = group.create_group(name)
             write_array(sub, "keys", np.asarray(maps.keys).astype("S128"), name)
             write_array(sub, "values", maps.values, name)
-        write_dict(group.create_group("serr_mu_parameters"), _serr_group(setup.serr_mu_mapping, _SERR_MU, ng), "serr")
-        sigma = _serr_group(setup.serr_sigma_mapping, _SERR_SIGMA, ng)
+        mu = _serr_group(setup.serr_mu_mapping, SERR_MU_MAPPINGS, ng)
+        write_dict(group.create_group("serr_mu_parameters"), mu, "serr")
+        sigma = _serr_group(setup.serr_sigma_mapping, SERR_SIGMA_MAPPINGS, ng)
         write_dict(group.create_group("serr_sigma_parameters"), sigma, "serr")
         network = {
             key: saved.nn_parameters[key] if key in saved.nn_parameters else np.zeros(shape, dtype=np.float32)

@@ -33,17 +33,17 @@ def default_states(structure: Structure, grid: tuple[int, int]) -> dict[str, np.
     return {k: np.full(grid, RR_STATES[k].default, np.float32) for k in structure.states}
 
 
-def zero_network(neurons: np.ndarray, n_layers: int) -> dict[str, np.ndarray]:
-    """A network of ``n_layers`` weight matrices between the nonzero sizes of ``neurons`` (the
-    setup's ``neurons`` and ``n_layers``) with zero weights and biases, ``weight_i``
-    ``(n_out, n_in)`` and ``bias_i`` ``(n_out,)``: a hybrid structure then behaves exactly as its
-    conceptual base (smash's start)."""
-    sizes = [int(n) for n in neurons if n > 0] if n_layers else []
-    values = {}
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes), start=1):
-        values[f"weight_{i}"] = np.zeros((n_out, n_in), dtype=np.float32)
-        values[f"bias_{i}"] = np.zeros(n_out, dtype=np.float32)
-    return values
+def network_arrays(neurons: np.ndarray, n_layers: int) -> dict[str, np.ndarray]:
+    """A model's ``nn_parameters`` as smash allocates them: ``weight_i`` ``(neurons[i], neurons[i-1])``
+    and ``bias_i`` ``(neurons[i],)`` (float32) for every consecutive pair of the setup's ``neurons``,
+    zeros for the ``n_layers`` layers a hybrid structure uses (it then behaves exactly as its
+    conceptual base, smash's start) and smash's -99 placeholders for the others."""
+    out = {}
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(int(n) for n in neurons), start=1):
+        fill = 0.0 if i <= n_layers else -99.0
+        out[f"weight_{i}"] = np.full((n_out, n_in), fill, dtype=np.float32)
+        out[f"bias_{i}"] = np.full(n_out, fill, dtype=np.float32)
+    return out
 
 
 def core_inputs(
