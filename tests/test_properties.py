@@ -573,7 +573,7 @@ NORTHING = st.floats(6_487_000.0, 6_501_000.0)
 def test_generate_mesh_refuses_bad_arguments_and_its_meshes_are_valid(flwdir_raster, x, y, area, bbox, code, max_depth):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mesh = clean_call(smash.factory.generate_mesh, flwdir_raster, bbox, x, y, area, code, max_depth)
+        mesh = clean_call(smash.factory.generate_mesh, flwdir_raster, bbox, x, y, area, code, max_depth=max_depth)
     outcome(mesh)
     if mesh is not None and mesh.get("ng", 0) > 0:
         smash.Model(tiny_setup(NTIME), mesh, verbose=False)

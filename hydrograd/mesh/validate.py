@@ -57,9 +57,11 @@ def _float_scalar(mesh: Mapping[str, Any], key: str) -> float:
 
 
 def _array(mesh: Mapping[str, Any], key: str, shape: tuple[int, ...], shape_text: str, dtype: type) -> np.ndarray:
-    """``mesh[key]`` as an array of ``dtype`` after checking its shape and that it is numeric."""
+    """``mesh[key]`` as an array of ``dtype`` after checking its shape and that it is numeric; of a
+    masked array (as ``generate_mesh`` returns them) the values under the mask are kept, as
+    smash's Model reads them."""
     try:
-        value = np.asarray(mesh[key])
+        value = np.ma.getdata(mesh[key], subok=False)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"mesh key '{key}' must be an array, got {type(mesh[key]).__name__}") from exc
     if value.shape != shape:
@@ -92,6 +94,9 @@ def validate_mesh(mesh: Mapping[str, Any]) -> dict[str, Any]:
     ``area`` unless ``ng`` is 0), the shapes and dtypes of every array against ``nrow``, ``ncol``,
     ``ng`` and ``npar``, that ``nac`` counts the active cells, that active cells hold D8 codes 1..8
     and positive ``dx``/``dy``, and that gauges sit on active cells with positive areas.
+
+    Masked arrays count for their underlying data, mask ignored (smash's Model does the same):
+    ``flwdir`` keeps its directions and ``flwdst`` its ``-99`` off the active cells.
 
     Returned: scalars as Python ``int``/``float``; grids (``(nrow, ncol)``) as float32 (``dx``,
     ``dy`` in m, ``flwacc`` in m2, ``flwdst`` in m) or int32 (``flwdir``, ``active_cell``,
