@@ -28,7 +28,7 @@ from hydrograd.core.cost import ObservationCost
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, Spec
 from hydrograd.core.registry import Structure, get_structure
 from hydrograd.core.simulate import CoreInputs, SimulationOutput
-from hydrograd.formats.inputs import MISSING, read_inputs
+from hydrograd.formats.inputs import MISSING, atmos_namespace, read_inputs
 from hydrograd.formats.model_file import SavedModel
 from hydrograd.formats.netcdf import results_dataset
 from hydrograd.mesh.layout import CellLayout, IndexedMesh, index_mesh
@@ -36,7 +36,13 @@ from hydrograd.mesh.validate import validate_mesh
 from hydrograd.nn.initializers import INITIALIZERS, check_random_state, initial_values, random_generator
 from hydrograd.simulation.cost import cost_data, response_cost
 from hydrograd.simulation.forward import forward
-from hydrograd.simulation.inputs import core_inputs, default_parameters, default_states, network_arrays
+from hydrograd.simulation.inputs import (
+    core_inputs,
+    default_parameters,
+    default_states,
+    network_arrays,
+    require_active_cells,
+)
 from hydrograd.simulation.outputs import ForwardRun, Optimize, grid_outputs
 
 if TYPE_CHECKING:
@@ -117,7 +123,8 @@ class Model:
         size_cpu_pool(saved.mesh["nac"])
         model = cls.__new__(cls)
         model._assemble(saved.setup, dict(saved.mesh), index_mesh(saved.mesh))
-        for name in _DATA:
+        model.atmos_data = atmos_namespace(saved.atmos_data, saved.setup.sparse_storage)
+        for name in _DATA[1:]:  # after atmos_data
             setattr(model, name, Fields(**getattr(saved, name)))
         for name in _MAPS:
             maps = getattr(saved, name)
@@ -183,6 +190,13 @@ class Model:
     def _network(self) -> dict[str, np.ndarray]:
         return {k: getattr(self.nn_parameters, k) for k in self._nn_parameter_names()}
 
+    def _forcing(self, kind: str) -> Any:
+        """Forcing ``kind`` as stored: the ``(nrow, ncol, ntime_step)`` grid, or its sparse matrices
+        (``setup.sparse_storage``)."""
+        if self.setup.sparse_storage:
+            return getattr(self.atmos_data, f"sparse_{kind}")
+        return getattr(self.atmos_data, kind)
+
     def core_inputs(self) -> CoreInputs:
         """The model as ``hydrograd.core.simulate`` runs it: active cells in the flow graph's order,
         on the device."""
@@ -192,8 +206,8 @@ class Model:
             self._indexed,
             self._maps(self.rr_parameters),
             self._maps(self.rr_initial_states),
-            self.atmos_data.prcp,
-            self.atmos_data.pet,
+            self._forcing("prcp"),
+            self._forcing("pet"),
             self.physio_data.imperviousness,
             self._network(),
         )
@@ -378,6 +392,7 @@ class Model:
     ) -> ForwardRun | None:
         """Run the model over the whole period in place; return a ``ForwardRun`` when
         ``return_options`` asks for anything (see ``hydrograd.forward_run``)."""
+        require_active_cells(self.layout)
         common = check_common_options(common_options)
         facts = self.facts()
         returns = check_return_options(return_options, "forward_run", facts.time_index)
@@ -408,6 +423,7 @@ class Model:
     ) -> Optimize | None:
         """Calibrate the model in place (see ``hydrograd.optimize``). The model is only written once
         the optimizer has finished: an error or a Ctrl-C on the way leaves it exactly as it was."""
+        require_active_cells(self.layout)
         facts = self.facts(values=True)
         request = check_calibration(
             facts, mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback

@@ -1,6 +1,6 @@
 """A model's starting maps, and the core's inputs from grid maps: the one conversion from
-``(nrow, ncol)`` maps and ``(nrow, ncol, T)`` forcing to the 1-D active-cell arrays
-``hydrograd.core.simulate`` runs on."""
+``(nrow, ncol)`` maps and ``(nrow, ncol, T)`` forcing (or forcing in smash's sparse storage) to
+the 1-D active-cell arrays ``hydrograd.core.simulate`` runs on."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from hydrograd.core.parameters import RR_STATES, default_parameter_value
 from hydrograd.core.registry import Structure
 from hydrograd.core.simulate import CoreInputs, Forcing, is_complete
 from hydrograd.core.structures.hybrid import flux_correction_from_layers
-from hydrograd.mesh.layout import IndexedMesh
+from hydrograd.mesh.layout import CellLayout, IndexedMesh
+from hydrograd.preprocess.sparse import SparseSeries, decode
 
 
 def default_parameters(
@@ -46,28 +47,51 @@ def network_arrays(neurons: np.ndarray, n_layers: int) -> dict[str, np.ndarray]:
     return out
 
 
+def require_active_cells(layout: CellLayout) -> None:
+    """ValueError unless the mesh has an active cell to simulate."""
+    if layout.nac == 0:
+        raise ValueError(
+            f"the mesh has no active cell (nac = 0, grid {layout.shape}): nothing can be simulated or "
+            "calibrated on it; a mesh that only gives the grid geometry (xmin, ymax, xres, yres, nrow, ncol) "
+            "serves to read forcing. Simulating needs 'nac', 'active_cell', 'flwdir', 'flwacc', 'dx' and 'dy' "
+            "(as smash.factory.generate_mesh makes them)"
+        )
+
+
+def active_forcing(layout: CellLayout, forcing: np.ndarray | SparseSeries) -> np.ndarray:
+    """One forcing on the active cells, ``(ntime_step, nac)`` in the flow graph's order, on the host:
+    from a ``(nrow, ncol, ntime_step)`` grid, or decoded from smash's sparse storage (one matrix per
+    step; no grid is built). ValueError for sparse matrices that do not fit the mesh."""
+    if isinstance(forcing, SparseSeries):
+        return decode(forcing, layout.nac)[:, layout.order]
+    return layout.series_to_active(forcing)
+
+
 def core_inputs(
     structure: Structure,
     dt: float,
     mesh: IndexedMesh,
     parameters: Mapping[str, np.ndarray],
     initial_states: Mapping[str, np.ndarray],
-    prcp: np.ndarray,
-    pet: np.ndarray,
+    prcp: np.ndarray | SparseSeries,
+    pet: np.ndarray | SparseSeries,
     imperviousness: np.ndarray,
     network: Mapping[str, np.ndarray] | None = None,
 ) -> CoreInputs:
     """:class:`CoreInputs` on the device from grid values.
 
     ``parameters`` and ``initial_states``: each of the structure's names -> ``(nrow, ncol)`` map;
-    ``prcp`` and ``pet``: ``(nrow, ncol, ntime_step)`` mm/dt (negative = missing);
-    ``imperviousness``: ``(nrow, ncol)``; ``network``: a hybrid structure's ``weight_1, bias_1, ...``
-    (smash's layout), None otherwise. The forcing is marked complete when no value is missing,
-    checked on the host copy (on an accelerator the device copy would come back for it).
+    ``prcp`` and ``pet``: ``(nrow, ncol, ntime_step)`` mm/dt (negative = missing), or the same in
+    sparse storage (see :func:`active_forcing`); ``imperviousness``: ``(nrow, ncol)``;
+    ``network``: a hybrid structure's ``weight_1, bias_1, ...`` (smash's layout), None otherwise.
+    The forcing is marked complete when no value is missing, checked on the host copy (on an
+    accelerator the device copy would come back for it). ValueError for a mesh without active
+    cells.
     """
     layout = mesh.layout
-    prcp_active = layout.series_to_active(prcp)
-    pet_active = layout.series_to_active(pet)
+    require_active_cells(layout)
+    prcp_active = active_forcing(layout, prcp)
+    pet_active = active_forcing(layout, pet)
     host = {
         "params": {k: layout.to_active(parameters[k]) for k in structure.parameters},
         "initial_states": {k: layout.to_active(initial_states[k]) for k in structure.states},
