@@ -11,6 +11,7 @@ apply_import_settings()
 
 from hydrograd import factory, io, plot  # noqa: E402
 from hydrograd.api import (  # noqa: E402
+    backward_run,
     default_optimize_options,
     evaluation,
     forward_run,
@@ -19,14 +20,16 @@ from hydrograd.api import (  # noqa: E402
     signatures,
 )
 from hydrograd.model import Model  # noqa: E402
-from hydrograd.simulation.outputs import ForwardRun, Optimize  # noqa: E402
+from hydrograd.simulation.outputs import BackwardRun, ForwardRun, Optimize  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackwardRun",
     "ForwardRun",
     "Model",
     "Optimize",
+    "backward_run",
     "default_optimize_options",
     "evaluation",
     "factory",

@@ -1,4 +1,4 @@
-"""smash's free functions over a ``Model``: ``forward_run``, ``optimize``, ``evaluation``,
+"""smash's free functions over a ``Model``: ``forward_run``, ``backward_run``, ``optimize``, ``evaluation``,
 ``signatures``, ``hydrograph_segmentation``, ``default_optimize_options``."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hydrograd.model import Model
 from hydrograd.nn import default_net
 from hydrograd.signal import Signatures, gauges_with_data, segmentation_table, signature_tables, step_dates
 from hydrograd.simulation.evaluation import evaluate
-from hydrograd.simulation.outputs import ForwardRun, Optimize
+from hydrograd.simulation.outputs import BackwardRun, ForwardRun, Optimize
 
 
 def check_model(model: Any, what: str = "model") -> None:
@@ -43,6 +43,35 @@ def forward_run(
     check_model(model)
     new = model.copy()
     ret = new.forward_run(cost_options, common_options, return_options)
+    return new if ret is None else (new, ret)
+
+
+def backward_run(
+    model: Model,
+    diff_target: str = "j",
+    cotangent: float | np.ndarray | None = None,
+    mapping: str = "uniform",
+    optimizer: str | None = None,
+    optimize_options: dict[str, Any] | None = None,
+    cost_options: dict[str, Any] | None = None,
+    common_options: dict[str, Any] | None = None,
+    return_options: dict[str, Any] | None = None,
+) -> Model | tuple[Model, BackwardRun]:
+    """Differentiate a copy of ``model``; return it, or ``(model, BackwardRun)`` when results are
+    asked for (``return_options={"grad": True}`` for the gradient).
+
+    ``diff_target="j"`` gives ``cotangent * dJ/dx`` (J the cost of ``cost_options``, as a forward
+    run computes it); ``"q"`` gives ``sum(cotangent * q)``'s derivative, ``q`` the ``(nac,
+    ntime_step)`` discharge of every active cell in column-major order (``mesh.active_cell`` read
+    with ``order="F"``), ``cotangent`` of that shape or a number. ``x`` is the control vector
+    ``optimize`` would move for ``mapping``, ``optimizer`` and ``optimize_options``, at the model's
+    current values and in the optimizer's transformed space; with ``mapping="ann"`` it holds the
+    hybrid network's selected weights only. The copy is then run forward like ``forward_run``."""
+    check_model(model)
+    new = model.copy()
+    ret = new.backward_run(
+        diff_target, cotangent, mapping, optimizer, optimize_options, cost_options, common_options, return_options
+    )
     return new if ret is None else (new, ret)
 
 

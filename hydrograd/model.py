@@ -16,9 +16,10 @@ import numpy as np
 from hydrograd._containers import Fields, KeyedMaps, Namespace
 from hydrograd._process import size_cpu_pool
 from hydrograd._validate import choice, closest, is_real
+from hydrograd.calibration.backward import backward
 from hydrograd.calibration.data import CalibrationData, normalized_descriptors
 from hydrograd.calibration.run import calibrate
-from hydrograd.config.calibration import check_calibration
+from hydrograd.config.calibration import check_backward, check_calibration
 from hydrograd.config.cost_options import observation_cost_spec
 from hydrograd.config.facts import ModelFacts, model_facts
 from hydrograd.config.run_options import common_options as check_common_options
@@ -43,7 +44,7 @@ from hydrograd.simulation.inputs import (
     network_arrays,
     require_active_cells,
 )
-from hydrograd.simulation.outputs import ForwardRun, Optimize, grid_outputs
+from hydrograd.simulation.outputs import BackwardRun, ForwardRun, Optimize, grid_outputs
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -410,6 +411,48 @@ class Model:
             jobs = self._response_cost(spec)
             result.update({k: jobs for k in ("cost", "jobs") if returns[k]})
         return ForwardRun(**result) if result else None
+
+    def backward_run(
+        self,
+        diff_target: str = "j",
+        cotangent: float | np.ndarray | None = None,
+        mapping: str = "uniform",
+        optimizer: str | None = None,
+        optimize_options: dict[str, Any] | None = None,
+        cost_options: dict[str, Any] | None = None,
+        common_options: dict[str, Any] | None = None,
+        return_options: dict[str, Any] | None = None,
+    ) -> BackwardRun | None:
+        """Differentiate the cost (``diff_target="j"``) or the discharge of every active cell
+        (``"q"``) with respect to the control vector ``optimize`` would move, then run the model
+        forward in place; see ``hydrograd.backward_run``."""
+        require_active_cells(self.layout)
+        facts = self.facts(values=True)
+        request = check_backward(
+            facts,
+            diff_target,
+            cotangent,
+            mapping,
+            optimizer,
+            optimize_options,
+            cost_options,
+            common_options,
+            return_options,
+        )
+        calibration = request.calibration
+        if calibration.common.verbose:
+            print("</> Backward Run")
+        grad = backward(self.calibration_data(), request)
+        returns = calibration.returns
+        out = forward(self.core_inputs(), returns.record)
+        self._write_run(out)
+        result = grid_outputs(out, self.layout, facts.rr_states, self._structure.fluxes, returns, facts.time_index)
+        if returns["cost"] or returns["jobs"]:
+            jobs = self._response_cost(calibration.cost)
+            result.update({k: jobs for k in ("cost", "jobs") if returns[k]})
+        if returns["grad"]:
+            result["grad"] = grad
+        return BackwardRun(**result) if result else None
 
     def optimize(
         self,

@@ -8,6 +8,7 @@ every array (forcing, graph, observations, base parameter values) as a PyTree ar
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -25,6 +26,7 @@ from hydrograd.core.regularization import REGULARIZATIONS, RegularizationInputs
 from hydrograd.core.simulate import (
     CoreInputs,
     Forcing,
+    Record,
     WavefrontForcing,
     forcing_copy_fits,
     simulate,
@@ -198,6 +200,26 @@ def gauge_discharge(
     return simulate(inputs).q
 
 
+def domain_discharge(x_t: Array, objective: Objective, data: ObjectiveData) -> Array:
+    """Simulated discharge of every active cell, ``(ntime_step, nac)`` m3/s (cells in the flow
+    graph's order), for a transformed control vector: the program a calibration runs, every cell
+    kept."""
+    params, states = control_maps(x_t, objective, data)
+    correction = flux_correction(x_t, objective, data)
+    inputs = CoreInputs(
+        objective.structure,
+        objective.dt,
+        params,
+        states,
+        data.forcing,
+        data.graph,
+        data.gauge_index,
+        data.imperviousness,
+        correction,
+    )
+    return simulate(inputs, Record(q_domain=True)).q_domain
+
+
 def as_float64(tree: Any) -> Any:
     """``tree`` with its floating-point leaves cast to float64 (under ``jax.enable_x64``)."""
     return jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
@@ -218,6 +240,15 @@ value_and_grad_jit = jax.jit(jax.value_and_grad(_value), static_argnames=("objec
 
 cost_terms_jit = jax.jit(cost_terms, static_argnames=("objective",))
 """``cost_terms`` as one compiled program."""
+
+
+@functools.partial(jax.jit, static_argnames=("objective",))
+def discharge_vjp(x_t: Array, cotangent: Array, objective: Objective, data: ObjectiveData) -> Array:
+    """``cotangent . d(domain discharge)/dx``, the gradient of ``sum(cotangent * q_domain)``
+    (``cotangent`` shaped and typed as :func:`domain_discharge`'s output)."""
+    _, pullback = jax.vjp(lambda x: domain_discharge(x, objective, data), x_t)
+    return pullback(cotangent)[0]
+
 
 control_maps_jit = jax.jit(control_maps, static_argnames=("objective",))
 """``control_maps`` as one compiled program (run op by op, each operation would compile alone)."""

@@ -2,13 +2,15 @@
 
 Forward runs and derivative-free searches (sbs, nelder-mead, powell) run the model in single
 precision, as smash does, and print smash's numbers. Gradient-based calibrations of mapped
-parameters default to double precision: a single-precision model adds rounding noise of about
-1e-7 to every cost and gradient, and on the non-convex problems of calibration L-BFGS-B amplifies
-it into different trajectories and, on average, worse optima (``benchmarks/RESULTS.md``). Learnable
-regionalization (``mapping="ann"``) runs the model in single precision, as smash does (its network
-computes in double precision). Domains too large for a double-precision reverse pass
-(``DOUBLE_PRECISION_BUDGET``) stay in single precision, and so does everything on an accelerator,
-where double precision is many times slower. ``common_options["precision"]`` overrides the choice.
+parameters, and the derivatives of ``backward_run``, default to double precision: a single-precision
+model adds rounding noise of about 1e-7 to every cost and gradient (sums of derivatives that nearly
+cancel lose every digit; smash's adjoint keeps them), and on the non-convex problems of calibration
+L-BFGS-B amplifies it into different trajectories and, on average, worse optima
+(``benchmarks/RESULTS.md``). Learnable regionalization (``mapping="ann"``) runs the model in single
+precision, as smash does (its network computes in double precision). Domains too large for a
+double-precision reverse pass (``DOUBLE_PRECISION_BUDGET``) stay in single precision, and so does
+everything on an accelerator, where double precision is many times slower.
+``common_options["precision"]`` overrides the choice.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from hydrograd._arrays import to_device
-from hydrograd.optimizers import Optimizer
 
 DOUBLE_PRECISION_BUDGET = 2 << 30
 """Largest float64 working set (states kept for the reverse pass, bytes) that a calibration
@@ -42,12 +43,12 @@ class Precision:
 
 
 def choose_precision(
-    optimizer: Optimizer, mapping: str, requested: str | None, n_cells: int, n_steps: int, n_states: int
+    gradient: bool, mapping: str, requested: str | None, n_cells: int, n_steps: int, n_states: int
 ) -> Precision:
-    """The precision of a calibration by ``optimizer`` of ``mapping`` on a model of ``n_cells``
-    active cells, ``n_steps`` time steps and ``n_states`` states; ``requested``: the user's
-    ``common_options["precision"]`` (None: the default of the module docstring)."""
-    gradient = optimizer.uses_gradient
+    """The precision of a calibration of ``mapping`` on a model of ``n_cells`` active cells,
+    ``n_steps`` time steps and ``n_states`` states, by a gradient-based optimizer or for a
+    derivative (``gradient``) or not; ``requested``: the user's ``common_options["precision"]``
+    (None: the default of the module docstring)."""
     if requested is not None:
         model = requested
     elif not gradient or mapping == "ann" or jax.default_backend() != "cpu":

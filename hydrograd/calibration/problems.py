@@ -62,7 +62,7 @@ class Solution:
     returned: dict[str, Any]
 
 
-def check_observations(q_obs: np.ndarray, codes: tuple[str, ...], gauges: tuple[int, ...], start: int) -> None:
+def require_observations(q_obs: np.ndarray, codes: tuple[str, ...], gauges: tuple[int, ...], start: int) -> None:
     """ValueError naming the gauges of the cost without any observation in its window."""
     q = np.asarray(q_obs)[list(gauges), start:]
     empty = [str(codes[g]) for g, row in zip(gauges, q, strict=True) if not np.any(row >= 0)]
@@ -180,11 +180,12 @@ class MappedProblem:
         """Weight of the regularization in the cost from now on (no recompilation)."""
         self.data = self.data._replace(wjreg=to_device(wjreg, self.data.wjreg.dtype))
 
-    def _x(self, x_t: np.ndarray) -> jax.Array:
+    def device_x(self, x_t: np.ndarray) -> jax.Array:
+        """A transformed control on the device, in the search's dtype."""
         return to_device(x_t, np.float64 if self.double else np.float32)
 
     def cost(self, x_t: np.ndarray) -> float:
-        return float(cost_jit(self._x(x_t), self.objective, self.data))
+        return float(cost_jit(self.device_x(x_t), self.objective, self.data))
 
     def batch_cost(self, xs: np.ndarray) -> np.ndarray:
         """Costs of several controls: one vectorised call on an accelerator (padded to a fixed
@@ -193,14 +194,14 @@ class MappedProblem:
             return np.array([self.cost(x) for x in xs])
         width = 2 * self.x0.size
         padded = np.concatenate([xs, np.repeat(xs[-1:], width - len(xs), axis=0)])
-        return np.asarray(batched_cost_jit(self._x(padded), self.objective, self.data))[: len(xs)]
+        return np.asarray(batched_cost_jit(self.device_x(padded), self.objective, self.data))[: len(xs)]
 
     def value_and_grad(self, x_t: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = value_and_grad_jit(self._x(x_t), self.objective, self.data)
+        value, grad = value_and_grad_jit(self.device_x(x_t), self.objective, self.data)
         return float(value), np.asarray(grad, dtype=np.float64)
 
     def terms(self, x_t: np.ndarray) -> dict[str, float]:
-        cost, (jobs, jreg, _) = cost_terms_jit(self._x(x_t), self.objective, self.data)
+        cost, (jobs, jreg, _) = cost_terms_jit(self.device_x(x_t), self.objective, self.data)
         return {"cost": float(cost), "jobs": float(jobs), "jreg": float(jreg)}
 
     def compile_in_background(self) -> None:
@@ -208,7 +209,7 @@ class MappedProblem:
         shapes only)."""
         if self._maps_program is not None:
             return
-        double, x0, objective, data = self.double, self._x(self.x0), self.objective, self.data
+        double, x0, objective, data = self.double, self.device_x(self.x0), self.objective, self.data
 
         def lower_and_compile():
             with jax.enable_x64(double):
@@ -219,9 +220,9 @@ class MappedProblem:
     def maps(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
         """Calibrated name -> float32 values on the active cells, for a transformed control."""
         if self._maps_program is None:
-            params, states = control_maps_jit(self._x(x_t), self.objective, self.data)
+            params, states = control_maps_jit(self.device_x(x_t), self.objective, self.data)
         else:
-            params, states = self._maps_program.result()(self._x(x_t), self.data)
+            params, states = self._maps_program.result()(self.device_x(x_t), self.data)
         return {k: np.asarray({**params, **states}[k], dtype=np.float32) for k in self.objective.mapping.names}
 
     def network(self, x_t: np.ndarray) -> dict[str, np.ndarray]:

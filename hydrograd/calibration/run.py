@@ -28,7 +28,7 @@ from hydrograd._process import COMPILER
 from hydrograd._progress import IterationProgress
 from hydrograd.calibration.data import CalibrationData, CalibrationResult
 from hydrograd.calibration.precision import Precision, choose_precision
-from hydrograd.calibration.problems import MappedProblem, NetworkProblem, Solution, check_observations
+from hydrograd.calibration.problems import MappedProblem, NetworkProblem, Solution, require_observations
 from hydrograd.calibration.regularization_weight import choose_wjreg
 from hydrograd.config.calibration import CalibrationRequest
 from hydrograd.core.simulate import CoreInputs, Record, SimulationOutput
@@ -106,11 +106,12 @@ def _iteration_results(result: OptimizerResult, request: CalibrationRequest, lcu
     return out
 
 
-def problem_precision(data: CalibrationData, request: CalibrationRequest) -> Precision:
-    """The precision of this calibration (``hydrograd.calibration.precision``)."""
+def problem_precision(data: CalibrationData, request: CalibrationRequest, *, derivative: bool = False) -> Precision:
+    """The precision of this calibration (``hydrograd.calibration.precision``), or of a derivative
+    of its problem (``derivative``: ``backward_run``, computed as a gradient-based search would)."""
     options, inputs = request.options, data.inputs
     return choose_precision(
-        OPTIMIZERS[options.optimizer],
+        OPTIMIZERS[options.optimizer].uses_gradient or derivative,
         options.mapping,
         request.common.precision,
         data.layout.nac,
@@ -120,11 +121,13 @@ def problem_precision(data: CalibrationData, request: CalibrationRequest) -> Pre
 
 
 def build_problem(
-    data: CalibrationData, request: CalibrationRequest, precision: Precision
+    data: CalibrationData, request: CalibrationRequest, precision: Precision, *, check_observations: bool = True
 ) -> MappedProblem | NetworkProblem:
-    """The problem of this calibration, after checking that every gauge of its cost has some
-    observation in the cost window. Call under ``jax.enable_x64(precision.double)``."""
-    check_observations(data.q_obs, data.gauge_codes, request.cost.gauges, request.cost.start)
+    """The problem of this calibration, after checking (unless told not to: a derivative of the
+    discharge needs no observation) that every gauge of its cost has some observation in the cost
+    window. Call under ``jax.enable_x64(precision.double)``."""
+    if check_observations:
+        require_observations(data.q_obs, data.gauge_codes, request.cost.gauges, request.cost.start)
     return (NetworkProblem if request.options.mapping == "ann" else MappedProblem)(data, request, precision)
 
 

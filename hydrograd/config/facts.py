@@ -26,7 +26,7 @@ class ModelFacts:
       hybrid), with their ``nn_shapes``;
     - ``current``: name -> ``(min, max)`` of the parameter's or initial state's values on the
       active cells;
-    - ``descriptor_names``, ``grid_shape`` ``(nrow, ncol)``;
+    - ``descriptor_names``, ``grid_shape`` ``(nrow, ncol)``, ``nac`` (the number of active cells);
     - ``gauge_codes`` and ``outlet_gauges`` (whether each gauge sits at an outlet of the mesh);
     - ``start``, ``end``, ``dt`` (s) and ``time_index`` (the dates closing each time step).
     """
@@ -40,6 +40,7 @@ class ModelFacts:
     current: Mapping[str, tuple[float, float]]
     descriptor_names: tuple[str, ...]
     grid_shape: tuple[int, int]
+    nac: int
     gauge_codes: tuple[str, ...]
     outlet_gauges: np.ndarray
     start: pd.Timestamp
@@ -50,6 +51,10 @@ class ModelFacts:
     @property
     def nd(self) -> int:
         return len(self.descriptor_names)
+
+    @property
+    def ntime_step(self) -> int:
+        return len(self.time_index)
 
     def default_bounds(self, name: str) -> tuple[float, float]:
         """Default calibration bounds of a parameter or state (the core's tables)."""
@@ -85,6 +90,7 @@ def model_facts(
         current=current,
         descriptor_names=tuple(str(d) for d in setup.descriptor_name),
         grid_shape=np.shape(active_cell),
+        nac=int(np.count_nonzero(np.asarray(active_cell) == 1)),
         gauge_codes=tuple(str(c) for c in gauge_codes),
         outlet_gauges=np.asarray(outlet_gauges),
         start=setup.start,

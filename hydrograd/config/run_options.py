@@ -18,6 +18,7 @@ PRECISIONS = ("float32", "float64")
 
 RETURN_OPTIONS = {
     "forward_run": ("time_step", "rr_states", "q_domain", "internal_fluxes", "cost", "jobs"),
+    "backward_run": ("time_step", "rr_states", "q_domain", "internal_fluxes", "cost", "jobs", "grad"),
     "optimize": (
         "time_step",
         "rr_states",

@@ -22,6 +22,12 @@ class ForwardRun(Namespace):
     ``cost`` and ``jobs`` (floats)."""
 
 
+class BackwardRun(Namespace):
+    """Optional results of a backward run; attributes depend on ``return_options``: ``time_step``,
+    ``rr_states``, ``q_domain``, ``internal_fluxes``, ``cost`` and ``jobs`` (as for a forward run)
+    and ``grad`` (float32 ``(n,)``, the derivative with respect to the control vector)."""
+
+
 class Optimize(Namespace):
     """Optional results of a calibration; attributes depend on ``return_options``: ``time_step``,
     ``rr_states``, ``q_domain``, ``internal_fluxes`` (as for a forward run), ``control_vector``

@@ -173,7 +173,7 @@ def test_default_model_precision(model):
     size = (model.mesh.nac, model.setup.ntime_step, model.setup.nrrs)
 
     def model_precision(mapping, optimizer, requested):
-        return choose_precision(OPTIMIZERS[optimizer], mapping, requested, *size).model
+        return choose_precision(OPTIMIZERS[optimizer].uses_gradient, mapping, requested, *size).model
 
     assert model_precision("distributed", "lbfgsb", None) == "float64"
     assert model_precision("uniform", "adam", None) == "float64"
