@@ -15,7 +15,7 @@ import numpy as np
 
 from hydrograd._containers import Fields, KeyedMaps, Namespace
 from hydrograd._process import size_cpu_pool
-from hydrograd._validate import choice, closest, is_real
+from hydrograd._validate import as_bool, choice, closest, is_real
 from hydrograd.calibration.backward import backward
 from hydrograd.calibration.data import CalibrationData, normalized_descriptors
 from hydrograd.calibration.run import calibrate
@@ -35,6 +35,7 @@ from hydrograd.formats.netcdf import results_dataset
 from hydrograd.mesh.layout import CellLayout, IndexedMesh, index_mesh
 from hydrograd.mesh.validate import validate_mesh
 from hydrograd.nn.initializers import INITIALIZERS, check_random_state, initial_values, random_generator
+from hydrograd.preprocess.interception import refit_interception_capacity
 from hydrograd.simulation.cost import cost_data, response_cost
 from hydrograd.simulation.forward import forward
 from hydrograd.simulation.inputs import (
@@ -49,7 +50,7 @@ from hydrograd.simulation.outputs import BackwardRun, ForwardRun, Optimize, grid
 if TYPE_CHECKING:
     import xarray as xr
 
-_DATA = ("atmos_data", "physio_data", "response_data", "response")
+_DATA = ("atmos_data", "physio_data", "response_data", "u_response_data", "response")
 _MAPS = ("rr_parameters", "rr_initial_states", "rr_final_states")
 
 
@@ -89,6 +90,7 @@ class Model:
     atmos_data = _Copied()
     physio_data = _Copied()
     response_data = _Copied()
+    u_response_data = _Copied()
     response = _Copied()
     rr_parameters = _Copied()
     rr_initial_states = _Copied()
@@ -107,6 +109,8 @@ class Model:
         self.atmos_data = data.atmos_data
         self.physio_data = data.physio_data
         self.response_data = data.response_data
+        # the observations' standard deviation (m3/s): none known until the user sets it, as in smash
+        self.u_response_data = Fields(q_stdev=np.zeros((self.mesh.ng, self.setup.ntime_step), dtype=np.float32))
         # smash's "never run" values: -99 until the first run
         self.response = Fields(q=np.full((self.mesh.ng, self.setup.ntime_step), MISSING, dtype=np.float32))
         structure = self._structure
@@ -281,6 +285,8 @@ class Model:
             overflow = not np.all(np.isfinite(checked.astype(np.float32)))
         if overflow:
             raise ValueError(f"value of {what} '{name}' exceeds the single-precision range (about 3.4e38)")
+        if checked.size == 0:  # a mesh without active cells: nothing to check
+            return np.broadcast_to(arr.reshape(grid), grid)
         low, high = float(checked.min()), float(checked.max())
         strict = what == "rr_parameter"
         if not (spec.is_feasible(low, strict=strict) and spec.is_feasible(high, strict=strict)):
@@ -312,6 +318,27 @@ class Model:
     def get_rr_final_states(self, key: str) -> np.ndarray:
         """Map of state ``key`` after the last forward run, shape ``(nrow, ncol)``."""
         return self.rr_final_states.get(self._check_key(key, self.rr_final_states, "rr_final_state")).copy()
+
+    def adjust_interception(self, active_cell_only: bool = True) -> None:
+        """Refit the interception capacity ``ci`` (mm) to the forcing, as the model's build does
+        (``setup['adjust_interception']``): on the active cells, or on every cell of the grid with
+        ``active_cell_only=False`` (dense storage only); the other cells keep their value. As in
+        smash, nothing happens for a structure without ``ci`` or at a time step of a day or more."""
+        only = as_bool(active_cell_only, "active_cell_only")
+        setup = self.setup
+        if "ci" not in self.rr_parameters.keys or setup.dt >= 86400:
+            return
+        ci = self.rr_parameters.get("ci")
+        ci[...] = refit_interception_capacity(
+            self._forcing("prcp"),
+            self._forcing("pet"),
+            ci,
+            self.mesh.active_cell,
+            setup.start,
+            setup.end,
+            setup.dt,
+            active_cell_only=only,
+        )
 
     def get_rr_parameters_bounds(self) -> dict[str, tuple[float, float]]:
         """Default calibration bounds of the structure's parameters, in smash's order (``ci``

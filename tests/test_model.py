@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import hydrograd as smash
+from tests._tiny import tiny_mesh, tiny_setup
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,40 @@ def test_set_and_get_maps(model):
     out = m.get_rr_parameters("cp")
     out[:] = 0
     assert m.get_rr_parameters("cp")[0, 0] == 321.0
+
+
+def test_u_response_data_is_copied_on_assignment(model):
+    m = model.copy()
+    q_stdev = m.u_response_data.q_stdev
+    assert q_stdev.shape == (3, 364) and q_stdev.dtype == np.float32 and not q_stdev.any()
+    m.u_response_data.q_stdev = m.response_data.q * 0.1
+    other = model.copy()
+    other.u_response_data = m.u_response_data
+    m.u_response_data.q_stdev[0, 0] = 7.0
+    assert other.u_response_data.q_stdev[0, 0] == np.float32(model.response_data.q[0, 0] * 0.1)
+    with pytest.raises(ValueError, match=r"'q_stdev' holds an array of shape \(3, 364\)"):
+        m.u_response_data.q_stdev = np.zeros((3, 3))
+    with pytest.raises(TypeError, match="u_response_data"):
+        m.u_response_data = np.zeros((3, 364))
+
+
+def test_adjust_interception_applies_where_smash_does(model):
+    daily = model.copy()  # a daily time step: nothing to adjust
+    daily.set_rr_parameters("ci", 3.0)
+    daily.adjust_interception(active_cell_only=False)
+    assert (daily.get_rr_parameters("ci") == 3.0).all()
+    hourly = smash.Model(tiny_setup(), tiny_mesh(), verbose=False)
+    hourly.set_rr_parameters("ci", 3.0)
+    hourly.adjust_interception()  # no forcing read: every candidate evaporates nothing, the first wins
+    assert (hourly.get_rr_parameters("ci") == np.float32(0.1)).all()
+    without_ci = smash.Model(tiny_setup(hydrological_module="grd"), tiny_mesh(), verbose=False)
+    assert "ci" not in without_ci.rr_parameters.keys
+    without_ci.adjust_interception()
+    with pytest.raises(TypeError, match="active_cell_only must be a bool"):
+        hourly.adjust_interception(active_cell_only="no")
+    sparse = smash.Model(tiny_setup(sparse_storage=True), tiny_mesh(), verbose=False)
+    with pytest.raises(ValueError, match="sparse storage"):
+        sparse.adjust_interception(active_cell_only=False)
 
 
 def test_bounds(model):

@@ -504,7 +504,9 @@ def test_net_building_refuses_bad_calls_and_built_nets_are_finite(calls, seed):
 
 @settings(max_examples=100, **SETTINGS)
 @given(
-    content=st.binary(max_size=300), cut=st.floats(0.0, 1.0), kind=st.sampled_from(["mesh", "model", "net", "setup"])
+    content=st.binary(max_size=300),
+    cut=st.floats(0.0, 1.0),
+    kind=st.sampled_from(["mesh", "model", "model_ddt", "net", "setup"]),
 )
 def test_readers_refuse_damaged_files_cleanly(model, tmp_path_factory, content, cut, kind):
     folder = tmp_path_factory.mktemp("damaged")
@@ -512,15 +514,19 @@ def test_readers_refuse_damaged_files_cleanly(model, tmp_path_factory, content, 
     {
         "mesh": lambda: smash.io.save_mesh(tiny_mesh(), valid),
         "model": lambda: smash.io.save_model(model, valid),
+        "model_ddt": lambda: smash.io.save_model_ddt(model, valid),
         "net": lambda: smash.io.save_net(_small_net(), valid),
         "setup": lambda: smash.io.save_setup(tiny_setup(), valid),
     }[kind]()
     data = valid.read_bytes()
     damaged = folder / "damaged.hdf5"
     damaged.write_bytes(data[: int(cut * len(data))] + content)
-    reader = {"mesh": smash.io.read_mesh, "model": smash.io.read_model, "net": smash.io.read_net}.get(
-        kind, smash.io.read_setup
-    )
+    reader = {
+        "mesh": smash.io.read_mesh,
+        "model": smash.io.read_model,
+        "model_ddt": smash.io.read_model_ddt,
+        "net": smash.io.read_net,
+    }.get(kind, smash.io.read_setup)
     clean_call(reader, damaged)
     clean_call(reader, folder / "missing.hdf5")
 
@@ -560,6 +566,61 @@ def test_raster_readers_refuse_damaged_files_cleanly(tmp_path_factory, content, 
             smash.Model(tiny_setup(2, **directory), tiny_mesh(), verbose=False)
     except ValueError as error:
         assert name in str(error), error
+
+
+@settings(max_examples=100, **SETTINGS)
+@given(
+    content=st.binary(max_size=300),
+    cut=st.floats(0.0, 1.0),
+    flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=4),
+    name=st.sampled_from(["cp", "hp"]),
+)
+def test_grid_parameter_reader_refuses_damaged_files_cleanly(model, tmp_path_factory, content, cut, flips, name):
+    """A damaged GeoTIFF of a parameter or state map: read into a feasible map, or a ValueError
+    naming the file; the model is left untouched by a refused file."""
+    folder = tmp_path_factory.mktemp("grid")
+    m = model.copy()
+    m.set_rr_parameters("cp", np.arange(6.0).reshape(2, 3) + 10.0)
+    smash.io.save_grid_parameters(m, folder, [name])
+    path = folder / f"{name}.tif"
+    data = bytearray(path.read_bytes())
+    for where, byte in flips:
+        data[int(where * (len(data) - 1))] = byte
+    path.write_bytes(bytes(data[: int(cut * len(data))]) + content)
+    before = m.copy()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            smash.io.read_grid_parameters(m, folder, [name])
+    except ValueError as error:
+        assert path.name in str(error), error
+        np.testing.assert_array_equal(m.rr_parameters.values, before.rr_parameters.values)
+        np.testing.assert_array_equal(m.rr_initial_states.values, before.rr_initial_states.values)
+    values = m.get_rr_parameters(name) if name == "cp" else m.get_rr_initial_states(name)
+    assert np.isfinite(values).all()
+
+
+@settings(max_examples=100, **SETTINGS)
+@given(
+    parameters=weighted(
+        {
+            st.none(): 1,
+            st.sampled_from(["cp", "hp", "HT"]): 2,
+            st.lists(st.sampled_from(["ci", "cp", "ct", "kexc", "llr", "hi", "hp"]), max_size=3): 2,
+            near([*RR_PARAMETERS, *RR_STATES]): 1,
+            ODD_VALUES: 1,
+        }
+    ),
+    save_active_cell=weighted({st.booleans(): 4, ODD_SCALAR: 1}),
+)
+def test_grid_parameter_names_are_refused_cleanly(model, tmp_path_factory, parameters, save_active_cell):
+    folder = tmp_path_factory.mktemp("names")
+    saved = clean_call(lambda: smash.io.save_grid_parameters(model, folder, parameters, save_active_cell) or True)
+    event(f"saved: {bool(saved)}")
+    m = model.copy()  # the files read, if any, hold its own maps
+    clean_call(smash.io.read_grid_parameters, m, folder, parameters)
+    np.testing.assert_array_equal(m.rr_parameters.values, model.rr_parameters.values)
+    np.testing.assert_array_equal(m.rr_initial_states.values, model.rr_initial_states.values)
 
 
 def _small_net() -> smash.factory.Net:

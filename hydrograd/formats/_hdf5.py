@@ -102,15 +102,19 @@ def write_dict(group: h5py.Group, values: Mapping[str, Any], what: str) -> None:
             raise TypeError(f"{what} '{key}' holds a {type(value).__name__}, which cannot be saved")
 
 
-def read_dict(group: h5py.Group) -> dict[str, Any]:
+def read_dict(group: h5py.Group, *, keep_width: bool = False) -> dict[str, Any]:
     """Inverse of :func:`write_dict`: datasets as numpy arrays (text decoded to str), attributes as
-    numpy scalars or str, sub-groups as dicts."""
+    numpy scalars or str, sub-groups as dicts. ``keep_width``: decoded text keeps the stored width
+    (``S128`` gives ``<U128``, as smash's readers return it) instead of the longest entry's."""
     values: dict[str, Any] = {}
     for key, item in group.items():
         if isinstance(item, h5py.Group):
-            values[key] = read_dict(item)
+            values[key] = read_dict(item, keep_width=keep_width)
         else:
             array = item[()]
-            values[key] = np.char.decode(array, "utf-8") if array.dtype.kind == "S" else array
+            if array.dtype.kind == "S":
+                text = np.char.decode(array, "utf-8")
+                array = text.astype(f"U{array.dtype.itemsize}") if keep_width else text
+            values[key] = array
     values.update(group.attrs.items())
     return values

@@ -18,11 +18,13 @@ bytes):
 - ``physio_data``: ``descriptor`` ``(nrow, ncol, nd)``, ``imperviousness`` and the descriptor
   statistics ``l_descriptor``, ``u_descriptor``, ``mean_descriptor``, ``std_descriptor`` ``(nd,)``;
 - ``response_data`` / ``response``: observed / simulated ``q`` ``(ng, ntime_step)`` m3/s;
-  ``u_response_data``: ``q_stdev`` (zeros: hydrograd has no observation uncertainty);
+  ``u_response_data``: ``q_stdev`` ``(ng, ntime_step)`` m3/s, the observations' standard
+  deviation (zeros unless the user set it; a file without the group reads as zeros, as smash
+  leaves it);
 - ``rr_parameters``, ``rr_initial_states``, ``rr_final_states``: ``keys`` and ``values``
   ``(nrow, ncol, n)``;
-- ``serr_mu_parameters``, ``serr_sigma_parameters``: smash's defaults (hydrograd has no
-  structural-error model; they are written for smash and ignored on reading);
+- ``serr_mu_parameters``, ``serr_sigma_parameters``: smash's defaults (:func:`serr_group`;
+  hydrograd has no structural-error model; they are written for smash and ignored on reading);
 - ``nn_parameters``: the hybrid network, ``weight_i`` ``(neurons[i], neurons[i-1])`` and
   ``bias_i`` ``(neurons[i],)`` for every layer smash allocates (empty arrays for the others).
 
@@ -76,7 +78,7 @@ class SavedModel:
     data groups (name -> array; with sparse storage, ``atmos_data`` holds ``sparse_prcp`` and
     ``sparse_pet`` as :class:`~hydrograd.preprocess.sparse.SparseSeries` instead of ``prcp`` and
     ``pet``), its parameter and state maps, and its hybrid network (``weight_i``/``bias_i``,
-    smash's layout; empty for a conceptual structure)."""
+    smash's layout; empty for a conceptual structure). ``u_response_data`` holds ``q_stdev``."""
 
     setup: Setup
     mesh: Mapping[str, Any]
@@ -84,6 +86,7 @@ class SavedModel:
     physio_data: Mapping[str, np.ndarray]
     response_data: Mapping[str, np.ndarray]
     response: Mapping[str, np.ndarray]
+    u_response_data: Mapping[str, np.ndarray]
     rr_parameters: KeyedMaps
     rr_initial_states: KeyedMaps
     rr_final_states: KeyedMaps
@@ -115,7 +118,10 @@ def _network_shapes(setup: Setup) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def _serr_group(mapping: str, table: dict[str, tuple[str, ...]], ng: int) -> dict[str, np.ndarray]:
+def serr_group(mapping: str, table: dict[str, tuple[str, ...]], ng: int) -> dict[str, np.ndarray]:
+    """smash's default structural-error parameters of ``mapping`` (a key of ``table``:
+    ``SERR_MU_MAPPINGS`` or ``SERR_SIGMA_MAPPINGS``) for ``ng`` gauges: ``keys`` (``S128``) and
+    ``values`` ``(ng, len(keys))`` float32."""
     keys = table[mapping]
     defaults = [SERR_PARAMETERS[k].default for k in keys]
     values = np.tile(np.array(defaults, dtype=np.float32), (ng, 1)).reshape(ng, len(keys))
@@ -161,7 +167,7 @@ def write_model_file(saved: SavedModel, path: str | os.PathLike) -> str:
     if not path.endswith(".hdf5"):
         path += ".hdf5"
     setup = saved.setup
-    ng, nt = len(saved.mesh["code"]), setup.ntime_step
+    ng = len(saved.mesh["code"])
     with atomic_path(path) as tmp, h5py.File(tmp, "x") as h5:
         group = h5.create_group("model")
         write_dict(group.create_group("setup"), _setup_attributes(setup), "setup key")
@@ -176,15 +182,15 @@ def write_model_file(saved: SavedModel, path: str | os.PathLike) -> str:
         write_dict(group.create_group("atmos_data"), _atmos_group(saved.atmos_data), "atmos_data")
         for name in _DATA[1:]:  # after atmos_data
             write_dict(group.create_group(name), dict(getattr(saved, name)), name)
-        write_dict(group.create_group("u_response_data"), {"q_stdev": np.zeros((ng, nt), np.float32)}, "response")
+        write_dict(group.create_group("u_response_data"), dict(saved.u_response_data), "u_response_data")
         for name in _KEYED:
             maps = getattr(saved, name)
             sub = group.create_group(name)
             write_array(sub, "keys", np.asarray(maps.keys).astype("S128"), name)
             write_array(sub, "values", maps.values, name)
-        mu = _serr_group(setup.serr_mu_mapping, SERR_MU_MAPPINGS, ng)
+        mu = serr_group(setup.serr_mu_mapping, SERR_MU_MAPPINGS, ng)
         write_dict(group.create_group("serr_mu_parameters"), mu, "serr")
-        sigma = _serr_group(setup.serr_sigma_mapping, SERR_SIGMA_MAPPINGS, ng)
+        sigma = serr_group(setup.serr_sigma_mapping, SERR_SIGMA_MAPPINGS, ng)
         write_dict(group.create_group("serr_sigma_parameters"), sigma, "serr")
         network = {
             key: saved.nn_parameters[key] if key in saved.nn_parameters else np.zeros(shape, dtype=np.float32)
@@ -306,10 +312,17 @@ def read_model_file(path: str | os.PathLike) -> SavedModel:
     grid = (nrow, ncol)
     network = groups.get("nn_parameters", {})
     n_used = 2 * setup.n_layers
+    if "u_response_data" in groups:
+        q_stdev = _array(groups["u_response_data"], "q_stdev", (ng, nt), "u_response_data", path)
+        if q_stdev.dtype.kind not in "iuf":
+            raise ValueError(f"'{path}': 'u_response_data/q_stdev' holds {q_stdev.dtype} values, not numbers")
+    else:
+        q_stdev = np.zeros((ng, nt))
     return SavedModel(
         setup=setup,
         mesh=mesh,
         **{name: groups[name] for name in _DATA},
+        u_response_data={"q_stdev": q_stdev.astype(np.float32)},
         rr_parameters=_keyed(structure.parameters, grid, groups["rr_parameters"], "rr_parameters", path),
         rr_initial_states=_keyed(structure.states, grid, groups["rr_initial_states"], "rr_initial_states", path),
         rr_final_states=_keyed(structure.states, grid, groups["rr_final_states"], "rr_final_states", path),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hydrograd.preprocess.sparse import SparseSeries, decode
+
 _CELL_CHUNK = 4_096  # active cells simulated together (bounds memory on large meshes)
 
 
@@ -175,3 +177,38 @@ def adjust_active_interception_capacity(
         cells = slice(s, s + _CELL_CHUNK)
         out[rows[cells], cols[cells]] = _fit(prcp[:, cells].T, pet[:, cells].T, day)
     return out
+
+
+def refit_interception_capacity(
+    prcp: np.ndarray | SparseSeries,
+    pet: np.ndarray | SparseSeries,
+    ci: np.ndarray,
+    active_cell: np.ndarray,
+    start_time: pd.Timestamp,
+    end_time: pd.Timestamp,
+    dt: float,
+    *,
+    active_cell_only: bool = True,
+) -> np.ndarray:
+    """The capacity map ``ci`` (``(nrow, ncol)`` mm) refitted to a model's forcing, as smash's
+    ``Model.adjust_interception`` does: on the active cells of ``active_cell``, or on every cell of
+    the grid when ``active_cell_only`` is False; the other cells keep their value in ``ci``.
+
+    ``prcp`` and ``pet`` are the forcing as the model stores it: ``(nrow, ncol, ntime_step)`` mm
+    per step, or smash's sparse matrices (:class:`~hydrograd.preprocess.sparse.SparseSeries`),
+    which hold the active cells only; refitting every cell then is a ValueError. Returns a new
+    float32 map.
+    """
+    if isinstance(prcp, SparseSeries) or isinstance(pet, SparseSeries):
+        if not active_cell_only:
+            raise ValueError(
+                "active_cell_only=False refits the capacity of every cell, but with sparse storage "
+                "(setup 'sparse_storage') the forcing is kept on the active cells only; build the "
+                "model with sparse_storage=False to refit the whole grid"
+            )
+        nac = int(np.count_nonzero(np.asarray(active_cell) == 1))
+        return adjust_active_interception_capacity(
+            decode(prcp, nac), decode(pet, nac), active_cell, start_time, end_time, dt, default_ci=ci
+        )
+    cells = active_cell if active_cell_only else np.ones_like(active_cell)
+    return adjust_interception_capacity(prcp, pet, cells, start_time, end_time, dt, default_ci=ci)

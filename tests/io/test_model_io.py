@@ -36,6 +36,7 @@ def calibrated(lez):
     rng = np.random.default_rng(0)
     model.set_rr_parameters("cp", rng.uniform(50.0, 900.0, (27, 14)).astype(np.float32))
     model.set_rr_initial_states("hp", rng.uniform(0.0, 1.0, (27, 14)).astype(np.float32))
+    model.u_response_data.q_stdev = rng.uniform(0.0, 2.0, (3, 364))
     model.forward_run(common_options=QUIET)
     return model
 
@@ -49,7 +50,7 @@ def assert_same_model(got: hg.Model, expected: hg.Model) -> None:
     assert got.setup.to_dict() == expected.setup.to_dict()
     for key, value in vars(expected.setup).items():
         np.testing.assert_array_equal(getattr(got.setup, key), value, err_msg=f"setup.{key}")
-    for name in ("mesh", "atmos_data", "physio_data", "response_data", "response", "nn_parameters"):
+    for name in ("mesh", "atmos_data", "physio_data", "response_data", "u_response_data", "response", "nn_parameters"):
         left, right = _namespace(getattr(got, name)), _namespace(getattr(expected, name))
         assert sorted(left) == sorted(right), name
         for key, value in right.items():
@@ -113,6 +114,33 @@ def test_smash_reads_our_file_and_we_read_smash_files(calibrated, tmp_path):
     np.testing.assert_array_equal(back.response.q, reference.response.q)
     back.forward_run(common_options=QUIET)
     np.testing.assert_allclose(back.response.q, calibrated.response.q, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parity
+def test_observation_deviations_travel_both_ways(calibrated, tmp_path):
+    smash = pytest.importorskip("smash")
+    ours = tmp_path / "ours.hdf5"
+    save_model(calibrated, ours)
+    reference = smash.io.read_model(str(ours))
+    np.testing.assert_array_equal(reference.u_response_data.q_stdev, calibrated.u_response_data.q_stdev)
+    reference.u_response_data.q_stdev = reference.response_data.q * 0.25
+    theirs = tmp_path / "theirs.hdf5"
+    smash.io.save_model(reference, str(theirs))
+    back = read_model(theirs)
+    assert back.u_response_data.q_stdev.dtype == np.float32
+    np.testing.assert_array_equal(back.u_response_data.q_stdev, reference.u_response_data.q_stdev)
+
+
+def test_observation_deviations_missing_or_misshapen(calibrated, tmp_path):
+    path = tmp_path / "model.hdf5"
+    save_model(calibrated, path)
+    with h5py.File(path, "r+") as h5:
+        del h5["model/u_response_data"]
+    assert not read_model(path).u_response_data.q_stdev.any()  # as smash leaves it: zeros
+    with h5py.File(path, "r+") as h5:
+        h5["model/u_response_data/q_stdev"] = np.zeros((3, 10), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"'u_response_data/q_stdev' has shape \(3, 10\), expected \(3, 364\)"):
+        read_model(path)
 
 
 def test_a_newer_format_version_is_refused(calibrated, tmp_path):

@@ -3,6 +3,8 @@ atmospheric series per gauge."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 from fractions import Fraction
 from pathlib import Path
 
@@ -132,6 +134,40 @@ def test_capacity_rejects_mismatched_shapes(cance):
             cance.mesh.active_cell,
             *period(cance),
         )
+
+
+@pytest.fixture(scope="module")
+def ours_cance():
+    """hydrograd's Cance models, dense and sparse storage, built without adjusting ``ci``."""
+    import hydrograd
+
+    setup, mesh = hydrograd.factory.load_dataset("Cance")
+    setup.update(read_qobs=False, read_descriptor=False, adjust_interception=False)
+    return [hydrograd.Model({**setup, "sparse_storage": s}, mesh, verbose=False) for s in (False, True)]
+
+
+@pytest.mark.parity
+def test_model_adjust_interception_matches_smash(cance, ours_cance):
+    """``Model.adjust_interception`` from a capacity set by hand: smash's map on the active cells
+    (the others keep 7 mm), then on every cell; with sparse storage too (active cells only)."""
+    reference = cance.copy()
+    reference.set_rr_parameters("ci", 7.0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        reference.adjust_interception()
+        active_only = reference.get_rr_parameters("ci").copy()
+        reference.adjust_interception(active_cell_only=False)
+        every_cell = reference.get_rr_parameters("ci").copy()
+    assert (active_only[cance.mesh.active_cell == 0] == 7.0).all()
+    for model in ours_cance:
+        model = model.copy()
+        model.set_rr_parameters("ci", 7.0)
+        model.adjust_interception()
+        np.testing.assert_array_equal(model.get_rr_parameters("ci"), active_only)
+    dense = ours_cance[0].copy()
+    dense.adjust_interception(active_cell_only=False)
+    np.testing.assert_array_equal(dense.get_rr_parameters("ci"), every_cell)
+    with pytest.raises(ValueError, match="sparse storage"):
+        ours_cance[1].copy().adjust_interception(active_cell_only=False)
 
 
 def test_capacity_candidates():
