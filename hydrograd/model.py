@@ -204,7 +204,8 @@ class Model:
 
     def core_inputs(self) -> CoreInputs:
         """The model as ``hydrograd.core.simulate`` runs it: active cells in the flow graph's order,
-        on the device."""
+        on the device (with a snow module, its snowfall and temperature too)."""
+        snow = {k: self._forcing(k) for k in ("snow", "temp")} if self.setup.snow_module_present else {}
         return core_inputs(
             self._structure,
             self.setup.dt,
@@ -215,6 +216,7 @@ class Model:
             self._forcing("pet"),
             self.physio_data.imperviousness,
             self._network(),
+            **snow,
         )
 
     def calibration_data(self) -> CalibrationData:

@@ -29,6 +29,7 @@ from hydrograd.core.simulate import (
     Record,
     WavefrontForcing,
     forcing_copy_fits,
+    forcing_fields,
     simulate,
     uses_wavefront,
     wavefront_forcing,
@@ -78,16 +79,15 @@ class SimulationInputs(Protocol):
 def scheduled_forcing(
     structure: Structure, forcing: Forcing, graph: FlowGraph, dtype: Any = None
 ) -> Forcing | WavefrontForcing:
-    """``forcing`` in the order ``simulate`` will run ``structure`` on ``graph`` (reordered once,
-    in numpy, when that is the wavefront schedule and the copy fits ``FORCING_COPY_BUDGET``), for
+    """``forcing`` in the order ``simulate`` will run ``structure`` on ``graph`` (every field reordered
+    once, in numpy, when that is the wavefront schedule and the copy fits ``FORCING_COPY_BUDGET``), for
     a problem that runs it many times. A reordered copy takes ``dtype`` (default: the forcing's);
     a forcing left in time order is returned as it is. Under ``jax.enable_x64`` for float64."""
     if not (uses_wavefront(structure, graph, forcing.ntime_step) and forcing_copy_fits(forcing, graph)):
         return forcing
     ordered = wavefront_forcing(forcing, graph, xp=np)
-    return WavefrontForcing(
-        to_device(ordered.prcp, dtype), to_device(ordered.pet, dtype), ordered.ntime_step, ordered.complete
-    )
+    fields = {name: to_device(field, dtype) for name, field in forcing_fields(ordered).items()}
+    return WavefrontForcing(ntime_step=ordered.ntime_step, complete=ordered.complete, **fields)
 
 
 class ObjectiveData(NamedTuple):

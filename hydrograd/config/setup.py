@@ -389,7 +389,8 @@ class Setup:
 
 def _check_snow_inputs(setup: Setup) -> None:
     """smash's rules for snow and temperature inputs: they need a snow module, and so does the
-    precipitation partitioning, which also needs the temperature."""
+    precipitation partitioning, which also needs the temperature (partitioning snowfall read as
+    well is allowed, with a warning when the inputs are read: ``hydrograd.formats.inputs``)."""
     if setup.snow_module == "zero":
         for key in ("read_snow", "read_temp"):
             if getattr(setup, key):
@@ -403,9 +404,4 @@ def _check_snow_inputs(setup: Setup) -> None:
     elif setup.prcp_partitioning and not setup.read_temp:
         raise ValueError(
             "setup key 'prcp_partitioning' can not be True if no temperature data is read ('read_temp' False)"
-        )
-    if setup.read_snow or setup.read_temp or setup.prcp_partitioning:
-        raise ValueError(
-            "reading snow and temperature data (setup keys 'read_snow', 'read_temp', 'prcp_partitioning') is not "
-            "available in this version of hydrograd: a snow module runs without them as smash runs it, melting nothing"
         )

@@ -10,11 +10,14 @@ bytes):
   ``descriptor_name``, ``hidden_neuron`` and ``neurons``;
 - ``mesh``: the mesh (scalars as attributes, grids as datasets);
 - ``atmos_data``: ``prcp``, ``pet`` ``(nrow, ncol, ntime_step)`` mm/dt and their per-gauge means
-  ``mean_prcp``, ``mean_pet`` ``(ng, ntime_step)``; with sparse storage (setup ``sparse_storage``
-  1) the groups ``sparse_prcp``, ``sparse_pet`` instead of ``prcp``, ``pet``: ``n``, ``coo_fmt``
-  (int32) and ``zvalue`` (float32) ``(ntime_step,)``, and ``indices`` (int32), ``values``
-  (float32) ``(nc, ntime_step)``, step ``t``'s matrix in the first ``n[t]`` entries of column
-  ``t`` (``nc`` the largest ``n``; zeros elsewhere, and in ``indices`` for steps without them);
+  ``mean_prcp``, ``mean_pet`` ``(ng, ntime_step)``; with a snow module (setup
+  ``snow_module_present`` 1) also ``snow`` (mm/dt) and ``temp`` (°C), same shape, and
+  ``mean_snow``, ``mean_temp``; with sparse storage (setup ``sparse_storage`` 1) the groups
+  ``sparse_prcp``, ``sparse_pet`` (and ``sparse_snow``, ``sparse_temp``) instead of the grids:
+  ``n``, ``coo_fmt`` (int32) and ``zvalue`` (float32) ``(ntime_step,)``, and ``indices`` (int32),
+  ``values`` (float32) ``(nc, ntime_step)``, step ``t``'s matrix in the first ``n[t]`` entries of
+  column ``t`` (``nc`` the largest ``n``; zeros elsewhere, and in ``indices`` for steps without
+  them);
 - ``physio_data``: ``descriptor`` ``(nrow, ncol, nd)``, ``imperviousness`` and the descriptor
   statistics ``l_descriptor``, ``u_descriptor``, ``mean_descriptor``, ``std_descriptor`` ``(nd,)``;
 - ``response_data`` / ``response``: observed / simulated ``q`` ``(ng, ntime_step)`` m3/s;
@@ -34,7 +37,10 @@ when the model is one smash 1.3.0 knows: a structure it has (``gr4_ude`` rather 
 ``gr4_ode_mlp`` alias), at most two hidden layers, and a mesh carrying smash's partition keys
 (``npar``, ``ncpar``, ``cscpar``, ``cpar_to_rowcol``, ``flwpar``; meshes from smash,
 ``generate_mesh`` and ``load_dataset`` have them). ``read_model`` reads smash's files back, the
-structural-error parameters aside.
+structural-error parameters aside. A model file with a snow module but without its snowfall and
+temperature arrays (hydrograd wrote them so before it read snow data, when they could only be
+-99) reads them back as -99, as ``smash.io.read_model`` leaves an array absent from the file,
+provided its setup reads neither (``read_snow``, ``read_temp``, ``prcp_partitioning`` False).
 """
 
 from __future__ import annotations
@@ -62,23 +68,24 @@ from hydrograd.formats._hdf5 import (
     write_dict,
 )
 from hydrograd.mesh.validate import validate_mesh
-from hydrograd.preprocess.sparse import SparseMatrix, SparseSeries, check_matrix
+from hydrograd.preprocess.sparse import SparseMatrix, SparseSeries, check_matrix, encode
 
 _MARK = "save_model"
 
 _KEYED = ("rr_parameters", "rr_initial_states", "rr_final_states")
 _DATA = ("atmos_data", "physio_data", "response_data", "response")
-_SPARSE = ("sparse_prcp", "sparse_pet")
+_SNOW_KINDS = ("snow", "temp")
 
 
 @dataclass(frozen=True, eq=False)
 class SavedModel:
     """A model's contents as the file holds them: its checked ``setup`` and ``mesh`` (a dict as
     ``validate_mesh`` returns it, with smash's ``rowcol_to_ind_ac`` and ``local_active_cell``), its
-    data groups (name -> array; with sparse storage, ``atmos_data`` holds ``sparse_prcp`` and
-    ``sparse_pet`` as :class:`~hydrograd.preprocess.sparse.SparseSeries` instead of ``prcp`` and
-    ``pet``), its parameter and state maps, and its hybrid network (``weight_i``/``bias_i``,
-    smash's layout; empty for a conceptual structure). ``u_response_data`` holds ``q_stdev``."""
+    data groups (name -> array; with sparse storage, ``atmos_data`` holds ``sparse_prcp``,
+    ``sparse_pet`` and, with a snow module, ``sparse_snow`` and ``sparse_temp`` as
+    :class:`~hydrograd.preprocess.sparse.SparseSeries` instead of the grids), its parameter and
+    state maps, and its hybrid network (``weight_i``/``bias_i``, smash's layout; empty for a
+    conceptual structure). ``u_response_data`` holds ``q_stdev``."""
 
     setup: Setup
     mesh: Mapping[str, Any]
@@ -269,6 +276,23 @@ def _sparse_series(group: Any, key: str, nt: int, nac: int, path: str) -> Sparse
     return SparseSeries(matrices)
 
 
+def _fill_unread_snow(atmos: dict[str, Any], setup: Setup, mesh: Mapping[str, Any]) -> None:
+    """Put into a model file's ``atmos_data`` the snowfall and temperature it lacks, as -99 (a
+    sparse matrix of -99 per step with sparse storage), when its setup reads neither: what they
+    hold then (see the module's docstring)."""
+    if setup.read_snow or setup.read_temp or setup.prcp_partitioning:
+        return
+    nt = setup.ntime_step
+    missing = np.float32(-99.0)
+    for kind in _SNOW_KINDS:
+        atmos.setdefault(f"mean_{kind}", np.full((mesh["ng"], nt), missing, dtype=np.float32))
+        if setup.sparse_storage and f"sparse_{kind}" not in atmos:
+            unread = np.full(mesh["nac"], missing, dtype=np.float32)
+            atmos[f"sparse_{kind}"] = _sparse_arrays(SparseSeries(encode(unread, missing) for _ in range(nt)))
+        elif not setup.sparse_storage:
+            atmos.setdefault(kind, np.full((mesh["nrow"], mesh["ncol"], nt), missing, dtype=np.float32, order="F"))
+
+
 def read_model_file(path: str | os.PathLike) -> SavedModel:
     """Read a model file written by ``write_model_file`` (hydrograd's or smash's ``save_model``).
 
@@ -290,9 +314,12 @@ def read_model_file(path: str | os.PathLike) -> SavedModel:
     mesh = validate_mesh(mesh)
     nrow, ncol, ng, nt = mesh["nrow"], mesh["ncol"], mesh["ng"], setup.ntime_step
     atmos = groups["atmos_data"]
-    forcing = {} if setup.sparse_storage else {"prcp": (nrow, ncol, nt), "pet": (nrow, ncol, nt)}
+    kinds = ("prcp", "pet", *_SNOW_KINDS) if setup.snow_module_present else ("prcp", "pet")
+    if setup.snow_module_present:
+        _fill_unread_snow(atmos, setup, mesh)
+    forcing = {} if setup.sparse_storage else {k: (nrow, ncol, nt) for k in kinds}
     shapes = {
-        "atmos_data": {**forcing, "mean_prcp": (ng, nt), "mean_pet": (ng, nt)},
+        "atmos_data": {**forcing, **{f"mean_{k}": (ng, nt) for k in kinds}},
         "physio_data": {
             "descriptor": (nrow, ncol, setup.nd),
             "imperviousness": (nrow, ncol),
@@ -304,10 +331,10 @@ def read_model_file(path: str | os.PathLike) -> SavedModel:
     for name in _DATA:
         for key, shape in shapes[name].items():
             _array(groups[name], key, shape, name, path)
-    for key in _SPARSE:
-        group = atmos.pop(key, None)
-        if setup.sparse_storage:
-            atmos[key] = _sparse_series(group, key, nt, mesh["nac"], path)
+    for kind in ("prcp", "pet", *_SNOW_KINDS):
+        group = atmos.pop(f"sparse_{kind}", None)
+        if setup.sparse_storage and kind in kinds:
+            atmos[f"sparse_{kind}"] = _sparse_series(group, f"sparse_{kind}", nt, mesh["nac"], path)
     structure = get_structure(setup.snow_module, setup.hydrological_module, setup.routing_module)
     grid = (nrow, ncol)
     network = groups.get("nn_parameters", {})

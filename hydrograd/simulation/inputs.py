@@ -14,6 +14,7 @@ from hydrograd.core.parameters import RR_STATES, default_parameter_value
 from hydrograd.core.registry import Structure
 from hydrograd.core.simulate import CoreInputs, Forcing, is_complete
 from hydrograd.core.structures.hybrid import flux_correction_from_layers
+from hydrograd.core.structures.snow import MISSING_TEMPERATURE
 from hydrograd.mesh.layout import CellLayout, IndexedMesh
 from hydrograd.preprocess.sparse import SparseSeries, decode
 
@@ -77,26 +78,34 @@ def core_inputs(
     pet: np.ndarray | SparseSeries,
     imperviousness: np.ndarray,
     network: Mapping[str, np.ndarray] | None = None,
+    snow: np.ndarray | SparseSeries | None = None,
+    temp: np.ndarray | SparseSeries | None = None,
 ) -> CoreInputs:
     """:class:`CoreInputs` on the device from grid values.
 
     ``parameters`` and ``initial_states``: each of the structure's names -> ``(nrow, ncol)`` map;
-    ``prcp`` and ``pet``: ``(nrow, ncol, ntime_step)`` mm/dt (negative = missing), or the same in
+    ``prcp``, ``pet`` and, for a snow module, ``snow`` (snowfall, mm/dt) and ``temp`` (°C):
+    ``(nrow, ncol, ntime_step)`` (negative = missing, temperatures at or below -99), or the same in
     sparse storage (see :func:`active_forcing`); ``imperviousness``: ``(nrow, ncol)``;
     ``network``: a hybrid structure's ``weight_1, bias_1, ...`` (smash's layout), None otherwise.
-    The forcing is marked complete when no value is missing, checked on the host copy (on an
-    accelerator the device copy would come back for it). ValueError for a mesh without active
-    cells.
+
+    The forcing carries ``snow`` and ``temp`` when both are given and some cell has both at some
+    step; otherwise the snow module can melt nothing (as smash runs it on missing values) and they
+    are left out, which runs the same numbers without them. The forcing is marked complete when no
+    value of ``prcp`` and ``pet`` is missing. Both are decided on the host copy (on an accelerator
+    the device copy would come back for it). ValueError for a mesh without active cells.
     """
     layout = mesh.layout
     require_active_cells(layout)
-    prcp_active = active_forcing(layout, prcp)
-    pet_active = active_forcing(layout, pet)
+    forcing = {"prcp": active_forcing(layout, prcp), "pet": active_forcing(layout, pet)}
+    if snow is not None and temp is not None:
+        snowfall, temperature = active_forcing(layout, snow), active_forcing(layout, temp)
+        if np.any((snowfall >= 0.0) & (temperature > MISSING_TEMPERATURE)):
+            forcing.update(snow=snowfall, temp=temperature)
     host = {
         "params": {k: layout.to_active(parameters[k]) for k in structure.parameters},
         "initial_states": {k: layout.to_active(initial_states[k]) for k in structure.states},
-        "prcp": prcp_active,
-        "pet": pet_active,
+        "forcing": forcing,
         "gauge_index": np.asarray(mesh.gauge_cells, dtype=np.int32),
         "imperviousness": layout.to_active(imperviousness),
         "network": dict(network) if network else {},
@@ -107,7 +116,7 @@ def core_inputs(
         dt=dt,
         params=device["params"],
         initial_states=device["initial_states"],
-        forcing=Forcing(device["prcp"], device["pet"], complete=is_complete(prcp_active, pet_active)),
+        forcing=Forcing(**device["forcing"], complete=is_complete(forcing["prcp"], forcing["pet"])),
         graph=mesh.graph,
         gauge_index=device["gauge_index"],
         imperviousness=device["imperviousness"],
