@@ -15,25 +15,34 @@ from hydrograd.api import (  # noqa: E402
     evaluation,
     forward_run,
     hydrograph_segmentation,
+    multiple_forward_run,
     optimize,
+    precipitation_indices,
     signatures,
 )
+from hydrograd.factory.samples import Samples  # noqa: E402
 from hydrograd.model import Model  # noqa: E402
-from hydrograd.simulation.outputs import ForwardRun, Optimize  # noqa: E402
+from hydrograd.signal import PrecipitationIndices  # noqa: E402
+from hydrograd.simulation.outputs import ForwardRun, MultipleForwardRun, Optimize  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ForwardRun",
     "Model",
+    "MultipleForwardRun",
     "Optimize",
+    "PrecipitationIndices",
+    "Samples",
     "default_optimize_options",
     "evaluation",
     "factory",
     "forward_run",
     "hydrograph_segmentation",
     "io",
+    "multiple_forward_run",
     "optimize",
     "plot",
+    "precipitation_indices",
     "signatures",
 ]
