@@ -31,7 +31,7 @@ def _row(name: str) -> str:
     with contextlib.redirect_stdout(io.StringIO()):
         work = WORKLOADS[name]()
         first = once(work.ours)
-        timing = alternate(work.ours, work.reference, work.repeats)
+        timing = alternate(work.ours, work.reference, work.repeats, work.reference_repeats)
     ref = "n/a" if timing.reference is None else f"{timing.reference:.4g}"
     ratio = "n/a" if timing.ratio is None else f"{timing.ratio:.1f}x"
     end_to_end = "n/a" if timing.reference is None else f"{timing.reference / first:.1f}x"

@@ -21,14 +21,21 @@ class Timing:
         return None if self.reference is None else self.reference / self.hydrograd
 
 
-def alternate(ours: Callable[[], object], reference: Callable[[], object] | None, repeats: int) -> Timing:
-    """Time ``ours`` and ``reference`` alternately ``repeats`` times each; return the medians."""
+def alternate(
+    ours: Callable[[], object],
+    reference: Callable[[], object] | None,
+    repeats: int,
+    reference_repeats: int | None = None,
+) -> Timing:
+    """Time ``ours`` and ``reference`` alternately ``repeats`` times each (``reference`` only in the
+    first ``reference_repeats`` rounds when given, for a reference that takes minutes); return the
+    medians."""
     a, b = [], []
-    for _ in range(repeats):
+    for i in range(repeats):
         t = time.perf_counter()
         ours()
         a.append(time.perf_counter() - t)
-        if reference is not None:
+        if reference is not None and (reference_repeats is None or i < reference_repeats):
             t = time.perf_counter()
             reference()
             b.append(time.perf_counter() - t)

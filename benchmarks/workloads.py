@@ -30,14 +30,16 @@ class LastIterate:
 @dataclass
 class Workload:
     """``ours``/``reference`` run the job once; ``repeats`` interleaved timings are taken after a
-    first (compiling) call of ``ours``. For calibrations, ``last`` holds both tools' last iterates
-    (hydrograd's, hydro-smash's)."""
+    first (compiling) call of ``ours`` (of ``reference``: the first ``reference_repeats`` of them
+    when given, for a job hydro-smash takes minutes over). For calibrations, ``last`` holds both
+    tools' last iterates (hydrograd's, hydro-smash's)."""
 
     name: str
     ours: Callable[[], object]
     reference: Callable[[], object] | None
     repeats: int
     last: tuple[LastIterate, LastIterate] | None = None
+    reference_repeats: int | None = None
 
 
 def lez_forward() -> Workload:
@@ -222,6 +224,46 @@ def lez_ann_cnn() -> Workload:
     return _seed_training("cnn")
 
 
+SAMPLED_PROBLEM = {
+    "num_vars": 5,
+    "names": ["cp", "ct", "kexc", "llr", "hp"],
+    "bounds": [(1, 1000), (1, 1000), (-20, 5), (1, 200), (0.1, 0.9)],
+}
+
+
+def _multiple_forward(dataset: str, label: str, reference_repeats: int) -> Workload:
+    """``multiple_forward_run`` of 1,000 uniform draws (seed 99) of five gr4/lr parameters and
+    initial states (those of smash's own test), each run scored by the NSE at the outlet;
+    hydro-smash timed ``reference_repeats`` times."""
+    quiet = {"verbose": False}
+    setup, mesh = hydrograd.factory.load_dataset(dataset)
+    ours_model = hydrograd.Model(setup, mesh, verbose=False)
+    ours_samples = hydrograd.factory.generate_samples(SAMPLED_PROBLEM, n=1000, random_state=99)
+    reference = None
+    if HAVE_SMASH:
+        import smash
+
+        ref_model = smash.Model(*smash.factory.load_dataset(dataset))
+        ref_samples = smash.factory.generate_samples(SAMPLED_PROBLEM, n=1000, random_state=99)
+
+        def reference():
+            return smash.multiple_forward_run(ref_model, ref_samples, common_options=quiet)
+
+    def ours():
+        return hydrograd.multiple_forward_run(ours_model, ours_samples, common_options=quiet)
+
+    return Workload(label, ours, reference, 3, reference_repeats=reference_repeats)
+
+
+def lez_multiple_forward() -> Workload:
+    return _multiple_forward("Lez", "Lez multiple forward run (gr4/lr, 1,000 sets, 364 daily steps)", 3)
+
+
+def cance_multiple_forward() -> Workload:
+    """hydro-smash takes about 3 minutes over it: timed once."""
+    return _multiple_forward("Cance", "Cance multiple forward run (gr4/lr, 1,000 sets, 1,440 hourly steps)", 1)
+
+
 def france_forward() -> Workload:
     """One forward run of gr4/lr over 32 hourly steps on France (906,044 cells)."""
     from benchmarks.france import hydrograd_model, smash_model
@@ -294,6 +336,8 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
     "cance_distributed_lbfgsb": cance_distributed_lbfgsb,
     "lez_ann_mlp": lez_ann_mlp,
     "lez_ann_cnn": lez_ann_cnn,
+    "lez_multiple_forward": lez_multiple_forward,
+    "cance_multiple_forward": cance_multiple_forward,
     "france_forward": france_forward,
     "france_gradient": france_gradient,
 }

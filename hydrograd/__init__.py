@@ -16,11 +16,15 @@ from hydrograd.api import (  # noqa: E402
     evaluation,
     forward_run,
     hydrograph_segmentation,
+    multiple_forward_run,
     optimize,
+    precipitation_indices,
     signatures,
 )
+from hydrograd.factory.samples import Samples  # noqa: E402
 from hydrograd.model import Model  # noqa: E402
-from hydrograd.simulation.outputs import BackwardRun, ForwardRun, Optimize  # noqa: E402
+from hydrograd.signal import PrecipitationIndices  # noqa: E402
+from hydrograd.simulation.outputs import BackwardRun, ForwardRun, MultipleForwardRun, Optimize  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -28,7 +32,10 @@ __all__ = [
     "BackwardRun",
     "ForwardRun",
     "Model",
+    "MultipleForwardRun",
     "Optimize",
+    "PrecipitationIndices",
+    "Samples",
     "backward_run",
     "default_optimize_options",
     "evaluation",
@@ -36,7 +43,9 @@ __all__ = [
     "forward_run",
     "hydrograph_segmentation",
     "io",
+    "multiple_forward_run",
     "optimize",
     "plot",
+    "precipitation_indices",
     "signatures",
 ]

@@ -1,15 +1,20 @@
-"""smash's free functions over a ``Model``: ``forward_run``, ``backward_run``, ``optimize``, ``evaluation``,
-``signatures``, ``hydrograph_segmentation``, ``default_optimize_options``."""
+"""smash's free functions over a ``Model``: ``forward_run``, ``backward_run``,
+``multiple_forward_run``, ``optimize``, ``evaluation``, ``signatures``, ``hydrograph_segmentation``,
+``precipitation_indices``, ``default_optimize_options``."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from hydrograd.config.cost_options import observation_cost_spec
 from hydrograd.config.optimize_options import check_mapping_optimizer, default_options
+from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import evaluation_options
+from hydrograd.config.samples import sample_sets, uniform_sample_values
 from hydrograd.config.signal_options import (
     EventSeg,
     check_domain,
@@ -20,11 +25,24 @@ from hydrograd.config.signal_options import (
     select_gauges,
 )
 from hydrograd.config.signal_options import event_seg as check_event_seg
+from hydrograd.factory.samples import Samples
+from hydrograd.mesh.graph import catchment_masks
 from hydrograd.model import Model
 from hydrograd.nn import default_net
-from hydrograd.signal import Signatures, gauges_with_data, segmentation_table, signature_tables, step_dates
+from hydrograd.signal import (
+    PrecipitationIndices,
+    Signatures,
+    gauges_with_data,
+    segmentation_table,
+    signature_tables,
+    step_dates,
+)
+from hydrograd.signal import precipitation_indices as compute_precipitation_indices
+from hydrograd.simulation.cost import cost_data
 from hydrograd.simulation.evaluation import evaluate
-from hydrograd.simulation.outputs import BackwardRun, ForwardRun, Optimize
+from hydrograd.simulation.inputs import require_active_cells
+from hydrograd.simulation.multiple import sample_runs
+from hydrograd.simulation.outputs import BackwardRun, ForwardRun, MultipleForwardRun, Optimize
 
 
 def check_model(model: Any, what: str = "model") -> None:
@@ -73,6 +91,50 @@ def backward_run(
         diff_target, cotangent, mapping, optimizer, optimize_options, cost_options, common_options, return_options
     )
     return new if ret is None else (new, ret)
+
+
+def multiple_forward_run(
+    model: Model,
+    samples: Samples | dict[str, Any],
+    cost_options: dict[str, Any] | None = None,
+    common_options: dict[str, Any] | None = None,
+) -> MultipleForwardRun:
+    """Run ``model`` once per parameter set of ``samples`` and return each run's cost and
+    discharge at the gauges (``MultipleForwardRun``); the model itself is left as it is.
+
+    ``samples``: a ``Samples`` (``factory.generate_samples``), or a dict mapping parameter and
+    initial-state names to sequences of ``n`` values, each a number or a ``(nrow, ncol)`` map. The
+    runs are one batched, compiled program (``hydrograd.simulation.multiple``). ``cost_options``
+    and ``common_options`` as for ``forward_run``.
+    """
+    check_model(model)
+    require_active_cells(model.layout)
+    facts = model.facts()
+    if isinstance(samples, Samples):
+        given = {k: getattr(samples, k) for k in samples._problem["names"]}
+        values = uniform_sample_values(given, facts)
+    elif isinstance(samples, dict):
+        values = given = sample_sets(samples, facts, model.mesh.active_cell)
+    else:
+        raise TypeError(f"samples argument must be a Samples object or a dict, got {type(samples).__name__}")
+    spec = observation_cost_spec(cost_options, facts)
+    if not spec.gauges:
+        raise ValueError("multiple_forward_run measures a cost for each run: it needs a gauge in cost_options 'gauge'")
+    verbose = check_common_options(common_options).verbose
+    if verbose:
+        print("</> Multiple Forward Run")
+    codes = facts.gauge_codes
+    q_obs = model.response_data.q
+    data = cost_data(spec, q_obs, model.atmos_data.mean_prcp, model.mesh.area_dln, model.setup.dt, codes)
+    cost, q = sample_runs(model.core_inputs(), model.layout, values, q_obs, spec, data, codes, verbose)
+    on_grid = (*facts.grid_shape, len(cost))
+    return MultipleForwardRun(
+        cost=cost,
+        q=q,
+        _samples=samples if isinstance(samples, Samples) else None,
+        _spatialized_samples={k: np.broadcast_to(v, on_grid) for k, v in given.items()},
+        _cost_options=copy.deepcopy(cost_options),
+    )
 
 
 def optimize(
@@ -197,3 +259,18 @@ def signatures(
     dates = step_dates(model.setup.start_time, dt, mean_prcp.shape[1])
     q_seg = _discharge(model, segmentation.by)
     return signature_tables(q, q_seg, mprcp, codes, dates, dt, gauges, names, segmentation)
+
+
+def precipitation_indices(model: Model) -> PrecipitationIndices:
+    """smash's precipitation indices of each gauge's catchment at each time step: ``std``, ``d1``,
+    ``d2``, ``vg`` and ``hg``, each a float32 ``(ng, ntime_step)`` array, NaN at a step without
+    rainfall on the catchment (definitions: ``hydrograd.signal._prcp_indices``). Needs the mesh's
+    ``flwdst`` when it has gauges."""
+    check_model(model)
+    mesh = model.mesh
+    if mesh.ng and getattr(mesh, "flwdst", None) is None:
+        raise ValueError("precipitation_indices needs the mesh's flow distances 'flwdst' (smash.factory.generate_mesh)")
+    prcp = model.atmos_data.sparse_prcp if model.setup.sparse_storage else model.atmos_data.prcp
+    flwdst = getattr(mesh, "flwdst", np.zeros_like(mesh.active_cell, dtype=np.float32))
+    catchments = catchment_masks(mesh.flwdir, mesh.gauge_pos)
+    return compute_precipitation_indices(prcp, mesh.active_cell, flwdst, catchments, mesh.gauge_pos)

@@ -25,6 +25,7 @@ from hydrograd.config.facts import ModelFacts, model_facts
 from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
 from hydrograd.config.setup import Setup
+from hydrograd.config.values import checked_value
 from hydrograd.core.cost import ObservationCost
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, Spec
 from hydrograd.core.registry import Structure, get_structure
@@ -264,40 +265,9 @@ class Model:
         return name
 
     def _check_value(self, name: str, value: Any, spec: Spec, what: str) -> np.ndarray:
-        """``value`` (a number or a ``(nrow, ncol)`` map) as a float32 map, after checking that it is
-        finite on the active cells and inside the feasible domain (strictly above 0 for a capacity)."""
-        if not (is_real(value) or isinstance(value, np.ndarray | jax.Array)):
-            raise TypeError(f"value of {what} '{name}' must be a number or an array, got {type(value).__name__}")
-        given = np.asarray(value)
-        if given.dtype.kind not in "iuf":
-            raise TypeError(f"value of {what} '{name}' must hold numbers, got an array of dtype {given.dtype}")
-        grid = (self.mesh.nrow, self.mesh.ncol)
-        if given.size == 1:
-            checked = given.reshape(-1)
-        elif given.shape == grid:
-            checked = given[self.mesh.active_cell == 1]
-        else:
-            raise ValueError(
-                f"value of {what} '{name}' must be a scalar or an array of shape {grid}, got {given.shape}"
-            )
-        if not np.all(np.isfinite(checked)):
-            raise ValueError(f"value of {what} '{name}' holds NaN or inf on active cells")
-        with np.errstate(over="ignore"):
-            arr = given.astype(np.float32)
-            overflow = not np.all(np.isfinite(checked.astype(np.float32)))
-        if overflow:
-            raise ValueError(f"value of {what} '{name}' exceeds the single-precision range (about 3.4e38)")
-        if checked.size == 0:  # a mesh without active cells: nothing to check
-            return np.broadcast_to(arr.reshape(grid), grid)
-        low, high = float(checked.min()), float(checked.max())
-        strict = what == "rr_parameter"
-        if not (spec.is_feasible(low, strict=strict) and spec.is_feasible(high, strict=strict)):
-            edge = " (a parameter must lie strictly inside it, at least 1.2e-38 above 0)" if strict else ""
-            raise ValueError(
-                f"value of {what} '{name}' spans [{low}, {high}], outside its feasible domain "
-                f"]{spec.feasible[0]}, {spec.feasible[1]}[{edge}"
-            )
-        return np.broadcast_to(arr.reshape(grid) if arr.size > 1 else arr.reshape(()), grid)
+        """``value`` (a number or a ``(nrow, ncol)`` map) as a float32 map, checked against the
+        feasible domain (``hydrograd.config.values.checked_value``)."""
+        return checked_value(name, value, spec, what, self.mesh.active_cell)
 
     def get_rr_parameters(self, key: str) -> np.ndarray:
         """Map of rainfall-runoff parameter ``key``, shape ``(nrow, ncol)``."""

@@ -37,6 +37,15 @@ class Optimize(Namespace):
     ``hydrograd.calibration.regularization_weight``)."""
 
 
+class MultipleForwardRun(Namespace):
+    """Result of ``multiple_forward_run`` over ``n`` parameter sets: ``cost`` (float32 ``(n,)``,
+    the cost of each run) and ``q`` (float32 ``(ng, ntime_step, n)``, the discharge at the gauges
+    of each run, m3/s). As smash's, it also keeps ``_samples`` (the ``Samples`` given, or None for
+    a dict), ``_spatialized_samples`` (name -> ``(nrow, ncol, n)``: each set's values on the grid;
+    a read-only broadcast view where a set gives one number) and ``_cost_options`` (the
+    ``cost_options`` given)."""
+
+
 def grid_outputs(
     out: SimulationOutput,
     layout: CellLayout,
