@@ -264,6 +264,45 @@ def cance_multiple_forward() -> Workload:
     return _multiple_forward("Cance", "Cance multiple forward run (gr4/lr, 1,000 sets, 1,440 hourly steps)", 1)
 
 
+def _backward(dataset: str, diff_target: str, label: str) -> Workload:
+    """``backward_run`` of a distributed gr4/lr model at its default parameters: the gradient of the
+    cost (``"j"``) or of every active cell's discharge (``"q"``, smash's default cotangent of ones)
+    with respect to every cell's parameters."""
+    quiet = {"verbose": False}
+    returns = {"grad": True}
+    setup, mesh = hydrograd.factory.load_dataset(dataset)
+    ours_model = hydrograd.Model(setup, mesh, verbose=False)
+    reference = None
+    if HAVE_SMASH:
+        import smash
+
+        ref_model = smash.Model(*smash.factory.load_dataset(dataset))
+
+        def reference():
+            return smash.backward_run(
+                ref_model, diff_target, mapping="distributed", common_options=quiet, return_options=returns
+            )
+
+    def ours():
+        return hydrograd.backward_run(
+            ours_model, diff_target, mapping="distributed", common_options=quiet, return_options=returns
+        )
+
+    return Workload(label, ours, reference, 5)
+
+
+def lez_backward_j() -> Workload:
+    return _backward("Lez", "j", "Lez backward_run, dJ/dx (gr4/lr distributed, 364 daily steps)")
+
+
+def cance_backward_j() -> Workload:
+    return _backward("Cance", "j", "Cance backward_run, dJ/dx (gr4/lr distributed, 1,440 hourly steps)")
+
+
+def cance_backward_q() -> Workload:
+    return _backward("Cance", "q", "Cance backward_run, d(sum q)/dx (gr4/lr distributed, 1,440 hourly steps)")
+
+
 def france_forward() -> Workload:
     """One forward run of gr4/lr over 32 hourly steps on France (906,044 cells)."""
     from benchmarks.france import hydrograd_model, smash_model
@@ -338,6 +377,9 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
     "lez_ann_cnn": lez_ann_cnn,
     "lez_multiple_forward": lez_multiple_forward,
     "cance_multiple_forward": cance_multiple_forward,
+    "lez_backward_j": lez_backward_j,
+    "cance_backward_j": cance_backward_j,
+    "cance_backward_q": cance_backward_q,
     "france_forward": france_forward,
     "france_gradient": france_gradient,
 }
