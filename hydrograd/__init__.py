@@ -17,6 +17,7 @@ from hydrograd.api import (  # noqa: E402
     forward_run,
     hydrograph_segmentation,
     multiple_forward_run,
+    multiset_estimate,
     optimize,
     precipitation_indices,
     signatures,
@@ -24,7 +25,13 @@ from hydrograd.api import (  # noqa: E402
 from hydrograd.factory.samples import Samples  # noqa: E402
 from hydrograd.model import Model  # noqa: E402
 from hydrograd.signal import PrecipitationIndices  # noqa: E402
-from hydrograd.simulation.outputs import BackwardRun, ForwardRun, MultipleForwardRun, Optimize  # noqa: E402
+from hydrograd.simulation.outputs import (  # noqa: E402
+    BackwardRun,
+    ForwardRun,
+    MultipleForwardRun,
+    MultisetEstimate,
+    Optimize,
+)
 
 __version__ = "0.1.0"
 
@@ -33,6 +40,7 @@ __all__ = [
     "ForwardRun",
     "Model",
     "MultipleForwardRun",
+    "MultisetEstimate",
     "Optimize",
     "PrecipitationIndices",
     "Samples",
@@ -44,6 +52,7 @@ __all__ = [
     "hydrograph_segmentation",
     "io",
     "multiple_forward_run",
+    "multiset_estimate",
     "optimize",
     "plot",
     "precipitation_indices",

@@ -1,6 +1,6 @@
 """smash's free functions over a ``Model``: ``forward_run``, ``backward_run``,
-``multiple_forward_run``, ``optimize``, ``evaluation``, ``signatures``, ``hydrograph_segmentation``,
-``precipitation_indices``, ``default_optimize_options``."""
+``multiple_forward_run``, ``multiset_estimate``, ``optimize``, ``evaluation``, ``signatures``,
+``hydrograph_segmentation``, ``precipitation_indices``, ``default_optimize_options``."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from hydrograd.simulation.cost import cost_data
 from hydrograd.simulation.evaluation import evaluate
 from hydrograd.simulation.inputs import require_active_cells
 from hydrograd.simulation.multiple import sample_runs
-from hydrograd.simulation.outputs import BackwardRun, ForwardRun, MultipleForwardRun, Optimize
+from hydrograd.simulation.outputs import BackwardRun, ForwardRun, MultipleForwardRun, MultisetEstimate, Optimize
 
 
 def check_model(model: Any, what: str = "model") -> None:
@@ -135,6 +135,31 @@ def multiple_forward_run(
         _spatialized_samples={k: np.broadcast_to(v, on_grid) for k, v in given.items()},
         _cost_options=copy.deepcopy(cost_options),
     )
+
+
+def multiset_estimate(
+    model: Model,
+    multiset: MultipleForwardRun,
+    alpha: float | list[float] | np.ndarray | None = None,
+    common_options: dict[str, Any] | None = None,
+    return_options: dict[str, Any] | None = None,
+) -> Model | tuple[Model, MultisetEstimate]:
+    """Estimate, on a copy of ``model``, the parameters and initial states ``multiset`` sampled
+    from its runs, then run the copy forward; return it, or ``(model, MultisetEstimate)`` when
+    results are asked for (``return_options={"lcurve_multiset": True}`` for the L-curve).
+
+    Each run weighs ``exp(-2**alpha * (J / min J - 1)**2)`` times the prior density of its values
+    (the sampling law of a ``Samples``, else a kernel density estimate on each cell), and each
+    cell's estimate is the weighted mean of the runs' values (``hydrograd.simulation.estimate``).
+    ``alpha``: a number, or a list or array of numbers among which the L-curve (cost of the
+    estimate against its Mahalanobis distance from the mean of the sets) chooses; None: 50 values
+    from -2 to 10. The cost is ``multiset``'s ``cost_options``. ``common_options`` and the other
+    ``return_options`` as for ``forward_run``.
+    """
+    check_model(model)
+    new = model.copy()
+    ret = new.multiset_estimate(multiset, alpha, common_options, return_options)
+    return new if ret is None else (new, ret)
 
 
 def optimize(

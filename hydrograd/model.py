@@ -15,6 +15,7 @@ import numpy as np
 
 from hydrograd._containers import Fields, KeyedMaps, Namespace
 from hydrograd._process import size_cpu_pool
+from hydrograd._progress import progress_bar
 from hydrograd._validate import as_bool, choice, closest, is_real
 from hydrograd.calibration.backward import backward
 from hydrograd.calibration.data import CalibrationData, normalized_descriptors
@@ -24,6 +25,7 @@ from hydrograd.config.cost_options import observation_cost_spec
 from hydrograd.config.facts import ModelFacts, model_facts
 from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
+from hydrograd.config.samples import multiset_alpha
 from hydrograd.config.setup import Setup
 from hydrograd.config.values import checked_value
 from hydrograd.core.cost import ObservationCost
@@ -38,6 +40,7 @@ from hydrograd.mesh.validate import validate_mesh
 from hydrograd.nn.initializers import INITIALIZERS, check_random_state, initial_values, random_generator
 from hydrograd.preprocess.interception import refit_interception_capacity
 from hydrograd.simulation.cost import cost_data, response_cost
+from hydrograd.simulation.estimate import estimate, estimate_lcurve, kernel_density
 from hydrograd.simulation.forward import forward
 from hydrograd.simulation.inputs import (
     core_inputs,
@@ -46,7 +49,14 @@ from hydrograd.simulation.inputs import (
     network_arrays,
     require_active_cells,
 )
-from hydrograd.simulation.outputs import BackwardRun, ForwardRun, Optimize, grid_outputs
+from hydrograd.simulation.outputs import (
+    BackwardRun,
+    ForwardRun,
+    MultipleForwardRun,
+    MultisetEstimate,
+    Optimize,
+    grid_outputs,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -488,6 +498,86 @@ class Model:
         }
         ret.update(result.returned)
         return Optimize(**ret) if ret else None
+
+    def multiset_estimate(
+        self,
+        multiset: MultipleForwardRun,
+        alpha: float | list[float] | np.ndarray | None = None,
+        common_options: dict[str, Any] | None = None,
+        return_options: dict[str, Any] | None = None,
+    ) -> MultisetEstimate | None:
+        """Set the parameters and initial states ``multiset`` sampled to their estimate from its
+        runs, in place, and run the model forward; see ``hydrograd.multiset_estimate``."""
+        require_active_cells(self.layout)
+        if not isinstance(multiset, MultipleForwardRun):
+            raise TypeError(
+                f"multiset must be a MultipleForwardRun (hydrograd.multiple_forward_run), got {type(multiset).__name__}"
+            )
+        alpha = multiset_alpha(alpha)
+        common = check_common_options(common_options)
+        facts = self.facts()
+        returns = check_return_options(return_options, "multiset_estimate", facts.time_index)
+        sets = self._multiset_sets(multiset, facts)
+        spec = observation_cost_spec(multiset._cost_options, facts)
+        cost = np.asarray(multiset.cost)
+        if not np.all(np.isfinite(cost)) or cost.min() <= 0:
+            raise ValueError(
+                "multiset_estimate weighs each run by its cost relative to the smallest one: the costs of "
+                f"multiset must be finite and positive, got {cost.min()} to {cost.max()} (NaN: {np.isnan(cost).sum()})"
+            )
+        if common.verbose:
+            print("</> Multiple Set Estimate")
+        samples = multiset._samples
+        if samples is not None:
+            density = {k: np.broadcast_to(getattr(samples, f"_dst_{k}"), v.shape) for k, v in sets.items()}
+        else:
+            density = {k: kernel_density(v) for k, v in sets.items()}
+        lcurve: dict[str, Any]
+        if isinstance(alpha, float):
+            values, distance = estimate(sets, density, cost, alpha)
+            lcurve = {"mahal_dist": np.float64(distance)}
+        else:
+            with progress_bar(len(alpha), "    L-curve Computing", common.verbose) as bar:
+                q_obs = self.response_data.q
+                codes = facts.gauge_codes
+                data = cost_data(spec, q_obs, self.atmos_data.mean_prcp, self.mesh.area_dln, self.setup.dt, codes)
+                curve = estimate_lcurve(self.core_inputs(), self.layout, sets, density, cost, alpha, q_obs, spec, data)
+                bar.update(len(alpha))
+            values, _ = estimate(sets, density, cost, float(alpha[curve.best]))
+            lcurve = {"mahal_dist": curve.distance, "cost": curve.cost, "alpha": alpha, "alpha_opt": alpha[curve.best]}
+        for name, grid in values.items():
+            if name in facts.rr_parameters:
+                self.set_rr_parameters(name, grid)
+            else:
+                self.set_rr_initial_states(name, grid)
+        out = forward(self.core_inputs(), returns.record)
+        self._write_run(out)
+        jobs = self._response_cost(spec)
+        if isinstance(alpha, float):
+            lcurve["cost"] = jobs
+        result = grid_outputs(out, self.layout, facts.rr_states, self._structure.fluxes, returns, facts.time_index)
+        result.update({k: jobs for k in ("cost", "jobs") if returns[k]})
+        if returns["lcurve_multiset"]:
+            result["lcurve_multiset"] = lcurve
+        return MultisetEstimate(**result) if result else None
+
+    def _multiset_sets(self, multiset: MultipleForwardRun, facts: ModelFacts) -> dict[str, np.ndarray]:
+        """The sets ``multiset`` ran, name -> ``(nrow, ncol, n)``, checked to fit this model."""
+        sets = dict(multiset._spatialized_samples)
+        n = len(multiset.cost)
+        known = [*facts.rr_parameters, *facts.rr_states]
+        for name, grid in sets.items():
+            if name not in known:
+                raise ValueError(
+                    f"multiset sampled '{name}', which is neither an rr_parameter nor an rr_initial_state of "
+                    f"structure '{facts.structure}'. Choices: {known}"
+                )
+            if np.shape(grid) != (*facts.grid_shape, n):
+                raise ValueError(
+                    f"multiset's sets of '{name}' have shape {np.shape(grid)}, not {(*facts.grid_shape, n)} "
+                    "(this model's grid and the number of runs): was it run on another model?"
+                )
+        return sets
 
     def to_xarray(self, run: Any = None) -> xr.Dataset:
         """Discharge ``(gauge, time)``, observations, parameter and state maps ``(y, x)`` with the mesh's

@@ -26,7 +26,7 @@ from hydrograd._arrays import to_device
 from hydrograd._process import COMPILER
 from hydrograd.calibration.ann import NetData, NetObjective, check_net, flat_value_and_grad, network_maps_jit
 from hydrograd.calibration.compilation import without_gc_on_first_call
-from hydrograd.calibration.control import Control, add_network, build_control
+from hydrograd.calibration.control import Control, add_network, build_control, untransform
 from hydrograd.calibration.data import CalibrationData
 from hydrograd.calibration.objective import (
     Objective,
@@ -42,7 +42,7 @@ from hydrograd.calibration.precision import Precision, cast_floating
 from hydrograd.config.calibration import CalibrationRequest
 from hydrograd.config.run_options import ReturnSpec
 from hydrograd.core.cost import CostData
-from hydrograd.core.mapping import Mapping
+from hydrograd.core.mapping import Mapping, apply_mapping
 from hydrograd.core.simulate import SimulationOutput
 from hydrograd.nn import Dense, Dropout, Net, default_net
 from hydrograd.nn.net import net_to_vector
@@ -136,6 +136,8 @@ class MappedProblem:
         )
         uses_descriptors = options.mapping in ("multi-linear", "multi-power")
         descriptors = layout.to_active(data.descriptors) if uses_descriptors else np.zeros((layout.nac, 0))
+        self._layout = layout
+        self._grid_descriptors = np.asarray(data.descriptors, np.float32) if uses_descriptors else None
         control = self.control
         _check_start(control)
         self.x0 = control.transform(control.x0)
@@ -242,7 +244,27 @@ class MappedProblem:
         if returns["cost"] or returns["jobs"] or returns["jreg"]:
             terms = self.terms(result.x)
             returned.update({k: terms[k] for k in ("cost", "jobs", "jreg") if returns[k]})
-        return Solution(self.maps(result.x), False, self.network(result.x), returned)
+        values = self.maps(result.x)
+        if self._grid_descriptors is None:
+            return Solution(values, False, self.network(result.x), returned)
+        return Solution(self._grid_maps(result.x, values), True, self.network(result.x), returned)
+
+    def _grid_maps(self, x_t: np.ndarray, active: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A descriptor mapping's values on every cell of the grid, the inactive ones included (as
+        smash writes them: they weigh in whatever reads whole maps, such as ``multiset_estimate``'s
+        distance), float32 ``(nrow, ncol)``; the active cells keep the calibrated ``active`` values."""
+        layout, mapping = self._layout, self.objective.mapping
+        nrow, ncol, nd = self._grid_descriptors.shape
+        data = self.data
+        x = untransform(self.device_x(x_t), data.kinds, data.lower, data.upper)
+        descriptors = to_device(self._grid_descriptors.reshape(nrow * ncol, nd), x.dtype)
+        mapped = apply_mapping(x[: mapping.size], mapping._replace(nac=nrow * ncol), descriptors)
+        grids = {}
+        for name, values in active.items():
+            grid = np.asarray(mapped[name], dtype=np.float32).reshape(nrow, ncol)
+            grid[layout.rows, layout.cols] = values
+            grids[name] = grid
+        return grids
 
     def closing_terms(self, output: SimulationOutput, returns: ReturnSpec) -> dict[str, Any]:
         """Return values computed from the closing run: none (the terms come from the objective)."""

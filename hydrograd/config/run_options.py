@@ -35,6 +35,7 @@ RETURN_OPTIONS = {
         "iter_cost",
         "iter_projg",
     ),
+    "multiset_estimate": ("time_step", "rr_states", "q_domain", "internal_fluxes", "cost", "jobs", "lcurve_multiset"),
 }
 
 
@@ -114,7 +115,7 @@ class ReturnSpec:
 
 
 def return_options(options: dict[str, Any] | None, func: str, time_index: pd.DatetimeIndex) -> ReturnSpec:
-    """Check ``return_options`` of ``func`` (``"forward_run"`` or ``"optimize"``)."""
+    """Check ``return_options`` of ``func`` (a key of :data:`RETURN_OPTIONS`)."""
     options = {} if options is None else options
     if not isinstance(options, dict):
         raise TypeError(f"return_options must be a dict, got {type(options).__name__}")

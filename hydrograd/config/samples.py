@@ -1,4 +1,5 @@
-"""The parameter sets of ``multiple_forward_run``, checked against a model's structure.
+"""The parameter sets of ``multiple_forward_run``, checked against a model's structure, and the
+``alpha`` of ``multiset_estimate``.
 
 Each name must be a parameter or an initial state of the structure, and every value inside its
 feasible domain (strictly, for a parameter, as ``set_rr_parameters`` asks). A set gives each name
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from hydrograd._validate import closest
+from hydrograd._validate import closest, is_real
 from hydrograd.config.facts import ModelFacts
 from hydrograd.config.values import checked_value
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, Spec
@@ -77,3 +78,34 @@ def sample_sets(samples: Mapping[str, Any], facts: ModelFacts, active_cell: np.n
         else:
             out[name] = np.stack(maps, axis=-1)
     return out
+
+
+DEFAULT_ALPHA = np.linspace(-2.0, 10.0, 50)
+"""The values of ``multiset_estimate``'s ``alpha`` tried along the L-curve when none is given
+(smash's)."""
+
+
+def multiset_alpha(alpha: Any) -> float | np.ndarray:
+    """Check ``multiset_estimate``'s ``alpha``: a number (one estimate) or a one-dimensional list,
+    tuple or array of numbers (an L-curve over them; None: :data:`DEFAULT_ALPHA`). Returns a float,
+    or the numbers as a 1-D array in their own dtype (ints stay ints, as smash reports them back);
+    a one-element sequence is its number."""
+    if alpha is None:
+        return DEFAULT_ALPHA.copy()
+    if is_real(alpha):
+        values = np.asarray(alpha)
+    elif isinstance(alpha, list | tuple | np.ndarray):
+        values = np.asarray(alpha)
+        if values.dtype == object or values.dtype.kind not in "iuf":
+            raise TypeError(f"All values in alpha must be numbers (int or float), got {alpha!r:.80}")
+        if values.ndim > 1:
+            raise ValueError(f"alpha must be a number or a one-dimensional list of numbers, got shape {values.shape}")
+        if values.size == 0:
+            raise ValueError("alpha must hold at least one number, got an empty sequence")
+    else:
+        raise TypeError(f"alpha must be a number, a list of numbers or None, got {type(alpha).__name__} {alpha!r:.80}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"alpha must hold finite numbers, got {alpha!r:.80}")
+    if values.size == 1:
+        return float(values.reshape(()))
+    return values.copy()

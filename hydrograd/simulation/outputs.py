@@ -1,5 +1,5 @@
-"""What a run hands back to users: smash's ``ForwardRun`` and ``Optimize`` result objects, and the
-time-stepped outputs of a run on the grid."""
+"""What a run hands back to users: smash's ``ForwardRun``, ``Optimize``, ``MultipleForwardRun`` and
+``MultisetEstimate`` result objects, and the time-stepped outputs of a run on the grid."""
 
 from __future__ import annotations
 
@@ -44,6 +44,16 @@ class MultipleForwardRun(Namespace):
     a dict), ``_spatialized_samples`` (name -> ``(nrow, ncol, n)``: each set's values on the grid;
     a read-only broadcast view where a set gives one number) and ``_cost_options`` (the
     ``cost_options`` given)."""
+
+
+class MultisetEstimate(Namespace):
+    """Optional results of ``multiset_estimate``; attributes depend on ``return_options``:
+    ``time_step``, ``rr_states``, ``q_domain``, ``internal_fluxes``, ``cost`` and ``jobs`` (of the
+    forward run with the estimated values, as for a forward run) and ``lcurve_multiset``: for one
+    ``alpha``, ``{"mahal_dist": float, "cost": float}`` (the estimate's Mahalanobis distance from
+    the mean of the sets, and its cost); for several, ``{"mahal_dist", "cost"}`` as float64 arrays
+    with one value per ``alpha``, ``"alpha"`` (the values tried) and ``"alpha_opt"`` (the one the
+    L-curve chose, whose estimate the model keeps)."""
 
 
 def grid_outputs(
