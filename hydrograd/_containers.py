@@ -27,7 +27,40 @@ class Namespace:
         return f"{type(self).__name__}\n{body}"
 
 
-class KeyedMaps(Namespace):
+class Fields(Namespace):
+    """A model's attribute bag (``model.atmos_data``, ``model.mesh``, ...) with smash's value
+    semantics: assigning to an array it holds copies the value into that array (numpy's casting
+    and broadcasting; a value of another shape is a ValueError naming the attribute), so no two
+    models ever share an array. Other attributes are set as given."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        current = self.__dict__.get(name)
+        if not isinstance(current, np.ndarray) or name.startswith("_"):
+            super().__setattr__(name, value)
+            return
+        try:
+            current[...] = value
+        except (TypeError, ValueError) as error:
+            raise type(error)(
+                f"'{name}' holds an array of shape {current.shape} and dtype {current.dtype}; "
+                f"the value assigned does not fit it: {error}"
+            ) from None
+
+    def matches(self, other: Fields) -> str | None:
+        """Why ``other`` cannot replace this bag in a model (another kind, arrays of other shapes),
+        or None when it can."""
+        if type(other) is not type(self):
+            return f"a {type(self).__name__} is expected, got {type(other).__name__}"
+        for name, value in self.__dict__.items():
+            if isinstance(value, np.ndarray):
+                given = other.__dict__.get(name)
+                if not isinstance(given, np.ndarray) or given.shape != value.shape:
+                    shape = getattr(given, "shape", None)
+                    return f"its '{name}' has shape {shape}, this model's {value.shape}"
+        return None
+
+
+class KeyedMaps(Fields):
     """Maps of named quantities stacked along the last axis, as smash shows them:
     ``keys`` (names) and ``values`` (``(nrow, ncol, len(keys))``). Prefer the model's
     ``get_*``/``set_*`` methods, which work by name."""
@@ -40,3 +73,8 @@ class KeyedMaps(Namespace):
 
     def get(self, key: str) -> np.ndarray:
         return self.values[..., self.index(key)]
+
+    def matches(self, other: Fields) -> str | None:
+        if isinstance(other, KeyedMaps) and list(other.keys) != list(self.keys):
+            return f"it holds {list(other.keys)}, this model's {list(self.keys)}"
+        return super().matches(other)

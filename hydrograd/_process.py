@@ -10,9 +10,12 @@ changes the process in exactly these ways, each overridable:
 - ``XLA_FLAGS`` gains ``--xla_cpu_copy_insertion_use_region_analysis=true``: XLA's default analysis
   copies every state a time loop carries at each step, the region analysis proves the copies
   unneeded (same bits, shorter steps). A setting already in ``XLA_FLAGS`` wins.
-- JAX's persistent compilation cache goes to ``~/.cache/hydrograd/jax`` (or
-  ``$HYDROGRAD_CACHE/jax``), so a new process reuses the programs earlier ones compiled; left alone
-  when the user configured a cache, off with ``HYDROGRAD_JAX_CACHE=0``.
+- JAX's persistent compilation cache goes to ``~/.cache/hydrograd/jax-lru`` (or
+  ``$HYDROGRAD_CACHE/jax-lru``), so a new process reuses the programs earlier ones compiled; left alone
+  when the user configured a cache, off with ``HYDROGRAD_JAX_CACHE=0``. It is bounded
+  (``CACHE_MAX_BYTES``, least recently used entries evicted), which also makes JAX lock it: without
+  the lock, processes sharing the cache (parallel runs, workers of a cluster) can read an entry
+  another one is still writing, and crash.
 
 XLA flags only apply if set before JAX starts its CPU backend, i.e. when hydrograd is imported
 before any JAX computation runs.
@@ -51,6 +54,8 @@ POOL_SIZE_ENV = ("PJRT_NPROC", "NPROC")
 SHARED_POOL_MIN_CELLS = 2500
 """Active cells from which a model's kernels gain from XLA's full CPU pool (see
 ``python -m benchmarks.pool_size``)."""
+CACHE_MAX_BYTES = 4 << 30
+"""Size of the persistent compilation cache beyond which its least recently used entries go."""
 CACHE_MIN_COMPILE_SECONDS = 0.03
 """Programs compiled in less time than this are not cached: reading the entry would cost about as
 much as compiling them (a calibration's small programs are above it; ``benchmarks/RESULTS.md``)."""
@@ -109,12 +114,13 @@ def _configure_cpu_compiler() -> None:
 def _configure_compilation_cache() -> None:
     if os.environ.get(JAX_CACHE_ENV, "1") == "0" or jax.config.jax_compilation_cache_dir:
         return
-    folder = cache_root() / "jax"
+    folder = cache_root() / "jax-lru"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return
     jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECONDS)
 
 

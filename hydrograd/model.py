@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from hydrograd._containers import KeyedMaps, Namespace
+from hydrograd._containers import Fields, KeyedMaps, Namespace
 from hydrograd._process import size_cpu_pool
 from hydrograd._validate import choice, closest, is_real
 from hydrograd.calibration.data import CalibrationData, normalized_descriptors
@@ -28,7 +28,7 @@ from hydrograd.core.cost import ObservationCost
 from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, Spec
 from hydrograd.core.registry import Structure, get_structure
 from hydrograd.core.simulate import CoreInputs, SimulationOutput
-from hydrograd.formats.inputs import read_inputs
+from hydrograd.formats.inputs import MISSING, atmos_namespace, read_inputs
 from hydrograd.formats.model_file import SavedModel
 from hydrograd.formats.netcdf import results_dataset
 from hydrograd.mesh.layout import CellLayout, IndexedMesh, index_mesh
@@ -36,7 +36,13 @@ from hydrograd.mesh.validate import validate_mesh
 from hydrograd.nn.initializers import INITIALIZERS, check_random_state, initial_values, random_generator
 from hydrograd.simulation.cost import cost_data, response_cost
 from hydrograd.simulation.forward import forward
-from hydrograd.simulation.inputs import core_inputs, default_parameters, default_states, zero_network
+from hydrograd.simulation.inputs import (
+    core_inputs,
+    default_parameters,
+    default_states,
+    network_arrays,
+    require_active_cells,
+)
 from hydrograd.simulation.outputs import ForwardRun, Optimize, grid_outputs
 
 if TYPE_CHECKING:
@@ -46,12 +52,47 @@ _DATA = ("atmos_data", "physio_data", "response_data", "response")
 _MAPS = ("rr_parameters", "rr_initial_states", "rr_final_states")
 
 
+class _Copied:
+    """A model attribute that, like smash's, takes a copy of what is assigned to it (after checking
+    that it fits the model), so that ``a.rr_initial_states = b.rr_final_states`` never makes two
+    models share arrays."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, model: Any, owner: type | None = None) -> Any:
+        return self if model is None else model.__dict__[self.name]
+
+    def __set__(self, model: Any, value: Any) -> None:
+        current = model.__dict__.get(self.name)
+        if current is not None:
+            if not isinstance(value, Fields):
+                raise TypeError(f"model.{self.name} takes a {type(current).__name__}, got {type(value).__name__}")
+            problem = current.matches(value)
+            if problem is not None:
+                raise ValueError(f"model.{self.name} cannot take this value: {problem}")
+            value = _copy.deepcopy(value)
+        model.__dict__[self.name] = value
+
+
 class Model:
     """A distributed hydrological model on a mesh, built from smash-style ``setup`` and ``mesh`` dicts.
 
     Reading the inputs named in ``setup`` (forcings, observed discharge, descriptors) happens
-    here, with progress bars. Parameters and states are maps of shape ``(nrow, ncol)``.
+    here, with progress bars. Parameters and states are maps of shape ``(nrow, ncol)``. As in
+    smash, ``setup`` and ``mesh`` are plain attributes, while assigning to the others copies the
+    value (``a.rr_initial_states = b.rr_final_states``), and so does assigning to one of their
+    arrays (``model.atmos_data.prcp = ...``).
     """
+
+    atmos_data = _Copied()
+    physio_data = _Copied()
+    response_data = _Copied()
+    response = _Copied()
+    rr_parameters = _Copied()
+    rr_initial_states = _Copied()
+    rr_final_states = _Copied()
+    nn_parameters = _Copied()
 
     def __init__(self, setup: dict[str, Any], mesh: dict[str, Any], *, verbose: bool = True):
         checked_setup = Setup(setup)
@@ -65,15 +106,16 @@ class Model:
         self.atmos_data = data.atmos_data
         self.physio_data = data.physio_data
         self.response_data = data.response_data
-        self.response = Namespace(q=np.zeros((self.mesh.ng, self.setup.ntime_step), dtype=np.float32))
+        # smash's "never run" values: -99 until the first run
+        self.response = Fields(q=np.full((self.mesh.ng, self.setup.ntime_step), MISSING, dtype=np.float32))
         structure = self._structure
         grid = (self.mesh.nrow, self.mesh.ncol)
         parameters = default_parameters(structure, self.setup.dt, grid, data.interception_capacity)
         states = np.stack(list(default_states(structure, grid).values()), axis=-1)
         self.rr_parameters = KeyedMaps(structure.parameters, np.stack(list(parameters.values()), axis=-1))
         self.rr_initial_states = KeyedMaps(structure.states, states)
-        self.rr_final_states = KeyedMaps(structure.states, states.copy())
-        self.nn_parameters = Namespace(**zero_network(self.setup.neurons, self.setup.n_layers))
+        self.rr_final_states = KeyedMaps(structure.states, np.full_like(states, MISSING))
+        self.nn_parameters = Fields(**network_arrays(self.setup.neurons, self.setup.n_layers))
 
     @classmethod
     def from_saved(cls, saved: SavedModel) -> Model:
@@ -81,17 +123,20 @@ class Model:
         size_cpu_pool(saved.mesh["nac"])
         model = cls.__new__(cls)
         model._assemble(saved.setup, dict(saved.mesh), index_mesh(saved.mesh))
-        for name in _DATA:
-            setattr(model, name, Namespace(**getattr(saved, name)))
+        model.atmos_data = atmos_namespace(saved.atmos_data, saved.setup.sparse_storage)
+        for name in _DATA[1:]:  # after atmos_data
+            setattr(model, name, Fields(**getattr(saved, name)))
         for name in _MAPS:
             maps = getattr(saved, name)
             setattr(model, name, KeyedMaps(maps.keys, maps.values.copy()))
-        model.nn_parameters = Namespace(**{k: np.array(v) for k, v in saved.nn_parameters.items()})
+        network = network_arrays(saved.setup.neurons, saved.setup.n_layers)
+        network.update({k: np.array(v) for k, v in saved.nn_parameters.items()})
+        model.nn_parameters = Fields(**network)
         return model
 
     def _assemble(self, setup: Setup, mesh: dict[str, Any], indexed: IndexedMesh) -> None:
         self.setup = setup
-        self.mesh = Namespace(**mesh)
+        self.mesh = Fields(**mesh)
         self.mesh.rowcol_to_ind_ac = indexed.rowcol_to_ind_ac
         self.mesh.local_active_cell = np.asarray(mesh["active_cell"]).copy()
         self._indexed = indexed
@@ -119,6 +164,9 @@ class Model:
     # ---- plain values for the services ----------------------------------------------------------
 
     def _nn_parameter_names(self) -> list[str]:
+        """The weights and biases of a hybrid structure's network (none for a conceptual one)."""
+        if not self._structure.hydrological.is_hybrid:
+            return []
         return [f"{kind}_{i}" for i in range(1, self.setup.n_layers + 1) for kind in ("weight", "bias")]
 
     def facts(self, values: bool = False) -> ModelFacts:
@@ -142,6 +190,13 @@ class Model:
     def _network(self) -> dict[str, np.ndarray]:
         return {k: getattr(self.nn_parameters, k) for k in self._nn_parameter_names()}
 
+    def _forcing(self, kind: str) -> Any:
+        """Forcing ``kind`` as stored: the ``(nrow, ncol, ntime_step)`` grid, or its sparse matrices
+        (``setup.sparse_storage``)."""
+        if self.setup.sparse_storage:
+            return getattr(self.atmos_data, f"sparse_{kind}")
+        return getattr(self.atmos_data, kind)
+
     def core_inputs(self) -> CoreInputs:
         """The model as ``hydrograd.core.simulate`` runs it: active cells in the flow graph's order,
         on the device."""
@@ -151,8 +206,8 @@ class Model:
             self._indexed,
             self._maps(self.rr_parameters),
             self._maps(self.rr_initial_states),
-            self.atmos_data.prcp,
-            self.atmos_data.pet,
+            self._forcing("prcp"),
+            self._forcing("pet"),
             self.physio_data.imperviousness,
             self._network(),
         )
@@ -258,12 +313,13 @@ class Model:
         return self.rr_final_states.get(self._check_key(key, self.rr_final_states, "rr_final_state")).copy()
 
     def get_rr_parameters_bounds(self) -> dict[str, tuple[float, float]]:
-        """Default calibration bounds of the structure's parameters (``ci`` excluded, as in smash)."""
-        return {str(k): RR_PARAMETERS[k].bounds for k in self.rr_parameters.keys if k != "ci"}
+        """Default calibration bounds of the structure's parameters, in smash's order (``ci``
+        included, though a calibration does not move it)."""
+        return {k: spec.bounds for k, spec in RR_PARAMETERS.items() if k in self.rr_parameters.keys}
 
     def get_rr_initial_states_bounds(self) -> dict[str, tuple[float, float]]:
-        """Default calibration bounds of the structure's initial states."""
-        return {str(k): RR_STATES[k].bounds for k in self.rr_initial_states.keys}
+        """Default calibration bounds of the structure's initial states, in smash's order."""
+        return {k: spec.bounds for k, spec in RR_STATES.items() if k in self.rr_initial_states.keys}
 
     # ---- flux-correction network of hybrid structures ---------------------------------------
 
@@ -336,6 +392,7 @@ class Model:
     ) -> ForwardRun | None:
         """Run the model over the whole period in place; return a ``ForwardRun`` when
         ``return_options`` asks for anything (see ``hydrograd.forward_run``)."""
+        require_active_cells(self.layout)
         common = check_common_options(common_options)
         facts = self.facts()
         returns = check_return_options(return_options, "forward_run", facts.time_index)
@@ -344,7 +401,7 @@ class Model:
             print("</> Forward Run")
         out = forward(self.core_inputs(), returns.record)
         self._write_run(out)
-        result = grid_outputs(out, self.layout, facts.rr_states, returns, facts.time_index)
+        result = grid_outputs(out, self.layout, facts.rr_states, self._structure.fluxes, returns, facts.time_index)
         if returns["cost"] or returns["jobs"]:
             if not spec.gauges:
                 raise ValueError(
@@ -366,6 +423,7 @@ class Model:
     ) -> Optimize | None:
         """Calibrate the model in place (see ``hydrograd.optimize``). The model is only written once
         the optimizer has finished: an error or a Ctrl-C on the way leaves it exactly as it was."""
+        require_active_cells(self.layout)
         facts = self.facts(values=True)
         request = check_calibration(
             facts, mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback
@@ -381,7 +439,11 @@ class Model:
         for key, values in result.network.items():
             setattr(self.nn_parameters, key, values)
         self._write_run(result.output)
-        ret = {**grid_outputs(result.output, layout, facts.rr_states, request.returns, facts.time_index)}
+        ret = {
+            **grid_outputs(
+                result.output, layout, facts.rr_states, self._structure.fluxes, request.returns, facts.time_index
+            )
+        }
         ret.update(result.returned)
         return Optimize(**ret) if ret else None
 

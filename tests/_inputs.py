@@ -22,7 +22,7 @@ from hydrograd.core.simulate import CoreInputs
 from hydrograd.formats.inputs import InputData, read_inputs
 from hydrograd.mesh.layout import IndexedMesh, index_mesh
 from hydrograd.mesh.validate import validate_mesh
-from hydrograd.simulation.inputs import core_inputs, default_parameters, default_states, zero_network
+from hydrograd.simulation.inputs import core_inputs, default_parameters, default_states, network_arrays
 
 STATISTICS = ("l_descriptor", "u_descriptor", "mean_descriptor", "std_descriptor")
 
@@ -125,8 +125,16 @@ def read_catchment(setup: dict[str, Any], mesh: dict[str, Any]) -> Catchment:
         data,
         default_parameters(structure, checked_setup.dt, grid, data.interception_capacity),
         default_states(structure, grid),
-        zero_network(checked_setup.neurons, checked_setup.n_layers),
+        _hybrid_network(checked_setup, structure),
     )
+
+
+def _hybrid_network(setup: Setup, structure: Structure) -> dict[str, np.ndarray]:
+    """The weights and biases a hybrid structure's network uses (none for a conceptual one)."""
+    if not structure.hydrological.is_hybrid:
+        return {}
+    layers = {f"{kind}_{i}" for i in range(1, setup.n_layers + 1) for kind in ("weight", "bias")}
+    return {k: v for k, v in network_arrays(setup.neurons, setup.n_layers).items() if k in layers}
 
 
 def as_float64(tree: Any) -> Any:

@@ -73,6 +73,7 @@ def test_set_and_get_maps(model):
 
 def test_bounds(model):
     assert model.get_rr_parameters_bounds() == {
+        "ci": (1e-6, 100.0),
         "cp": (1e-6, 1000.0),
         "ct": (1e-6, 1000.0),
         "kexc": (-50.0, 50.0),

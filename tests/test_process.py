@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from hydrograd._process import (
+    CACHE_MAX_BYTES,
     COPY_INSERTION_FLAG,
     CPU_THREADS_ENV,
     POOL_SIZE_ENV,
@@ -114,3 +115,17 @@ def _pool_workers_after_first_model(**environment: str) -> tuple[int, str]:
 )
 def test_first_model_sizes_the_cpu_pool_unless_the_environment_does(environment, expected):
     assert _pool_workers_after_first_model(**environment) == expected
+
+
+def test_import_bounds_and_locks_the_compilation_cache(tmp_path):
+    """A bounded cache is one JAX locks: processes sharing it never read a half-written entry."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HYDROGRAD_JAX_CACHE",)}
+    env["HYDROGRAD_CACHE"] = str(tmp_path)
+    code = (
+        "import hydrograd, jax, jax.numpy as jnp; jax.jit(jnp.sin)(jnp.ones(2)).block_until_ready(); "
+        "print(jax.config.jax_compilation_cache_dir, jax.config.jax_compilation_cache_max_size)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    folder, size = out.stdout.split()[-2:]
+    assert folder == str(tmp_path / "jax-lru") and int(size) == CACHE_MAX_BYTES
+    assert (tmp_path / "jax-lru" / ".lockfile").exists()

@@ -17,13 +17,15 @@ import warnings
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
+import rasterio
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
+from rasterio.transform import Affine
 
 import hydrograd as smash
 from hydrograd.config.run_options import RETURN_OPTIONS
-from hydrograd.config.setup import DEFAULT_SETUP, SERR_MU_MAPPINGS, SERR_SIGMA_MAPPINGS
-from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES
+from hydrograd.config.setup import DEFAULT_SETUP
+from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, SERR_MU_MAPPINGS, SERR_SIGMA_MAPPINGS
 from hydrograd.core.registry import HYDROLOGICAL_MODULES, ROUTING_MODULES
 from hydrograd.factory.dataset import DATASET_NAMES
 from hydrograd.mesh.graph import catchment_masks
@@ -171,8 +173,8 @@ def _setup_values(empty: str) -> dict[str, st.SearchStrategy]:
         "hydrological_module": st.sampled_from(sorted(HYDROLOGICAL_MODULES)),
         "routing_module": st.sampled_from(sorted(ROUTING_MODULES)),
         "hidden_neuron": st.one_of(st.integers(1, 32), st.lists(st.integers(1, 16), min_size=1, max_size=3)),
-        "serr_mu_mapping": st.sampled_from(SERR_MU_MAPPINGS),
-        "serr_sigma_mapping": st.sampled_from(SERR_SIGMA_MAPPINGS),
+        "serr_mu_mapping": st.sampled_from(list(SERR_MU_MAPPINGS)),
+        "serr_sigma_mapping": st.sampled_from(list(SERR_SIGMA_MAPPINGS)),
         "dt": st.sampled_from([900, 1800.0, 3600, 86400]),
         "start_time": HOURS,
         "end_time": HOURS,
@@ -523,6 +525,43 @@ def test_readers_refuse_damaged_files_cleanly(model, tmp_path_factory, content, 
     clean_call(reader, folder / "missing.hdf5")
 
 
+def _tiny_raster(path, values: np.ndarray) -> None:
+    """A GeoTIFF over the tiny catchment's grid (2 x 3 cells of 1 km from (0, 2000))."""
+    profile = {"driver": "GTiff", "height": 2, "width": 3, "count": 1, "dtype": "float32"}
+    with rasterio.open(path, "w", transform=Affine(1000.0, 0.0, 0.0, 0.0, -1000.0, 2000.0), **profile) as ds:
+        ds.write(values.astype(np.float32), 1)
+
+
+@settings(max_examples=100, **SETTINGS)
+@given(
+    content=st.binary(max_size=300),
+    cut=st.floats(0.0, 1.0),
+    flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=4),
+    kind=st.sampled_from(["prcp", "pet", "descriptor"]),
+)
+def test_raster_readers_refuse_damaged_files_cleanly(tmp_path_factory, content, cut, flips, kind):
+    """A damaged GeoTIFF among a model's forcing or descriptors: read (garbage in, garbage out) or
+    a ValueError naming the file, never another exception."""
+    folder = tmp_path_factory.mktemp("raster")
+    valid = folder / "valid.tif"
+    _tiny_raster(valid, np.arange(6.0).reshape(2, 3) + 1.0)
+    data = bytearray(valid.read_bytes())
+    for where, byte in flips:
+        data[int(where * (len(data) - 1))] = byte
+    valid.unlink()
+    name = "slope.tif" if kind == "descriptor" else "forcing_202001010100.tif"
+    (folder / name).write_bytes(bytes(data[: int(cut * len(data))]) + content)
+    directory = {f"{kind}_directory": str(folder), f"read_{kind}": True}
+    if kind == "descriptor":
+        directory.update(descriptor_name=["slope"], descriptor_tfm="keep")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            smash.Model(tiny_setup(2, **directory), tiny_mesh(), verbose=False)
+    except ValueError as error:
+        assert name in str(error), error
+
+
 def _small_net() -> smash.factory.Net:
     net = smash.factory.Net()
     net.add_dense(3, input_shape=2, activation="relu")
@@ -573,7 +612,7 @@ NORTHING = st.floats(6_487_000.0, 6_501_000.0)
 def test_generate_mesh_refuses_bad_arguments_and_its_meshes_are_valid(flwdir_raster, x, y, area, bbox, code, max_depth):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mesh = clean_call(smash.factory.generate_mesh, flwdir_raster, bbox, x, y, area, code, max_depth)
+        mesh = clean_call(smash.factory.generate_mesh, flwdir_raster, bbox, x, y, area, code, max_depth=max_depth)
     outcome(mesh)
     if mesh is not None and mesh.get("ng", 0) > 0:
         smash.Model(tiny_setup(NTIME), mesh, verbose=False)

@@ -40,8 +40,9 @@ class Objective(NamedTuple):
     """Static definition: which model, which mapping, which cost, which regularization.
 
     ``n_states``: how many of ``mapping.names`` (the last ones) are initial states;
-    ``jreg``: (component, weight) pairs, combined as ``sum(weight * component)`` (weighted in the
-    cost by ``ObjectiveData.wjreg``, an array so that choosing it by repeated calibrations does not
+    ``jreg``: (component, weight) pairs, combined as ``sum(weight * component)``; ``weighted``:
+    whether the cost adds ``jreg``, weighted by ``ObjectiveData.wjreg`` (else ``jreg`` is only
+    reported, as smash reports it); the weight is an array so that choosing it by repeated calibrations does not
     recompile);
     ``cost_precision``: ``"float32"`` reduces the discharge misfit exactly as smash does (same
     digits); ``"float64"`` (used by gradient-based optimizers, under ``jax.enable_x64``) reduces
@@ -59,6 +60,7 @@ class Objective(NamedTuple):
     jreg: tuple[tuple[str, float], ...] = ()
     cost_precision: str = "float32"
     network: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    weighted: bool = False
 
 
 class SimulationInputs(Protocol):
@@ -88,7 +90,8 @@ def scheduled_forcing(
 
 class ObjectiveData(NamedTuple):
     """Arrays of the problem. ``kinds``/``lower``/``upper``: per-entry transform and raw bounds;
-    ``background``: the transformed starting control (regularization reference);
+    ``background`` and ``start``: the starting control, transformed and raw (regularization
+    references);
     ``neighbours``: ``(nac, 4)`` active-cell indices of the cells above, below, left and right
     (the cell itself where that neighbour is outside the domain); ``cell_order``: for each
     cell of the model (flow-graph order), its rank in smash's column-major order, which orders
@@ -100,6 +103,7 @@ class ObjectiveData(NamedTuple):
     lower: Array
     upper: Array
     background: Array
+    start: Array
     params: dict[str, Array]
     states: dict[str, Array]
     forcing: Forcing | WavefrontForcing
@@ -156,7 +160,8 @@ def regularization(x_t: Array, objective: Objective, data: ObjectiveData) -> Arr
         maps = {k: {**params, **states}[k] for k in names}
         params, states = control_maps(data.background, objective, data)
         background = {k: {**params, **states}[k] for k in names}
-    inputs = RegularizationInputs(x_t, data.background, maps, background, data.neighbours)
+    x = untransform(x_t, data.kinds, data.lower, data.upper)
+    inputs = RegularizationInputs(x_t, data.background, x, data.start, maps, background, data.neighbours)
     for name, weight in objective.jreg:
         total = total + weight * REGULARIZATIONS[name].term(inputs)
     return total
@@ -172,7 +177,8 @@ def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[A
         q, q_obs, cost_data = as_float64((q, q_obs, cost_data))
     jobs = observation_cost(q, q_obs, objective.cost, cost_data)
     jreg = regularization(x_t, objective, data)
-    return jobs + data.wjreg * jreg, (jobs, jreg, q_sim)
+    cost = jobs + data.wjreg * jreg if objective.weighted else jobs
+    return cost, (jobs, jreg, q_sim)
 
 
 def gauge_discharge(

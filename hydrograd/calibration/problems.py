@@ -73,6 +73,24 @@ def check_observations(q_obs: np.ndarray, codes: tuple[str, ...], gauges: tuple[
         )
 
 
+def _check_start(control: Control) -> None:
+    """ValueError naming the parameters whose starting control is undefined. A descriptor mapping
+    starts each name's intercept at the value giving its current mean, kept 1e-3 below the upper
+    bound as smash keeps it; bounds narrower than that (``alpha1``'s default (1e-6, 5e-4)) leave
+    no such value, and smash then calibrates NaN parameters."""
+    undefined = sorted(
+        {name.split("-")[0] for name, x in zip(control.names, control.x0, strict=True) if not np.isfinite(x)}
+    )
+    if undefined:
+        bounds = {name: control.mapping.bounds[control.mapping.names.index(name)] for name in undefined}
+        raise ValueError(
+            f"the {control.mapping.kind} mapping has no defined start for {undefined}: its intercept starts at "
+            "the current mean kept 1e-3 below the upper bound, which the bounds "
+            f"{bounds} leave no room for (smash would calibrate NaN parameters); widen them with "
+            "optimize_options 'bounds' or leave these parameters out of 'parameters'"
+        )
+
+
 def _cost_data(data: CalibrationData, request: CalibrationRequest) -> CostData | None:
     dt = data.inputs.dt
     return cost_data(request.cost, data.q_obs, data.mean_prcp, data.area_dln, dt, data.gauge_codes)
@@ -114,10 +132,12 @@ class MappedProblem:
             request.regularization.components,
             precision.cost,
             tuple((k, data.network[k].shape) for k in options.nn_parameters),
+            request.regularization.weighted,
         )
         uses_descriptors = options.mapping in ("multi-linear", "multi-power")
         descriptors = layout.to_active(data.descriptors) if uses_descriptors else np.zeros((layout.nac, 0))
         control = self.control
+        _check_start(control)
         self.x0 = control.transform(control.x0)
         bounded = control.nbd == 2
         self.lower = np.where(bounded, control.lower_t, -np.inf)
@@ -128,6 +148,7 @@ class MappedProblem:
             lower=to_device(control.lower),
             upper=to_device(control.upper),
             background=to_device(self.x0),
+            start=to_device(control.x0),
             params=core.params,
             states=core.initial_states,
             forcing=scheduled_forcing(core.structure, core.forcing, core.graph, forcing_dtype),
@@ -318,7 +339,10 @@ class NetworkProblem:
         if returns["net"]:
             returned["net"] = net
         if returns["control_vector"]:
-            returned["control_vector"] = net_to_vector(net)
+            # smash's layout: the hybrid network's trained entries (column-major), then the
+            # regionalization network's weights
+            hybrid = [np.asarray(trained[k], np.float32).ravel(order="F") for k in self.request.options.nn_parameters]
+            returned["control_vector"] = np.concatenate([*hybrid, net_to_vector(net)])
         if returns["jreg"]:
             returned["jreg"] = 0.0
         return Solution(

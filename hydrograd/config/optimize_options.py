@@ -240,6 +240,8 @@ def check_optimize_options(
     if not isinstance(options, dict):
         raise TypeError(f"optimize_options must be a dict, got {type(options).__name__}")
     reject_unknown_keys(options, allowed_keys(mapping, optimizer), f"optimize_options ({mapping}, {optimizer})")
+    # As in smash, a key given as None takes its default.
+    options = {k: v for k, v in options.items() if v is not None}
     defaults = default_options(facts, mapping, optimizer)
     rr_p, rr_s, nn = _check_parameters(facts, options.get("parameters", defaults["parameters"]))
     bounded = rr_p + rr_s

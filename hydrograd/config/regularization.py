@@ -30,11 +30,16 @@ AUTO_WJREG = ("fast", "lcurve")
 class RegularizationSpec(NamedTuple):
     """``wjreg``: weight of ``jreg`` in the cost (the starting one when ``auto`` chooses it);
     ``auto``: ``"fast"``, ``"lcurve"`` or None; ``components``: ``(component, weight)`` pairs
-    (none when the regularization is off)."""
+    (computed and reported even when ``wjreg`` is 0, as smash does)."""
 
     wjreg: float
     auto: str | None
     components: tuple[tuple[str, float], ...]
+
+    @property
+    def weighted(self) -> bool:
+        """Whether ``jreg`` enters the cost."""
+        return self.wjreg > 0 or self.auto is not None
 
 
 def regularization_spec(options: dict[str, Any]) -> RegularizationSpec:
@@ -72,5 +77,4 @@ def regularization_spec(options: dict[str, Any]) -> RegularizationSpec:
     weights = as_weights(
         weights, len(components), f"cost_options key 'wjreg_cmpt' (one per 'jreg_cmpt', {len(components)})"
     )
-    pairs = tuple(zip(components, weights, strict=True)) if wjreg > 0 or auto else ()
-    return RegularizationSpec(wjreg, auto, pairs)
+    return RegularizationSpec(wjreg, auto, tuple(zip(components, weights, strict=True)))

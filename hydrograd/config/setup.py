@@ -12,12 +12,26 @@ import numpy as np
 import pandas as pd
 
 from hydrograd._validate import as_bool, as_positive_float, choice, is_real, reject_unknown_keys
+from hydrograd.core.parameters import SERR_MU_MAPPINGS, SERR_SIGMA_MAPPINGS
 from hydrograd.core.registry import HYDROLOGICAL_MODULES, ROUTING_MODULES, SNOW_MODULES, get_structure
 
 INPUT_FORMATS = ("tif", "nc")
 DESCRIPTOR_TRANSFORMS = ("standardize", "normalize", "keep")
-SERR_MU_MAPPINGS = ("Zero", "Constant", "Linear")
-SERR_SIGMA_MAPPINGS = ("Constant", "Linear", "Power", "Exponential", "Gaussian")
+DERIVED_COUNTS = (
+    "ntime_step",
+    "nd",
+    "nrrp",
+    "nrrs",
+    "nsep_mu",
+    "nsep_sigma",
+    "nqz",
+    "n_layers",
+    "n_snow_fluxes",
+    "n_hydro_fluxes",
+    "n_routing_fluxes",
+    "n_internal_fluxes",
+)
+"""The counts smash derives from a setup (integer attributes of ``Setup``)."""
 
 DEFAULT_SETUP: dict[str, Any] = {
     "snow_module": "zero",
@@ -189,8 +203,10 @@ class Setup:
     """Validated model setup. Attributes carry smash's names and types.
 
     Derived attributes: ``structure`` (``"snow-hydrological-routing"``), ``ntime_step``, ``nd``
-    (number of descriptors), ``nrrp``/``nrrs`` (numbers of parameters and states), ``nqz``, and
-    for hybrid structures ``neurons`` (layer sizes of the flux-correction network, input first,
+    (number of descriptors), ``nrrp``/``nrrs`` (numbers of parameters and states),
+    ``nsep_mu``/``nsep_sigma`` (of structural-error parameters), ``nqz``, ``n_snow_fluxes``,
+    ``n_hydro_fluxes``, ``n_routing_fluxes`` and ``n_internal_fluxes`` (internal fluxes of each
+    module and in all), and ``neurons`` (layer sizes of the flux-correction network, input first,
     zero-padded as smash shows them) and ``n_layers`` (its number of weight matrices; 0 otherwise).
 
     ``check_paths=False`` accepts input folders and files that do not exist (yet or any more):
@@ -246,7 +262,13 @@ class Setup:
     nd: int
     nrrp: int
     nrrs: int
+    nsep_mu: int
+    nsep_sigma: int
     nqz: int
+    n_snow_fluxes: int
+    n_hydro_fluxes: int
+    n_routing_fluxes: int
+    n_internal_fluxes: int
     neurons: np.ndarray
     n_layers: int
 
@@ -314,10 +336,7 @@ class Setup:
             self.read_imperviousness, raw["imperviousness_file"], "imperviousness_file", check_paths
         )
 
-        if self.snow_module != "zero" and not (self.read_snow and self.read_temp):
-            raise ValueError(
-                f"snow_module '{self.snow_module}' needs snow and temperature: set 'read_snow' and 'read_temp' to True"
-            )
+        _check_snow_inputs(self)
 
         structure = get_structure(self.snow_module, self.hydrological_module, self.routing_module)
         self.structure = structure.name
@@ -325,7 +344,13 @@ class Setup:
         self.nd = int(self.descriptor_name.size)
         self.nrrp = len(structure.parameters)
         self.nrrs = len(structure.states)
+        self.nsep_mu = len(SERR_MU_MAPPINGS[self.serr_mu_mapping])
+        self.nsep_sigma = len(SERR_SIGMA_MAPPINGS[self.serr_sigma_mapping])
         self.nqz = 2 if self.routing_module == "kw" else 1
+        self.n_snow_fluxes = len(structure.snow.fluxes)
+        self.n_hydro_fluxes = len(structure.hydrological.fluxes)
+        self.n_routing_fluxes = len(structure.routing.fluxes)
+        self.n_internal_fluxes = len(structure.fluxes)
         self.neurons = _neurons(structure.hydrological.network_io, self.hidden_neuron)
         self.n_layers = max(0, int(np.count_nonzero(self.neurons)) - 1)
 
@@ -360,3 +385,27 @@ class Setup:
     def __repr__(self) -> str:
         body = "\n".join(f"    {k}: {getattr(self, k)!r}" for k in sorted(vars(self)))
         return f"Setup\n{body}"
+
+
+def _check_snow_inputs(setup: Setup) -> None:
+    """smash's rules for snow and temperature inputs: they need a snow module, and so does the
+    precipitation partitioning, which also needs the temperature."""
+    if setup.snow_module == "zero":
+        for key in ("read_snow", "read_temp"):
+            if getattr(setup, key):
+                raise ValueError(
+                    f"setup key '{key}' can not be True if no snow module has been selected (snow_module 'zero')"
+                )
+        if setup.prcp_partitioning:
+            raise ValueError(
+                "setup key 'prcp_partitioning' can not be True if no snow module has been selected (snow_module 'zero')"
+            )
+    elif setup.prcp_partitioning and not setup.read_temp:
+        raise ValueError(
+            "setup key 'prcp_partitioning' can not be True if no temperature data is read ('read_temp' False)"
+        )
+    if setup.read_snow or setup.read_temp or setup.prcp_partitioning:
+        raise ValueError(
+            "reading snow and temperature data (setup keys 'read_snow', 'read_temp', 'prcp_partitioning') is not "
+            "available in this version of hydrograd: a snow module runs without them as smash runs it, melting nothing"
+        )

@@ -91,6 +91,27 @@ RR_STATES: dict[str, Spec] = {
     "hlr": Spec(1e-6, (1e-6, 1000.0), (0, INF), "mm", "linear routing reservoir level"),
 }
 
+SERR_PARAMETERS: dict[str, Spec] = {
+    "mg0": Spec(0.0, (-1e6, 1e6), (-INF, INF), "m3/s", "structural error mean, constant term"),
+    "mg1": Spec(0.0, (-1e6, 1e6), (-INF, INF), "-", "structural error mean, slope in discharge"),
+    "sg0": Spec(1.0, (1e-6, 1000.0), (0, INF), "m3/s", "structural error deviation, constant term"),
+    "sg1": Spec(0.2, (1e-6, 10.0), (0, INF), "-", "structural error deviation, discharge coefficient"),
+    "sg2": Spec(2.0, (1e-6, 1000.0), (0, INF), "-", "structural error deviation, shape coefficient"),
+}
+"""Parameters of smash's structural-error model (one value per gauge)."""
+
+SERR_MU_MAPPINGS: dict[str, tuple[str, ...]] = {"Zero": (), "Constant": ("mg0",), "Linear": ("mg0", "mg1")}
+"""Structural-error mean mappings and the parameters each takes."""
+
+SERR_SIGMA_MAPPINGS: dict[str, tuple[str, ...]] = {
+    "Constant": ("sg0",),
+    "Linear": ("sg0", "sg1"),
+    "Power": ("sg0", "sg1", "sg2"),
+    "Exponential": ("sg0", "sg1", "sg2"),
+    "Gaussian": ("sg0", "sg1", "sg2"),
+}
+"""Structural-error deviation mappings and the parameters each takes."""
+
 # Parameters that only a dedicated routine sets, never a calibration (smash excludes ``ci``).
 NOT_OPTIMIZABLE = frozenset({"ci"})
 

@@ -1,8 +1,14 @@
 """The regularization components ``jreg`` of a calibration cost (smash's ``jreg_cmpt``), one row each.
 
-Every component is a pure function of the same :class:`RegularizationInputs`: the transformed
-control vector and the one it started from, and the calibrated maps for both on the active cells
-with each cell's grid neighbours.
+Every component is a pure function of the same :class:`RegularizationInputs`: the control vector
+(transformed and not) and the one it started from, and the calibrated maps for both on the active
+cells with each cell's grid neighbours.
+
+``prior`` is smash 1.3.0's: the squared distance of the untransformed control to its start (the
+parameters themselves for ``uniform`` and ``distributed`` mappings, the coefficients for descriptor
+mappings), whatever ``control_tfm`` the optimizer moves in. smash's documentation describes the
+distance in the transformed control's space instead; that form is the opt-in component
+``prior-transformed``.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ Array = jnp.ndarray
 
 
 class RegularizationInputs(NamedTuple):
-    """``x_t`` and ``background``: the transformed control vector and its starting value;
-    ``maps`` and ``background_maps``: calibrated name -> ``(nac,)`` values for both (None when no
-    component needs them); ``neighbours``: ``(nac, 4)`` indices of each cell's neighbours above,
-    below, left and right (the cell itself where that neighbour is outside the domain)."""
+    """``x_t`` and ``background``: the transformed control vector and its starting value; ``x``
+    and ``start``: the same untransformed; ``maps`` and ``background_maps``: calibrated name ->
+    ``(nac,)`` values for both (None when no component needs them); ``neighbours``: ``(nac, 4)``
+    indices of each cell's neighbours above, below, left and right (the cell itself where that
+    neighbour is outside the domain)."""
 
     x_t: Array
     background: Array
+    x: Array
+    start: Array
     maps: dict[str, Array] | None
     background_maps: dict[str, Array] | None
     neighbours: Array
@@ -35,7 +44,13 @@ def laplacian_energy(values: Array, neighbours: Array) -> Array:
 
 
 def prior(inputs: RegularizationInputs) -> Array:
-    """Squared distance of the control to its start, in the control's own (transformed) space."""
+    """Squared distance of the untransformed control to its start (smash 1.3.0's ``prior``)."""
+    return jnp.sum((inputs.x - inputs.start) ** 2)
+
+
+def prior_transformed(inputs: RegularizationInputs) -> Array:
+    """Squared distance of the control to its start in the transformed space the optimizer moves in
+    (the form smash's documentation gives)."""
     return jnp.sum((inputs.x_t - inputs.background) ** 2)
 
 
@@ -66,6 +81,7 @@ REGULARIZATIONS: dict[str, Regularization] = {
     row.name: row
     for row in (
         Regularization("prior", prior, False),
+        Regularization("prior-transformed", prior_transformed, False),
         Regularization("smoothing", smoothing, True),
         Regularization("hard-smoothing", hard_smoothing, True),
     )

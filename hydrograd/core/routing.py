@@ -145,7 +145,8 @@ def _linear_local(qup, theta):
 
 
 def route_lag0(params, states, memory, qt, graph: FlowGraph, dt: float, inflow: Array | None = None) -> RoutingStep:
-    """Instantaneous routing: a cell passes on its inflow plus its own runoff."""
+    """Instantaneous routing: a cell passes on its inflow plus its own runoff (flux ``qup``: the
+    inflow, m3/s)."""
     q, qup = _route(_linear_local, {"a": jnp.ones_like(qt), "b": qt}, graph, inflow)
     return RoutingStep(states, memory, q, {"qup": qup})
 
@@ -157,6 +158,7 @@ def route_lr(params, states, memory, qt, graph: FlowGraph, dt: float, inflow: Ar
     With ``r = 1 - exp(-dt / (60 llr))`` the released fraction, a cell with upstream cells gives
     ``Q = qt + r * (hlr * A / dt + qup)`` (``A`` its upstream area in m3 per mm, ``hlr`` in mm)
     and keeps ``(1 - r) * (hlr + qup * dt / A)``; a cell without passes its runoff and keeps ``hlr``.
+    Flux ``qup``: the inflow as a depth over the upstream area, ``qup * dt / A`` (mm), as smash.
     """
     nac = graph.nac
     routed = graph.has_upstream[:nac]
@@ -166,9 +168,10 @@ def route_lr(params, states, memory, qt, graph: FlowGraph, dt: float, inflow: Ar
     a = jnp.where(routed, release, 0.0)
     b = jnp.where(routed, qt + release * states["hlr"] * area / dt, qt)
     q, qup = _route(_linear_local, {"a": a, "b": b}, graph, inflow)
-    level = states["hlr"] + qup * dt / area
-    hlr = jnp.where(routed, level * jnp.exp(-ratio), states["hlr"])
-    return RoutingStep({**states, "hlr": hlr}, memory, q, {"qup": qup})
+    inflow_depth = qup * dt / area
+    hlr = jnp.where(routed, (states["hlr"] + inflow_depth) * jnp.exp(-ratio), states["hlr"])
+    # As smash reports it: the inflow in mm over the upstream area (0 where nothing flows in).
+    return RoutingStep({**states, "hlr": hlr}, memory, q, {"qup": jnp.where(routed, inflow_depth, 0.0)})
 
 
 def _kw_local(qup, theta):

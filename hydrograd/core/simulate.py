@@ -258,7 +258,8 @@ def simulate(inputs: CoreInputs, record: Record = Record(), schedule: str = "aut
         qt = fluxes["qt"] * to_discharge
         routing_state = {k: states[k] for k in routing_states}
         routed = structure.routing.step(params, routing_state, memory, qt, graph, dt, inflow)
-        return {**new_snow, **new_hydro, **routed.states}, routed, {**snow_fluxes, **fluxes}
+        # Recorded fluxes as smash reports them: depths in mm/dt, but qt in m3/s.
+        return {**new_snow, **new_hydro, **routed.states}, routed, {**snow_fluxes, **fluxes, "qt": qt}
 
     def kept(new_states, routed, fluxes):
         out = {"q": routed.q[gauge_index]}

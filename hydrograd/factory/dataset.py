@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from hydrograd.formats.mesh import read_mesh
 from hydrograd.formats.setup import read_setup
 
 DATA_ENV = "HYDROGRAD_DATA"
+REFERENCE_DISTRIBUTION = "hydro-smash"
 REFERENCE_DATASETS = ("Lez", "Cance", "France")
 SYNTHETIC = "Synthetic"
 DATASET_NAMES = ("flwdir", *REFERENCE_DATASETS, SYNTHETIC)
@@ -23,9 +24,13 @@ def _search_roots() -> list[Path]:
     roots = []
     if os.environ.get(DATA_ENV):
         roots.append(Path(os.environ[DATA_ENV]))
-    spec = importlib.util.find_spec("smash")
-    if spec is not None and spec.origin:
-        roots.append(Path(spec.origin).parent / "factory" / "dataset")
+    # Located through the distribution's metadata, not the module "smash": a program that maps
+    # "smash" to hydrograd would find hydrograd itself.
+    try:
+        distribution = importlib.metadata.distribution(REFERENCE_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return roots
+    roots.append(Path(distribution.locate_file(Path("smash") / "factory" / "dataset")))
     return roots
 
 

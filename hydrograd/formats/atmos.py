@@ -16,7 +16,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -112,23 +112,6 @@ def _match(file_dates: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return chosen
 
 
-def _read_dated(
-    files: list[str],
-    chosen: np.ndarray,
-    grid: GridLike,
-    factor: np.float32,
-    issues: ReadIssues,
-    desc: str,
-    verbose: bool,
-) -> np.ndarray:
-    """Stack of windows ``(nrow, ncol, len(chosen))``, -99 where ``chosen`` is -1, else times ``factor``."""
-    out = np.full((int(grid.nrow), int(grid.ncol), len(chosen)), MISSING, dtype=np.float32, order="F")
-    with rasterio.Env():
-        for k in progress_bar(None, desc, verbose, iterable=np.flatnonzero(chosen >= 0)):
-            out[..., k] = read_window(files[chosen[k]], grid, issues) * factor
-    return out
-
-
 def _profile(dt: float) -> np.ndarray:
     """Fraction of a day's total assigned to each of the day's steps (length ``86400 / dt``)."""
     per_hour = 3_600 / dt
@@ -137,7 +120,22 @@ def _profile(dt: float) -> np.ndarray:
     return np.sum(HOURLY_PET_PROFILE.reshape(-1, int(1 / per_hour)), axis=1)
 
 
-def _read_interannual(
+def _read_steps(
+    files: list[str],
+    chosen: np.ndarray,
+    grid: GridLike,
+    factor: np.float32,
+    issues: ReadIssues,
+    desc: str,
+    verbose: bool,
+) -> Iterator[np.ndarray | None]:
+    """For each entry of ``chosen``: the window of that file times ``factor``, or None where it is -1."""
+    with rasterio.Env():
+        for k in progress_bar(None, desc, verbose, iterable=chosen):
+            yield None if k < 0 else read_window(files[k], grid, issues) * factor
+
+
+def _interannual_steps(
     directory: str,
     fmt: str,
     access: str,
@@ -147,14 +145,14 @@ def _read_interannual(
     factor: np.float32,
     issues: ReadIssues,
     verbose: bool,
-) -> np.ndarray:
+) -> Iterator[np.ndarray | None]:
     files = _list_files(directory, fmt, access, steps)
     step_doy = steps.day_of_year.to_numpy()
     # The days of the leap-year calendar that some step falls on, by day of year.
     days = pd.date_range(start=f"{_LEAP_YEAR}-01-01", end=f"{_LEAP_YEAR}-12-31", freq="1D")
     days = days[np.isin(days.day_of_year.to_numpy(), step_doy)]
     chosen = _match(_file_dates(files, dt, True), days.as_unit("ns").asi8)
-    daily = _read_dated(files, chosen, grid, factor, issues, "</> Reading daily interannual pet", verbose)
+    daily = list(_read_steps(files, chosen, grid, factor, issues, "</> Reading daily interannual pet", verbose))
     issues.missing.extend(days[chosen < 0].strftime("%m-%d"))
 
     # A step takes the file of its day of year in the leap-year calendar, as in smash (so in a
@@ -163,9 +161,84 @@ def _read_interannual(
     nstep_per_day = int(DAY / dt)
     ratio = _profile(dt)[(np.arange(len(steps)) + offset) % nstep_per_day]
     day = np.searchsorted(days.day_of_year.to_numpy(), step_doy)
-    out = daily[:, :, day] * ratio
-    out[:, :, chosen[day] < 0] = MISSING
-    return out
+    for k in range(len(steps)):
+        values = daily[day[k]]
+        yield None if values is None else values * ratio[k]
+
+
+def atmos_steps(
+    kind: str,
+    directory: str | os.PathLike[str],
+    *,
+    start_time: pd.Timestamp,
+    end_time: pd.Timestamp,
+    dt: float,
+    grid: GridLike,
+    fmt: str = "tif",
+    access: str = "",
+    conversion_factor: float = 1.0,
+    daily_interannual: bool = False,
+    verbose: bool = True,
+) -> tuple[int, Iterator[np.ndarray | None]]:
+    """The number of time steps of one atmospheric variable, and an iterator over them in order: a
+    float32 ``(nrow, ncol)`` matrix for a step whose file was found, None for a step without a
+    file (see :func:`read_atmos` for the arguments, the values and the errors). The options are
+    checked at once; the files are listed when the first step is asked for, and the warning of
+    :func:`read_atmos` is emitted after the last one."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown atmospheric data kind {kind!r}; expected one of {list(KINDS)}")
+    key = f"{kind}_directory"
+    path = check_directory(directory, key)
+    check_format(fmt, f"{kind}_format")
+    if daily_interannual and kind != "pet":
+        raise ValueError(f"daily_interannual applies to 'pet' only, not to {kind!r}")
+    dt = float(dt)
+    if not (0 < dt <= DAY) or dt != int(dt):
+        raise ValueError(
+            f"dt={dt} s is not supported for reading dated files; expected a whole number of seconds in ]0, 86400]"
+        )
+    if daily_interannual and (DAY % dt or (3_600 % dt and dt % 3_600)):
+        raise ValueError(
+            f"dt={dt} s cannot split the hourly PET profile; with daily_interannual=True dt must divide "
+            f"3600 or be a multiple of 3600 dividing 86400"
+        )
+    if not np.isfinite(conversion_factor) or conversion_factor <= 0:
+        raise ValueError(f"{kind}_conversion_factor={conversion_factor}; expected a positive number")
+    start_time, end_time = pd.Timestamp(start_time), pd.Timestamp(end_time)
+    if end_time <= start_time:
+        raise ValueError(f"end_time ({end_time}) must be later than start_time ({start_time})")
+
+    steps = _step_dates(start_time, end_time, dt)
+    factor = np.float32(conversion_factor)
+    return len(steps), _generate(kind, path, fmt, access, steps, dt, grid, factor, daily_interannual, verbose)
+
+
+def _generate(
+    kind: str,
+    path: str,
+    fmt: str,
+    access: str,
+    steps: pd.DatetimeIndex,
+    dt: float,
+    grid: GridLike,
+    factor: np.float32,
+    daily_interannual: bool,
+    verbose: bool,
+) -> Iterator[np.ndarray | None]:
+    issues = ReadIssues()
+    if daily_interannual:
+        yield from _interannual_steps(path, fmt, access, steps, dt, grid, factor, issues, verbose)
+    else:
+        files = _list_files(path, fmt, access, steps)
+        dates = _file_dates(files, dt, False)
+        # Files before the first one (in path order) dated at or after the first step are ignored.
+        later = np.flatnonzero(dates >= steps[0].value)
+        first = later[0] if later.size else len(files)
+        chosen = _match(dates[first:], steps.as_unit("ns").asi8)
+        chosen[chosen >= 0] += first
+        issues.missing.extend(steps[chosen < 0].strftime("%Y-%m-%d %H:%M"))
+        yield from _read_steps(files, chosen, grid, factor, issues, f"</> Reading {KINDS[kind]}", verbose)
+    issues.warn(KINDS[kind])
 
 
 def read_atmos(
@@ -199,51 +272,34 @@ def read_atmos(
     Returns
     -------
     float32 array ``(nrow, ncol, ntime_step)`` in the files' units times ``conversion_factor``
-    (mm per time step for prcp/pet/snow, °C for temp). Steps without a file hold -99; cells
-    outside a raster or at its nodata value hold -99 times ``conversion_factor``, as in smash, so
-    any negative precipitation or PET means missing.
+    (mm per time step for prcp/pet/snow, °C for temp). Steps without a file hold -99. Cells
+    outside a raster (all cells when a raster does not overlap the mesh) or at its nodata value
+    hold -99 times ``conversion_factor`` (times the hourly share for interannual PET, which makes
+    it -0.0 at night), as in smash: the factor multiplies the whole window read, fill included.
+    So a missing precipitation or PET value is any negative value, not only -99.
 
-    Missing files, resampling, grid misalignment and partial coverage are reported in one
-    ``UserWarning``. Raises ``FileNotFoundError`` for a missing directory and ``ValueError`` for
-    an unknown kind, a file name without a valid date, or a raster that cannot cover the mesh.
+    Missing files, resampling, grid misalignment and partial or total non-overlap are reported in
+    one ``UserWarning`` with smash's text (``Warning(s) linked to precipitation reading.`` then
+    ``Missing warning: missing N file(s): [...]``, ``Resolution warning: ...``, ``Overlap
+    warning: ...``, ``Out of bound warning: mesh is partially|totally out of bound ...``). Raises
+    ``FileNotFoundError`` for a missing directory and ``ValueError`` for an unknown kind, a file
+    name without a valid date, or a raster file that cannot be read (naming the file).
     """
-    if kind not in KINDS:
-        raise ValueError(f"Unknown atmospheric data kind {kind!r}; expected one of {list(KINDS)}")
-    key = f"{kind}_directory"
-    path = check_directory(directory, key)
-    check_format(fmt, f"{kind}_format")
-    if daily_interannual and kind != "pet":
-        raise ValueError(f"daily_interannual applies to 'pet' only, not to {kind!r}")
-    dt = float(dt)
-    if not (0 < dt <= DAY) or dt != int(dt):
-        raise ValueError(
-            f"dt={dt} s is not supported for reading dated files; expected a whole number of seconds in ]0, 86400]"
-        )
-    if daily_interannual and (DAY % dt or (3_600 % dt and dt % 3_600)):
-        raise ValueError(
-            f"dt={dt} s cannot split the hourly PET profile; with daily_interannual=True dt must divide "
-            f"3600 or be a multiple of 3600 dividing 86400"
-        )
-    if not np.isfinite(conversion_factor) or conversion_factor <= 0:
-        raise ValueError(f"{kind}_conversion_factor={conversion_factor}; expected a positive number")
-    start_time, end_time = pd.Timestamp(start_time), pd.Timestamp(end_time)
-    if end_time <= start_time:
-        raise ValueError(f"end_time ({end_time}) must be later than start_time ({start_time})")
-
-    steps = _step_dates(start_time, end_time, dt)
-    factor = np.float32(conversion_factor)
-    issues = ReadIssues()
-    if daily_interannual:
-        out = _read_interannual(path, fmt, access, steps, dt, grid, factor, issues, verbose)
-    else:
-        files = _list_files(path, fmt, access, steps)
-        dates = _file_dates(files, dt, False)
-        # Files before the first one (in path order) dated at or after the first step are ignored.
-        later = np.flatnonzero(dates >= steps[0].value)
-        first = later[0] if later.size else len(files)
-        chosen = _match(dates[first:], steps.as_unit("ns").asi8)
-        chosen[chosen >= 0] += first
-        out = _read_dated(files, chosen, grid, factor, issues, f"</> Reading {KINDS[kind]}", verbose)
-        issues.missing.extend(steps[chosen < 0].strftime("%Y-%m-%d %H:%M"))
-    issues.warn(KINDS[kind])
+    ntime_step, steps = atmos_steps(
+        kind,
+        directory,
+        start_time=start_time,
+        end_time=end_time,
+        dt=dt,
+        grid=grid,
+        fmt=fmt,
+        access=access,
+        conversion_factor=conversion_factor,
+        daily_interannual=daily_interannual,
+        verbose=verbose,
+    )
+    out = np.full((int(grid.nrow), int(grid.ncol), ntime_step), MISSING, dtype=np.float32, order="F")
+    for k, values in enumerate(steps):
+        if values is not None:
+            out[..., k] = values
     return out

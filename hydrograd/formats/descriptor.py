@@ -62,7 +62,7 @@ def read_descriptor(
                     f"rescaled; expected spatially varying values (or descriptor_tfm='keep')"
                 )
             out[..., i] = values
-    issues.warn("physiographic descriptors")
+    issues.warn("physiographic descriptor")
     return out
 
 

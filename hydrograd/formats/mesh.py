@@ -32,6 +32,8 @@ def save_mesh(mesh: Mapping[str, Any], path: str | os.PathLike) -> None:
 
     The file is written under a temporary name in the same folder and then moved onto ``path``,
     so an interrupted save leaves any previous file untouched. Keys holding ``None`` are skipped.
+    Masked arrays (``generate_mesh``'s ``flwdir``, ``flwacc``, ``flwdst``, ``flwpar``) are saved as
+    their underlying data, the mask dropped, as smash saves them: read back, they are plain arrays.
     """
     if not isinstance(mesh, Mapping):
         raise TypeError(f"mesh must be a dict, got {type(mesh).__name__}")

@@ -10,7 +10,11 @@ bytes):
   ``descriptor_name``, ``hidden_neuron`` and ``neurons``;
 - ``mesh``: the mesh (scalars as attributes, grids as datasets);
 - ``atmos_data``: ``prcp``, ``pet`` ``(nrow, ncol, ntime_step)`` mm/dt and their per-gauge means
-  ``mean_prcp``, ``mean_pet`` ``(ng, ntime_step)``;
+  ``mean_prcp``, ``mean_pet`` ``(ng, ntime_step)``; with sparse storage (setup ``sparse_storage``
+  1) the groups ``sparse_prcp``, ``sparse_pet`` instead of ``prcp``, ``pet``: ``n``, ``coo_fmt``
+  (int32) and ``zvalue`` (float32) ``(ntime_step,)``, and ``indices`` (int32), ``values``
+  (float32) ``(nc, ntime_step)``, step ``t``'s matrix in the first ``n[t]`` entries of column
+  ``t`` (``nc`` the largest ``n``; zeros elsewhere, and in ``indices`` for steps without them);
 - ``physio_data``: ``descriptor`` ``(nrow, ncol, nd)``, ``imperviousness`` and the descriptor
   statistics ``l_descriptor``, ``u_descriptor``, ``mean_descriptor``, ``std_descriptor`` ``(nd,)``;
 - ``response_data`` / ``response``: observed / simulated ``q`` ``(ng, ntime_step)`` m3/s;
@@ -43,7 +47,8 @@ import h5py
 import numpy as np
 
 from hydrograd._containers import KeyedMaps
-from hydrograd.config.setup import DEFAULT_SETUP, Setup
+from hydrograd.config.setup import DEFAULT_SETUP, DERIVED_COUNTS, Setup
+from hydrograd.core.parameters import SERR_MU_MAPPINGS, SERR_PARAMETERS, SERR_SIGMA_MAPPINGS
 from hydrograd.core.registry import get_structure
 from hydrograd.formats._atomic import as_path, atomic_path
 from hydrograd.formats._hdf5 import (
@@ -55,33 +60,27 @@ from hydrograd.formats._hdf5 import (
     write_dict,
 )
 from hydrograd.mesh.validate import validate_mesh
+from hydrograd.preprocess.sparse import SparseMatrix, SparseSeries, check_matrix
 
 _MARK = "save_model"
 
-# smash's structural-error parameters for each mapping, and their default values.
-_SERR_MU = {"Zero": (), "Constant": ("mg0",), "Linear": ("mg0", "mg1")}
-_SERR_SIGMA = {
-    "Constant": ("sg0",),
-    "Linear": ("sg0", "sg1"),
-    "Power": ("sg0", "sg1", "sg2"),
-    "Exponential": ("sg0", "sg1", "sg2"),
-    "Gaussian": ("sg0", "sg1", "sg2"),
-}
-_SERR_DEFAULTS = {"mg0": 0.0, "mg1": 0.0, "sg0": 1.0, "sg1": 0.2, "sg2": 2.0}
 _KEYED = ("rr_parameters", "rr_initial_states", "rr_final_states")
 _DATA = ("atmos_data", "physio_data", "response_data", "response")
+_SPARSE = ("sparse_prcp", "sparse_pet")
 
 
 @dataclass(frozen=True, eq=False)
 class SavedModel:
     """A model's contents as the file holds them: its checked ``setup`` and ``mesh`` (a dict as
     ``validate_mesh`` returns it, with smash's ``rowcol_to_ind_ac`` and ``local_active_cell``), its
-    data groups (name -> array), its parameter and state maps, and its hybrid network
-    (``weight_i``/``bias_i``, smash's layout; empty for a conceptual structure)."""
+    data groups (name -> array; with sparse storage, ``atmos_data`` holds ``sparse_prcp`` and
+    ``sparse_pet`` as :class:`~hydrograd.preprocess.sparse.SparseSeries` instead of ``prcp`` and
+    ``pet``), its parameter and state maps, and its hybrid network (``weight_i``/``bias_i``,
+    smash's layout; empty for a conceptual structure)."""
 
     setup: Setup
     mesh: Mapping[str, Any]
-    atmos_data: Mapping[str, np.ndarray]
+    atmos_data: Mapping[str, np.ndarray | SparseSeries]
     physio_data: Mapping[str, np.ndarray]
     response_data: Mapping[str, np.ndarray]
     response: Mapping[str, np.ndarray]
@@ -93,7 +92,6 @@ class SavedModel:
 
 def _setup_attributes(setup: Setup) -> dict[str, Any]:
     """The ``setup`` group: user keys and smash's derived counts."""
-    structure = get_structure(setup.snow_module, setup.hydrological_module, setup.routing_module)
     out: dict[str, Any] = {}
     for key in DEFAULT_SETUP:
         value = getattr(setup, key)
@@ -101,23 +99,10 @@ def _setup_attributes(setup: Setup) -> dict[str, Any]:
     out["descriptor_name"] = np.asarray(setup.descriptor_name).astype("S128")
     out["hidden_neuron"] = np.asarray(setup.hidden_neuron, dtype=np.int32)
     out["neurons"] = np.asarray(setup.neurons, dtype=np.int32)
-    n_snow, n_hydro, n_routing = (len(m.fluxes) for m in (structure.snow, structure.hydrological, structure.routing))
-    out.update(
-        structure=setup.structure,
-        ntime_step=setup.ntime_step,
-        nd=setup.nd,
-        nrrp=setup.nrrp,
-        nrrs=setup.nrrs,
-        nqz=setup.nqz,
-        n_layers=setup.n_layers,
-        snow_module_present=int(setup.snow_module_present),
-        nsep_mu=len(_SERR_MU[setup.serr_mu_mapping]),
-        nsep_sigma=len(_SERR_SIGMA[setup.serr_sigma_mapping]),
-        n_snow_fluxes=n_snow,
-        n_hydro_fluxes=n_hydro,
-        n_routing_fluxes=n_routing,
-        n_internal_fluxes=n_snow + n_hydro + n_routing,
-    )
+    for key in DERIVED_COUNTS:
+        out[key] = getattr(setup, key)
+    out["structure"] = setup.structure
+    out["snow_module_present"] = int(setup.snow_module_present)
     return out
 
 
@@ -132,8 +117,40 @@ def _network_shapes(setup: Setup) -> dict[str, tuple[int, ...]]:
 
 def _serr_group(mapping: str, table: dict[str, tuple[str, ...]], ng: int) -> dict[str, np.ndarray]:
     keys = table[mapping]
-    values = np.tile(np.array([_SERR_DEFAULTS[k] for k in keys], dtype=np.float32), (ng, 1)).reshape(ng, len(keys))
+    defaults = [SERR_PARAMETERS[k].default for k in keys]
+    values = np.tile(np.array(defaults, dtype=np.float32), (ng, 1)).reshape(ng, len(keys))
     return {"keys": np.array(keys, dtype="S128"), "values": values}
+
+
+def _sparse_arrays(series: SparseSeries) -> dict[str, np.ndarray]:
+    """smash's arrays for a forcing's sparse matrices (see the module's docstring)."""
+    nt = len(series)
+    nc = max((m.n for m in series), default=0)
+    arrays = {
+        "n": np.array([m.n for m in series], dtype=np.int32),
+        "coo_fmt": np.array([m.coo_fmt for m in series], dtype=np.int32),
+        "zvalue": np.array([m.zvalue for m in series], dtype=np.float32),
+        "indices": np.zeros((nc, nt), dtype=np.int32),
+        "values": np.zeros((nc, nt), dtype=np.float32),
+    }
+    for t, matrix in enumerate(series):
+        arrays["values"][: matrix.n, t] = matrix.values
+        if matrix.coo_fmt:
+            arrays["indices"][: matrix.n, t] = matrix.indices
+    return arrays
+
+
+def _atmos_group(atmos: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``atmos_data`` group: arrays as they are, non-empty sparse forcing as smash's arrays
+    (an empty one, as a model with dense storage has, is not written, as in smash)."""
+    out = {}
+    for key, value in atmos.items():
+        if isinstance(value, SparseSeries):
+            if len(value):
+                out[key] = _sparse_arrays(value)
+        else:
+            out[key] = value
+    return out
 
 
 def write_model_file(saved: SavedModel, path: str | os.PathLike) -> str:
@@ -156,7 +173,8 @@ def write_model_file(saved: SavedModel, path: str | os.PathLike) -> str:
             active = np.asarray(mesh["active_cell"]) == 1
             mesh["rowcol_to_ind_ac"] = np.where(active, mesh["rowcol_to_ind_ac"], -100).astype(np.int32)
         write_dict(group.create_group("mesh"), mesh, "mesh key")
-        for name in _DATA:
+        write_dict(group.create_group("atmos_data"), _atmos_group(saved.atmos_data), "atmos_data")
+        for name in _DATA[1:]:  # after atmos_data
             write_dict(group.create_group(name), dict(getattr(saved, name)), name)
         write_dict(group.create_group("u_response_data"), {"q_stdev": np.zeros((ng, nt), np.float32)}, "response")
         for name in _KEYED:
@@ -164,8 +182,9 @@ def write_model_file(saved: SavedModel, path: str | os.PathLike) -> str:
             sub = group.create_group(name)
             write_array(sub, "keys", np.asarray(maps.keys).astype("S128"), name)
             write_array(sub, "values", maps.values, name)
-        write_dict(group.create_group("serr_mu_parameters"), _serr_group(setup.serr_mu_mapping, _SERR_MU, ng), "serr")
-        sigma = _serr_group(setup.serr_sigma_mapping, _SERR_SIGMA, ng)
+        mu = _serr_group(setup.serr_mu_mapping, SERR_MU_MAPPINGS, ng)
+        write_dict(group.create_group("serr_mu_parameters"), mu, "serr")
+        sigma = _serr_group(setup.serr_sigma_mapping, SERR_SIGMA_MAPPINGS, ng)
         write_dict(group.create_group("serr_sigma_parameters"), sigma, "serr")
         network = {
             key: saved.nn_parameters[key] if key in saved.nn_parameters else np.zeros(shape, dtype=np.float32)
@@ -223,6 +242,27 @@ def _keyed(names: tuple[str, ...], grid: tuple[int, int], group: dict[str, Any],
     return KeyedMaps(names, np.stack([values[..., keys.index(k)] for k in names], axis=-1).astype(np.float32))
 
 
+def _sparse_series(group: Any, key: str, nt: int, nac: int, path: str) -> SparseSeries:
+    """A forcing's sparse matrices back from smash's arrays, each checked against ``nac``."""
+    where = f"atmos_data/{key}"
+    if not isinstance(group, dict):
+        raise ValueError(f"'{path}': '{where}' is missing; a model with sparse storage keeps its forcing there")
+    head = {k: _array(group, k, (nt,), where, path) for k in ("n", "coo_fmt", "zvalue")}
+    values = group.get("values")
+    nc = np.shape(values)[0] if np.ndim(values) == 2 else 0  # a wrong shape is reported just below
+    body = {k: _array(group, k, (nc, nt), where, path) for k in ("indices", "values")}
+    matrices = []
+    for t in range(nt):
+        n, coo = int(head["n"][t]), int(head["coo_fmt"][t])
+        if not 0 <= n <= nc:
+            raise ValueError(f"'{path}': '{where}/n' holds {n} at step {t}, outside [0, {nc}]")
+        indices = body["indices"][:n, t] if coo else None
+        matrix = SparseMatrix(n, coo, head["zvalue"][t], body["values"][:n, t], indices)
+        check_matrix(matrix, nac, f"'{path}': '{where}' at step {t}")
+        matrices.append(matrix)
+    return SparseSeries(matrices)
+
+
 def read_model_file(path: str | os.PathLike) -> SavedModel:
     """Read a model file written by ``write_model_file`` (hydrograd's or smash's ``save_model``).
 
@@ -243,8 +283,10 @@ def read_model_file(path: str | os.PathLike) -> SavedModel:
         mesh["code"] = np.array([str(c) for c in np.ravel(mesh["code"])])
     mesh = validate_mesh(mesh)
     nrow, ncol, ng, nt = mesh["nrow"], mesh["ncol"], mesh["ng"], setup.ntime_step
+    atmos = groups["atmos_data"]
+    forcing = {} if setup.sparse_storage else {"prcp": (nrow, ncol, nt), "pet": (nrow, ncol, nt)}
     shapes = {
-        "atmos_data": {"prcp": (nrow, ncol, nt), "pet": (nrow, ncol, nt), "mean_prcp": (ng, nt), "mean_pet": (ng, nt)},
+        "atmos_data": {**forcing, "mean_prcp": (ng, nt), "mean_pet": (ng, nt)},
         "physio_data": {
             "descriptor": (nrow, ncol, setup.nd),
             "imperviousness": (nrow, ncol),
@@ -256,6 +298,10 @@ def read_model_file(path: str | os.PathLike) -> SavedModel:
     for name in _DATA:
         for key, shape in shapes[name].items():
             _array(groups[name], key, shape, name, path)
+    for key in _SPARSE:
+        group = atmos.pop(key, None)
+        if setup.sparse_storage:
+            atmos[key] = _sparse_series(group, key, nt, mesh["nac"], path)
     structure = get_structure(setup.snow_module, setup.hydrological_module, setup.routing_module)
     grid = (nrow, ncol)
     network = groups.get("nn_parameters", {})

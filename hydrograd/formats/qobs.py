@@ -69,10 +69,16 @@ def read_qobs(
         if file is None:
             absent.append(str(code))
             continue
-        table = pd.read_csv(file)
+        try:
+            table = pd.read_csv(file)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise ValueError(
+                f"Cannot read the observed discharge file '{file}' (gauge '{code}'): {error}; expected a date on "
+                f"the first line, then one discharge value in m3/s per line"
+            ) from None
         file_start = _first_date(table.columns[0], file, code)
         values = table.iloc[:, 0]
-        if not pd.api.types.is_numeric_dtype(values):
+        if len(values) and not pd.api.types.is_numeric_dtype(values):
             bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()].iloc[0]
             raise ValueError(
                 f"Non-numeric value '{bad}' in the observed discharge file '{file}' (gauge '{code}'); "

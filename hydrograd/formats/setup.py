@@ -7,11 +7,11 @@ with a version newer than it knows. A file without the line (smash's) is read as
 
 from __future__ import annotations
 
-import datetime
 import os
 import re
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from hydrograd.formats._atomic import as_path, atomic_write
@@ -63,10 +63,12 @@ def read_setup(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    """``value`` as YAML writes it. Dates and times stay dates and times (YAML timestamps), so that
+    they read back as the same type, as smash's files do; a pandas Timestamp becomes a datetime."""
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
     if hasattr(value, "tolist"):
         return value.tolist()
-    if isinstance(value, datetime.date):
-        return value.isoformat()
     if isinstance(value, tuple):
         return list(value)
     return value

@@ -1,8 +1,9 @@
 """Build a smash-compatible mesh dictionary from a D8 flow-direction raster (numpy only).
 
-The result matches ``smash.factory.generate_mesh`` (hydro-smash 1.3.0) key for key, dtype for dtype
-and value for value, including its float32 round-off, so that a mesh built here and one built by
-smash can be swapped. The flow-direction convention is smash's (see ``hydrograd.mesh.graph``).
+The result matches ``smash.factory.generate_mesh`` (hydro-smash 1.3.0) key for key, type for type
+(masked arrays included), dtype for dtype and value for value, including its float32 round-off,
+so that a mesh built here and one built by smash can be swapped. The flow-direction convention
+is smash's (see ``hydrograd.mesh.graph``).
 
 Facts reproduced from smash (observed behaviour, re-implemented here):
 
@@ -11,7 +12,9 @@ Facts reproduced from smash (observed behaviour, re-implemented here):
   outlet and the one whose drained area is closest, in relative terms, to the given ``area`` wins
   (first one in column-major order on ties). The drained area is searched in a window of
   ``ceil(area / (dx * dy)) + max_depth`` cells around the gauge, so a catchment is cut at that
-  window; candidate outlets that lie on a flow loop are skipped;
+  window; candidate outlets that lie on a flow loop are skipped. With catchment outlines
+  (``shp_path``) the candidate whose catchment best matches the burnt outline wins instead (see
+  ``generate_mesh``);
 - ``flwacc`` and ``flwpar`` are computed over every cell of the output grid, active or not, with
   smash's rule that a cell pointing at a neighbour that points back (direction codes differing by
   4) passes nothing on, and a cell receiving from such a pair (or from a loop) passes nothing on;
@@ -22,16 +25,17 @@ Facts reproduced from smash (observed behaviour, re-implemented here):
 
 from __future__ import annotations
 
-import errno
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import rasterio
 
 from hydrograd.mesh.graph import COL_STEP, ROW_STEP
+from hydrograd.mesh.outlines import burn, read_outlines
+from hydrograd.mesh.raster import FlowRaster, check_file
+from hydrograd.mesh.sink import sink_pairs
 
 # Offsets of the upstream neighbour that drains into a cell through D8 code k + 1 (k = 0..7).
 _UP_ROW = -ROW_STEP
@@ -42,70 +46,8 @@ _CODES = np.arange(1, 9)
 _DEG_TO_RAD = np.float32(6.2831853) / np.float32(360.0)
 _DEG_TO_M = np.float32(6371228.0) * _DEG_TO_RAD
 
-# Integer stand-in for nodata / non-finite values once the raster is cast to D8 codes.
-_NO_CODE = -9999
 
-
-class _Grid:
-    """The flow-direction raster: its values, integer codes and georeferencing."""
-
-    def __init__(self, path: str, epsg: int | None) -> None:
-        with rasterio.open(path) as ds:
-            values = ds.read(1)
-            transform = ds.transform
-            crs = ds.crs
-            nodata = ds.nodata
-        if transform.b != 0 or transform.d != 0 or transform.a <= 0 or transform.e >= 0:
-            raise ValueError(
-                f"flow directions raster '{path}' must be north-up (no rotation, x growing to the east, "
-                f"y to the north); got transform {tuple(transform)[:6]}"
-            )
-        if not crs:
-            if epsg is None:
-                raise ValueError(
-                    f"flow directions raster '{path}' has no coordinate reference system; "
-                    "give it with the 'epsg' argument"
-                )
-            crs = rasterio.CRS.from_epsg(epsg)
-        self.path = path
-        self.values = values
-        self.nrow, self.ncol = values.shape
-        self.xres = float(transform.a)
-        self.yres = float(-transform.e)
-        self.xmin = float(transform.c)
-        self.ymax = float(transform.f)
-        self.xmax = self.xmin + self.ncol * self.xres
-        self.ymin = self.ymax - self.nrow * self.yres
-        self.epsg = crs.to_epsg()
-        self.geographic = crs.units_factor[0].lower() == "degree"
-        self.codes = _as_codes(values, nodata, path)
-
-    @property
-    def extent(self) -> str:
-        return f"x in [{self.xmin}, {self.xmax}], y in [{self.ymin}, {self.ymax}]"
-
-
-def _as_codes(values: np.ndarray, nodata: float | None, path: str) -> np.ndarray:
-    """Integer D8 codes of a raster (int32): values truncated to integers as smash's Fortran reads
-    them (nodata values included, since smash compares codes with them), ``_NO_CODE`` where not
-    finite. Raises if a value other than the nodata is >= 1 and not a code 1..8."""
-    finite = np.isfinite(values)
-    data = finite if nodata is None else finite & (values != nodata)
-    bad = data & (values >= 1) & ((values > 8) | (values != np.floor(values)))
-    if bad.any():
-        sample = np.unique(values[bad])[:5].tolist()
-        raise ValueError(
-            f"flow directions raster '{path}' holds values that are not smash D8 codes 1..8 "
-            f"(1 = north, then clockwise), e.g. {sample}; values < 1 and the raster nodata are "
-            "read as no direction"
-        )
-    codes = np.full(values.shape, _NO_CODE, dtype=np.int32)
-    in_range = np.clip(values[finite].astype(np.float64), -(2**31), 2**31 - 1)
-    codes[finite] = np.trunc(in_range).astype(np.int32)
-    return codes
-
-
-def _cell_sizes(grid: _Grid, nrow: int, ncol: int) -> tuple[np.ndarray, np.ndarray]:
+def _cell_sizes(grid: FlowRaster, nrow: int, ncol: int) -> tuple[np.ndarray, np.ndarray]:
     """Cell sizes ``dx``, ``dy`` (m), float32 arrays of shape ``(nrow, ncol)``.
 
     For a geographic raster the latitude of the first row is taken from the top of the raster, as
@@ -168,48 +110,78 @@ def _upstream(
     return levels, False
 
 
+def _search_window(
+    shape: tuple[int, int], row: int, col: int, area: np.float32, cell_area: np.float32, max_depth: int
+) -> tuple[int, int, int, int]:
+    """Bounds ``(row0, row1, col0, col1)`` (ends excluded) of the cells searched for the catchment
+    of a gauge on ``(row, col)``: as far as a one-cell-wide catchment of ``area`` (m2) could
+    reach, plus ``max_depth``, stopping one cell short of the last row and column as smash does."""
+    nrow, ncol = shape
+    reach = int(np.ceil(area / cell_area)) + max_depth
+    return max(0, row - reach), min(nrow - 1, row + reach), max(0, col - reach), min(ncol - 1, col + reach)
+
+
+Misfit = Callable[[np.ndarray, np.ndarray], np.float32]
+"""Score of a candidate catchment given the rows and columns of its cells (lower is better)."""
+
+
+def _area_misfit(cell_area: np.ndarray, area: np.float32) -> Misfit:
+    """Area-based rule: relative difference between the drained area and ``area`` (m2)."""
+
+    def misfit(rows: np.ndarray, cols: np.ndarray) -> np.float32:
+        # float32 running sum in column-major order, as smash's Fortran sums the cell areas
+        order = np.lexsort((rows, cols))
+        drained = np.cumsum(cell_area[rows[order], cols[order]], dtype=np.float32)[-1]
+        return np.abs(area - drained) / area
+
+    return misfit
+
+
+def _contour_misfit(outline: np.ndarray, row0: int, col0: int) -> Misfit:
+    """Contour-based rule: number of cells of the search window (top-left cell ``(row0, col0)``)
+    that lie in the catchment or in the burnt ``outline`` (0/1) but not in both."""
+    total = int(outline.sum())
+
+    def misfit(rows: np.ndarray, cols: np.ndarray) -> np.float32:
+        shared = int(outline[rows - row0, cols - col0].sum())
+        # a float32 count, as smash compares them
+        return np.float32(total + rows.size - 2 * shared)
+
+    return misfit
+
+
 def _delineate(
-    grid: _Grid,
-    cell_area: np.ndarray,
+    codes: np.ndarray,
     row: int,
     col: int,
-    area: np.float32,
+    bounds: tuple[int, int, int, int],
     max_depth: int,
+    misfit: Misfit,
 ) -> tuple[int, int, np.ndarray, bool] | None:
-    """Choose the outlet near ``(row, col)`` whose drained area best matches ``area`` (m2).
+    """Choose the outlet within ``max_depth`` cells of ``(row, col)`` whose catchment, cut at the
+    search window ``bounds``, has the lowest ``misfit`` (the first in column-major order on
+    ties); candidates on a flow loop are skipped.
 
-    Returns the outlet row and column, the flat indices of its catchment and whether a candidate
-    lay on a flow loop; ``None`` if no candidate qualifies.
+    Returns the outlet row and column, the flat grid indices of its catchment and whether a
+    candidate lay on a flow loop; ``None`` if no candidate qualifies.
     """
-    nrow, ncol = grid.codes.shape
-    reach = int(np.ceil(area / cell_area[row, col])) + max_depth
-    # smash's window stops one cell short of the last row and column it could reach.
-    bounds = (
-        max(0, row - reach),
-        min(nrow - 1, row + reach),
-        max(0, col - reach),
-        min(ncol - 1, col + reach),
-    )
+    ncol = codes.shape[1]
     best = None
-    best_tol = np.finfo(np.float32).max
+    best_misfit = np.finfo(np.float32).max
     loop_seen = False
     for dc in range(-max_depth, max_depth + 1):
         for dr in range(-max_depth, max_depth + 1):
             r, c = row + dr, col + dc
             if not (bounds[0] <= r < bounds[1] and bounds[2] <= c < bounds[3]):
                 continue
-            levels, loop = _upstream(grid.codes, r, c, bounds, skip_pairs=False)
+            levels, loop = _upstream(codes, r, c, bounds, skip_pairs=False)
             if loop:
                 loop_seen = True
                 continue
             cells = np.concatenate([[r * ncol + c]] + [child for _, child, _ in levels])
-            cells_r, cells_c = np.divmod(cells, ncol)
-            # float32 running sum in column-major order, as smash's Fortran sums the cell areas
-            order = np.lexsort((cells_r, cells_c))
-            drained = np.cumsum(cell_area[cells_r[order], cells_c[order]], dtype=np.float32)[-1]
-            tol = np.abs(area - drained) / area
-            if tol < best_tol:
-                best_tol = tol
+            score = misfit(*np.divmod(cells, ncol))
+            if score < best_misfit:
+                best_misfit = score
                 best = (r, c, cells)
     if best is None:
         return None
@@ -329,25 +301,11 @@ def _flow_distance(
     return flwdst.reshape(nrow, ncol)
 
 
-def _sink_pairs(codes: np.ndarray) -> np.ndarray:
-    """Cells of two-cell pits found by smash's sink check (bool): a cell pointing east, south-east
-    or south at a neighbour pointing back. The first cell of a pair is never in the last row or
-    column, and north-east/south-west pairs are not looked for, as in smash."""
-    sink = np.zeros(codes.shape, dtype=bool)
-    first = codes[:-1, :-1]
-    for (dr, dc), there, back in (((0, 1), 3, 7), ((1, 1), 4, 8), ((1, 0), 5, 1)):
-        second = codes[dr : dr + first.shape[0], dc : dc + first.shape[1]]
-        pair = (first == there) & (second == back)
-        sink[:-1, :-1] |= pair
-        sink[dr : dr + first.shape[0], dc : dc + first.shape[1]] |= pair
-    return sink
-
-
 def _round_half_up(x: np.ndarray) -> np.ndarray:
     return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
 
 
-def _check_bbox(grid: _Grid, bbox: Any) -> np.ndarray:
+def _check_bbox(grid: FlowRaster, bbox: Any) -> np.ndarray:
     """The bounding box ``(xmin, xmax, ymin, ymax)`` clipped to the raster (with a warning) and
     snapped to its cell edges; keeps the dtype of the given values, as smash does."""
     if not isinstance(bbox, list | tuple | np.ndarray):
@@ -387,7 +345,7 @@ def _check_bbox(grid: _Grid, bbox: Any) -> np.ndarray:
     return box
 
 
-def _bbox_window(grid: _Grid, box: np.ndarray) -> tuple[slice, slice]:
+def _bbox_window(grid: FlowRaster, box: np.ndarray) -> tuple[slice, slice]:
     col_off = int((box[0] - grid.xmin) / grid.xres)
     row_off = int((grid.ymax - box[3]) / grid.yres)
     ncol = int((box[1] - box[0]) / grid.xres)
@@ -408,7 +366,7 @@ def _as_float32_vector(value: Any, name: str) -> np.ndarray:
 
 
 def _check_gauges(
-    grid: _Grid, x: Any, y: Any, area: Any, code: Any
+    grid: FlowRaster, x: Any, y: Any, area: Any, code: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gauge coordinates, areas (float32) and codes (str), with the cell each gauge falls in."""
     if x is None or y is None or area is None:
@@ -454,15 +412,6 @@ def _check_gauges(
     return x, y, area, code, rows.astype(np.int64), cols.astype(np.int64)
 
 
-def _check_path(flwdir_path: Any) -> str:
-    if not isinstance(flwdir_path, str | os.PathLike):
-        raise TypeError(f"flwdir_path must be a str or path-like, got {type(flwdir_path).__name__}")
-    path = os.fspath(flwdir_path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    return path
-
-
 def _check_max_depth(max_depth: Any) -> int:
     if isinstance(max_depth, bool) or not isinstance(max_depth, int | float | np.number):
         raise TypeError(f"max_depth must be a number, got {type(max_depth).__name__}")
@@ -483,6 +432,19 @@ def _check_epsg(epsg: Any) -> int | None:
         raise ValueError(f"epsg must be an integer code, got {epsg!r}") from exc
 
 
+def _check_area_error_th(area_error_th: Any) -> float | None:
+    if area_error_th is None:
+        return None
+    if not isinstance(area_error_th, float):
+        raise TypeError(
+            "area_error_th argument must be of Numeric type (float), got "
+            f"{type(area_error_th).__name__} {area_error_th!r} (write 1.0, not 1)"
+        )
+    if not area_error_th >= 0:
+        raise ValueError(f"area_error_th must be a relative error >= 0 (0.2 for 20%), got {area_error_th}")
+    return float(area_error_th)
+
+
 def generate_mesh(
     flwdir_path: str | os.PathLike,
     bbox: Sequence[float] | np.ndarray | None = None,
@@ -490,8 +452,10 @@ def generate_mesh(
     y: float | Sequence[float] | np.ndarray | None = None,
     area: float | Sequence[float] | np.ndarray | None = None,
     code: str | Sequence[str] | np.ndarray | None = None,
+    shp_path: str | os.PathLike | None = None,
     max_depth: int = 1,
     epsg: int | str | None = None,
+    area_error_th: float | None = None,
 ) -> dict[str, Any]:
     """Mesh dictionary of smash's layout from a D8 flow-direction raster.
 
@@ -502,24 +466,47 @@ def generate_mesh(
       are delineated (see the module docstring) and the grid is trimmed to them. With ``bbox`` as
       well, the grid is the box and gauges whose catchment leaves it are dropped with a warning.
 
-    Grids have shape ``(nrow, ncol)``: ``dx``, ``dy`` (m, float32), ``flwdir`` (raster values and
-    dtype), ``flwacc`` (m2, float32), ``flwdst`` (m, float32, ``-99`` off the catchments),
-    ``flwpar`` and ``active_cell`` (int32). ``gauge_pos`` is ``(ng, 2)`` int32 rows and columns;
-    ``area`` and ``area_dln`` (delineated) are ``(ng,)`` float32 m2. ``max_depth`` is how many
-    cells around each gauge are tried as its outlet; ``epsg`` is used only when the raster has
-    no coordinate reference system.
+    ``shp_path``: a vector file (ESRI Shapefile, GeoPackage, ... in the raster's coordinate
+    reference system) with a ``code`` field. A gauge whose code has polygons there is delineated
+    by the contour-based rule instead of the area-based one: its polygons are burnt onto the
+    search window (cells whose centre lies inside), and among the candidate outlets within
+    ``max_depth`` cells the one whose catchment differs from the burnt outline by the fewest
+    cells (cells in one but not the other) wins, the first in column-major order on ties. Codes
+    without polygons keep the area-based rule (with a warning).
+
+    ``area_error_th``: a float; a catchment whose relative area error ``|area_dln - area| / area``
+    exceeds it is removed from the mesh (gauge and cells) with a warning. None keeps them all.
+
+    Returned grids have shape ``(nrow, ncol)``: ``dx``, ``dy`` (m, float32 ndarrays) and
+    ``active_cell`` (int32 ndarray, 1 on the active cells); ``flwdir`` (raster values and dtype),
+    ``flwacc`` (m2, float32), ``flwdst`` (m, float32, ``-99`` off the catchments; float64 zeros
+    if no gauge is left) and ``flwpar`` (int32) are ``numpy.ma.MaskedArray`` masked off the
+    active cells, as smash returns them; the values under the mask are kept (flow directions,
+    drained areas and partitions computed over the whole grid), and a Model reads those
+    underlying values. ``gauge_pos`` is ``(ng, 2)`` int32 rows and columns; ``area`` and
+    ``area_dln`` (delineated) are ``(ng,)`` float32 m2. Scalars have smash's types: ``xres``,
+    ``yres`` float, ``nrow``, ``ncol``, ``ng`` int, ``epsg`` int (None for a system without EPSG
+    code), ``npar`` numpy.int32, ``nac`` numpy.int64, ``xmin``/``ymax`` numpy.float64 (float with
+    ``bbox`` and gauges, the bbox's numpy scalars with ``bbox`` alone). ``max_depth`` is how many
+    cells around each gauge are tried as its outlet; ``epsg`` is used only when the raster has no
+    coordinate reference system.
     """
-    path = _check_path(flwdir_path)
+    path = check_file(flwdir_path, "flwdir_path")
     depth = _check_max_depth(max_depth)
     epsg_code = _check_epsg(epsg)
+    error_th = _check_area_error_th(area_error_th)
+    outline_path = None if shp_path is None else check_file(shp_path, "shp_path")
     if bbox is None and x is None:
-        raise ValueError("give bbox and/or the gauges (x, y, area)")
-    grid = _Grid(path, epsg_code)
+        raise ValueError("bbox argument and / or (x, y, area) arguments must be defined")
+    grid = FlowRaster(path, epsg_code)
     box = None if bbox is None else _check_bbox(grid, bbox)
     if x is None and y is None and area is None:
+        if outline_path is not None:
+            raise ValueError("shp_path needs the gauges (x, y, area, code): its outlines are matched to their codes")
         return _mesh_from_bbox(grid, box)
     gauges = _check_gauges(grid, x, y, area, code)
-    return _mesh_from_gauges(grid, box, *gauges, depth)
+    outlines = {} if outline_path is None else read_outlines(outline_path, gauges[3].tolist(), grid.crs)
+    return _mesh_from_gauges(grid, box, *gauges, depth, outlines, error_th)
 
 
 def _partition_keys(codes: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> dict[str, Any]:
@@ -535,23 +522,28 @@ def _partition_keys(codes: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> dict[s
     }
 
 
-def _header(grid: _Grid, xmin: Any, ymax: Any, nrow: int, ncol: int) -> dict[str, Any]:
+def _header(grid: FlowRaster, xmin: Any, ymax: Any, nrow: int, ncol: int) -> dict[str, Any]:
     return {
-        "xres": np.float64(grid.xres),
-        "yres": np.float64(grid.yres),
+        "xres": grid.xres,
+        "yres": grid.yres,
         "xmin": xmin,
         "ymax": ymax,
-        "epsg": None if grid.epsg is None else np.int64(grid.epsg),
-        "nrow": np.int64(nrow),
-        "ncol": np.int64(ncol),
+        "epsg": grid.epsg,
+        "nrow": nrow,
+        "ncol": ncol,
     }
 
 
-def _mesh_from_bbox(grid: _Grid, box: np.ndarray) -> dict[str, Any]:
+def _masked(data: np.ndarray, mask: np.ndarray) -> np.ma.MaskedArray:
+    """``data`` masked where ``mask`` (bool) is True, numpy's default fill value."""
+    return np.ma.masked_array(data, mask=mask)
+
+
+def _mesh_from_bbox(grid: FlowRaster, box: np.ndarray) -> dict[str, Any]:
     window = _bbox_window(grid, box)
     values = grid.values[window].copy()
     codes = grid.codes[window].copy()
-    sink = _sink_pairs(codes)
+    sink = sink_pairs(codes)
     if sink.any():
         values[sink] = 0
         codes[sink] = 0
@@ -562,17 +554,17 @@ def _mesh_from_bbox(grid: _Grid, box: np.ndarray) -> dict[str, Any]:
         )
     nrow, ncol = codes.shape
     dx, dy = _cell_sizes(grid, nrow, ncol)
-    active = ((codes >= 1) & (codes <= 8)).astype(np.int32)
+    flwdir = _masked(values, (codes < 1) | (codes > 8))
     partition = _partition_keys(codes, dx, dy)
     mesh = _header(grid, box[0], box[3], nrow, ncol)
-    mesh.update(dx=dx, dy=dy, flwdir=values, flwacc=partition.pop("flwacc"))
-    mesh.update(partition)
-    mesh.update(nac=np.int64(active.sum()), active_cell=active, ng=np.int64(0))
+    mesh.update(dx=dx, dy=dy, flwdir=flwdir, flwacc=_masked(partition.pop("flwacc"), flwdir.mask))
+    mesh.update(partition, flwpar=_masked(partition["flwpar"], flwdir.mask))
+    mesh.update(nac=np.int64(np.count_nonzero(~flwdir.mask)), active_cell=1 - flwdir.mask.astype(np.int32), ng=0)
     return mesh
 
 
 def _mesh_from_gauges(
-    grid: _Grid,
+    grid: FlowRaster,
     box: np.ndarray | None,
     x: np.ndarray,
     y: np.ndarray,
@@ -581,13 +573,30 @@ def _mesh_from_gauges(
     rows: np.ndarray,
     cols: np.ndarray,
     max_depth: int,
+    outlines: dict[str, list[Any]],
+    area_error_th: float | None,
 ) -> dict[str, Any]:
     dx_all, dy_all = _cell_sizes(grid, grid.nrow, grid.ncol)
     cell_area = dx_all * dy_all
     catchments = np.zeros(grid.nrow * grid.ncol, dtype=bool)
     outlet_r, outlet_c, area_dln, kept, looped = [], [], [], [], []
     for i in range(x.size):
-        found = _delineate(grid, cell_area, int(rows[i]), int(cols[i]), area[i], max_depth)
+        row, col = int(rows[i]), int(cols[i])
+        bounds = _search_window(grid.codes.shape, row, col, area[i], cell_area[row, col], max_depth)
+        if str(code[i]) in outlines:
+            row0, row1, col0, col1 = bounds
+            outline = burn(
+                outlines[str(code[i])],
+                (row1 - row0, col1 - col0),
+                grid.xmin + col0 * grid.xres,
+                grid.ymax - row0 * grid.yres,
+                grid.xres,
+                grid.yres,
+            )
+            misfit = _contour_misfit(outline, row0, col0)
+        else:
+            misfit = _area_misfit(cell_area, area[i])
+        found = _delineate(grid.codes, row, col, bounds, max_depth, misfit)
         if found is None:
             raise ValueError(
                 f"no outlet found for gauge '{code[i]}' at (x={float(x[i])}, y={float(y[i])}): every cell "
@@ -602,10 +611,10 @@ def _mesh_from_gauges(
             top = grid.ymax - cells_r.min() * grid.yres
             left = grid.xmin + cells_c.min() * grid.xres
             extent = (
-                left,
-                left + (cells_c.max() + 1 - cells_c.min()) * grid.xres,
-                top - (cells_r.max() + 1 - cells_r.min()) * grid.yres,
-                top,
+                float(left),
+                float(left + (cells_c.max() + 1 - cells_c.min()) * grid.xres),
+                float(top - (cells_r.max() + 1 - cells_r.min()) * grid.yres),
+                float(top),
             )
             if extent[0] < box[0] or extent[1] > box[1] or extent[2] < box[2] or extent[3] > box[3]:
                 warnings.warn(
@@ -614,6 +623,16 @@ def _mesh_from_gauges(
                     stacklevel=3,
                 )
                 continue
+        # float32 arithmetic, as smash compares the error with the threshold
+        error = np.abs((dln - area[i]) / area[i])
+        if area_error_th is not None and error > area_error_th:
+            warnings.warn(
+                f"The error of the modeled area for catchment {code[i]} exceed the threshold {area_error_th} "
+                f"(relative error {float(error):.4g}: delineated {float(dln):.6g} m2 for {float(area[i]):.6g} m2). "
+                "This catchment is removed from the mesh",
+                stacklevel=3,
+            )
+            continue
         catchments[cells] = True
         outlet_r.append(r)
         outlet_c.append(c)
@@ -625,12 +644,14 @@ def _mesh_from_gauges(
             stacklevel=3,
         )
     catchments = catchments.reshape(grid.nrow, grid.ncol)
-    if box is None:
+    if box is not None:
+        window = _bbox_window(grid, box)
+    elif kept:
         used_r = np.flatnonzero(catchments.any(axis=1))
         used_c = np.flatnonzero(catchments.any(axis=0))
         window = (slice(used_r[0], used_r[-1] + 1), slice(used_c[0], used_c[-1] + 1))
-    else:
-        window = _bbox_window(grid, box)
+    else:  # every catchment was removed: smash keeps the whole raster, every cell masked
+        window = (slice(0, grid.nrow), slice(0, grid.ncol))
     row0, col0 = window[0].start, window[1].start
     codes = grid.codes[window]
     dx, dy = dx_all[window], dy_all[window]
@@ -639,20 +660,21 @@ def _mesh_from_gauges(
     area_dln = np.array(area_dln, dtype=np.float32)
     if kept:
         flwdst = _flow_distance(codes, dx, dy, gauge_pos[:, 0], gauge_pos[:, 1], area_dln)
-    else:  # every gauge was dropped: smash then gives float64 zeros
+    else:  # no gauge left: smash then gives float64 zeros
         flwdst = np.zeros(codes.shape)
-    active = catchments[window].astype(np.int32)
+    flwdir = _masked(grid.values[window].copy(), ~catchments[window])
     partition = _partition_keys(codes, dx, dy)
-    mesh = _header(
-        grid, np.float64(grid.xmin + col0 * grid.xres), np.float64(grid.ymax - row0 * grid.yres), *codes.shape
-    )
-    mesh.update(dx=dx.copy(), dy=dy.copy(), flwdir=grid.values[window].copy(), flwdst=flwdst)
-    mesh["flwacc"] = partition.pop("flwacc")
-    mesh.update(partition)
+    xmin, ymax = grid.xmin + col0 * grid.xres, grid.ymax - row0 * grid.yres
+    if box is None:  # smash's origin is then shifted by numpy integers
+        xmin, ymax = np.float64(xmin), np.float64(ymax)
+    mesh = _header(grid, xmin, ymax, *codes.shape)
+    mesh.update(dx=dx.copy(), dy=dy.copy(), flwdir=flwdir, flwdst=_masked(flwdst, flwdir.mask))
+    mesh["flwacc"] = _masked(partition.pop("flwacc"), flwdir.mask)
+    mesh.update(partition, flwpar=_masked(partition["flwpar"], flwdir.mask))
     mesh.update(
-        nac=np.int64(active.sum()),
-        active_cell=active,
-        ng=np.int64(len(kept)),
+        nac=np.int64(np.count_nonzero(~flwdir.mask)),
+        active_cell=1 - flwdir.mask.astype(np.int32),
+        ng=len(kept),
         gauge_pos=gauge_pos,
         code=code[kept],
         area=area[kept],

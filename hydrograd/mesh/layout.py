@@ -75,7 +75,7 @@ class IndexedMesh:
     """A checked mesh, indexed: its ``layout``, routing ``graph``, the cell of each gauge in the
     graph's order (``gauge_cells``, ``(ng,)``), which gauges sit at an outlet (``outlet_gauges``),
     each gauge's catchment (``catchments``, ``(ng, nrow, ncol)`` bool) and smash's
-    ``rowcol_to_ind_ac`` (column-major index of each active cell, -1 elsewhere)."""
+    ``rowcol_to_ind_ac`` (column-major index of each active cell, -100 elsewhere, as smash shows it)."""
 
     layout: CellLayout
     graph: FlowGraph
@@ -91,7 +91,7 @@ def index_mesh(mesh: Mapping[str, Any]) -> IndexedMesh:
     shape = (mesh["nrow"], mesh["ncol"])
     rows, cols = active_cell_index(mesh["active_cell"])
     nac = rows.size
-    column_major = np.full(shape, -1, dtype=np.int32)
+    column_major = np.full(shape, -100, dtype=np.int32)
     column_major[rows, cols] = np.arange(nac)
     graph, order = build_flow_graph(mesh["flwdir"], mesh["active_cell"], mesh["dx"], mesh["dy"], mesh["flwacc"])
     layout = CellLayout(shape, rows[order], cols[order], order)

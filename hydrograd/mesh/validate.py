@@ -32,12 +32,23 @@ _OPTIONAL = ("epsg", "npar", "ncpar", "cscpar", "cpar_to_rowcol", "area_dln", *_
 _REQUIRED = (*_INT_SCALARS, *_FLOAT_SCALARS, *_GRIDS, *_GAUGE_KEYS)
 DRAINED_AREA_TOLERANCE = 1e-3
 VALID_KEYS = (*_REQUIRED, *_OPTIONAL)
+GEOMETRY_KEYS = ("xmin", "ymax", "xres", "yres", "nrow", "ncol")
+"""What a mesh without flow grids holds: enough to read rasters on its grid, not to simulate."""
+# Fill of the flow grids of such a mesh: smash's unset values, except ``active_cell``, where 0
+# (smash: -99) keeps "no active cell" and ``nac`` = 0 consistent.
+_UNSET_GRIDS = {"dx": -99.0, "dy": -99.0, "flwdir": -99, "flwacc": -99.0, "active_cell": 0}
 
 
 def _int_scalar(mesh: Mapping[str, Any], key: str) -> int:
+    """``mesh[key]`` as an int; a float holding a whole number (``100.0``, as a grid size computed
+    from a bounding box) is accepted, a fractional one refused (smash would truncate it)."""
     value = mesh[key]
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
+    if isinstance(value, float | np.floating) and not isinstance(value, bool | np.bool_):
+        if not (np.isfinite(value) and value == np.trunc(value)):
+            raise ValueError(f"mesh key '{key}' must be a whole number, got {value!r}")
+        value = int(value)
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
         raise TypeError(f"mesh key '{key}' must be an integer, got {type(value).__name__} {value!r}")
     if value < 0:
@@ -57,9 +68,11 @@ def _float_scalar(mesh: Mapping[str, Any], key: str) -> float:
 
 
 def _array(mesh: Mapping[str, Any], key: str, shape: tuple[int, ...], shape_text: str, dtype: type) -> np.ndarray:
-    """``mesh[key]`` as an array of ``dtype`` after checking its shape and that it is numeric."""
+    """``mesh[key]`` as an array of ``dtype`` after checking its shape and that it is numeric; of a
+    masked array (as ``generate_mesh`` returns them) the values under the mask are kept, as
+    smash's Model reads them."""
     try:
-        value = np.asarray(mesh[key])
+        value = np.ma.getdata(mesh[key], subok=False)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"mesh key '{key}' must be an array, got {type(mesh[key]).__name__}") from exc
     if value.shape != shape:
@@ -74,14 +87,22 @@ def _array(mesh: Mapping[str, Any], key: str, shape: tuple[int, ...], shape_text
     return value.astype(dtype)
 
 
-def _check_keys(mesh: Mapping[str, Any], required: tuple[str, ...]) -> None:
+def _check_keys(mesh: Mapping[str, Any], required: tuple[str, ...], hint: str = "") -> None:
     unknown = [k for k in mesh if k not in VALID_KEYS]
     for key in required:
         if key not in mesh:
-            hint = "".join(f" Unknown key '{u}' given.{closest(u, VALID_KEYS)}" for u in unknown)
+            hint += "".join(f" Unknown key '{u}' given.{closest(u, VALID_KEYS)}" for u in unknown)
             raise ValueError(f"mesh is missing the required key '{key}'.{hint}")
     for key in unknown:
         raise ValueError(f"mesh has an unknown key '{key}'.{closest(key, VALID_KEYS)} Valid keys: {sorted(VALID_KEYS)}")
+
+
+def _geometry_only(mesh: Mapping[str, Any]) -> bool:
+    """Whether ``mesh`` describes a grid and nothing to simulate on: none of the flow grids
+    (``dx``, ``dy``, ``flwdir``, ``flwacc``, ``active_cell``), ``ng`` 0 and ``nac`` absent or 0."""
+    if any(k in mesh for k in _GRIDS) or "ng" not in mesh:
+        return False
+    return not any(_int_scalar(mesh, k) for k in ("ng", "nac") if k in mesh)
 
 
 def validate_mesh(mesh: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,7 +112,16 @@ def validate_mesh(mesh: Mapping[str, Any]) -> dict[str, Any]:
     ``yres``, ``dx``, ``dy``, ``flwdir``, ``flwacc``, ``active_cell``, and ``gauge_pos``, ``code``,
     ``area`` unless ``ng`` is 0), the shapes and dtypes of every array against ``nrow``, ``ncol``,
     ``ng`` and ``npar``, that ``nac`` counts the active cells, that active cells hold D8 codes 1..8
-    and positive ``dx``/``dy``, and that gauges sit on active cells with positive areas.
+    and positive ``dx``/``dy``, and that gauges sit on active cells with positive areas. Integer
+    keys may be given as floats holding whole numbers.
+
+    A mesh holding only the grid geometry (:data:`GEOMETRY_KEYS` and ``ng`` = 0, as smash's tests
+    build to read forcing; ``nrow`` or ``ncol`` may then be 0) is accepted as a mesh without active
+    cells: ``nac`` 0, ``active_cell`` 0, and ``dx``, ``dy``, ``flwacc`` (-99.0) and ``flwdir`` (-99)
+    at smash's unset values. Rasters can be read on it; nothing can be simulated.
+
+    Masked arrays count for their underlying data, mask ignored (smash's Model does the same):
+    ``flwdir`` keeps its directions and ``flwdst`` its ``-99`` off the active cells.
 
     Returned: scalars as Python ``int``/``float``; grids (``(nrow, ncol)``) as float32 (``dx``,
     ``dy`` in m, ``flwacc`` in m2, ``flwdst`` in m) or int32 (``flwdir``, ``active_cell``,
@@ -101,8 +131,18 @@ def validate_mesh(mesh: Mapping[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(mesh, Mapping):
         raise TypeError(f"mesh must be a dict, got {type(mesh).__name__}")
-    _check_keys(mesh, tuple(k for k in _REQUIRED if k not in _GAUGE_KEYS))
-    out: dict[str, Any] = {k: _int_scalar(mesh, k) for k in _INT_SCALARS}
+    geometry_only = _geometry_only(mesh)
+    if geometry_only:
+        _check_keys(mesh, (*GEOMETRY_KEYS, "ng"))
+    else:
+        hint = ""
+        if not any(k in mesh for k in _GRIDS):
+            hint = (
+                " (a mesh without flow grids must have ng = 0 and no 'nac': it then only serves to read "
+                f"rasters on the grid {list(GEOMETRY_KEYS)})"
+            )
+        _check_keys(mesh, tuple(k for k in _REQUIRED if k not in _GAUGE_KEYS), hint)
+    out: dict[str, Any] = {k: _int_scalar(mesh, k) if k in mesh else 0 for k in _INT_SCALARS}
     if out["ng"] > 0:
         _check_keys(mesh, _GAUGE_KEYS)
     out.update({k: _float_scalar(mesh, k) for k in _FLOAT_SCALARS})
@@ -112,12 +152,14 @@ def validate_mesh(mesh: Mapping[str, Any]) -> dict[str, Any]:
     if "epsg" in mesh and mesh["epsg"] is not None:
         out["epsg"] = _int_scalar(mesh, "epsg")
     nrow, ncol, ng = out["nrow"], out["ncol"], out["ng"]
-    if nrow == 0 or ncol == 0:
+    if (nrow == 0 or ncol == 0) and not geometry_only:
         raise ValueError(f"mesh keys 'nrow' and 'ncol' must be > 0, got ({nrow}, {ncol})")
     grid = (nrow, ncol)
     for key, dtype in {**_GRIDS, **_OPTIONAL_GRIDS}.items():
         if key in mesh:
             out[key] = _array(mesh, key, grid, "(nrow, ncol)", dtype)
+        elif geometry_only and key in _UNSET_GRIDS:
+            out[key] = np.full(grid, _UNSET_GRIDS[key], dtype=dtype)
     _check_cells(out)
     _check_gauges(mesh, out, ng)
     _check_partition(mesh, out, nrow * ncol)

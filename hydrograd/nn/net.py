@@ -39,6 +39,7 @@ from hydrograd._arrays import to_device
 from hydrograd._validate import choice
 from hydrograd.core import net as core
 from hydrograd.nn.initializers import INITIALIZERS, check_random_state, initial_values, random_generator
+from hydrograd.optimizers import OPTIMIZERS
 
 __all__ = ["Net", "default_net"]
 
@@ -496,6 +497,25 @@ class Net:
             if layer.bias is None:
                 layer._draw("bias", rng)
 
+    def _compile(
+        self, optimizer: str = "adam", learning_param: dict[str, Any] | None = None, random_state: int | None = None
+    ) -> None:
+        """smash's step before training, for programs that call it: checks the adaptive
+        ``optimizer``'s name and ``learning_param`` (``{"learning_rate": ...}``), then draws every
+        weight and bias not set yet, as :meth:`initialize` (the same numbers as smash)."""
+        name = choice(optimizer, [n for n, row in OPTIMIZERS.items() if row.is_adaptive], "optimizer")
+        params = {} if learning_param is None else learning_param
+        if not isinstance(params, dict):
+            raise TypeError(f"learning_param must be a dict, got {type(params).__name__}")
+        for key, value in params.items():
+            if key != "learning_rate":
+                raise ValueError(
+                    f"Unknown learning_param key '{key}' for optimizer '{name}'. Choices: ['learning_rate']"
+                )
+            if not _is_real(value) or not (math.isfinite(value) and value > 0):
+                raise ValueError(f"learning_param 'learning_rate' must be a positive, finite number, got {value!r}")
+        self.initialize(random_state)
+
     def set_trainable(self, trainable: list[bool]) -> None:
         """Set each layer's trainable flag (one bool per layer, as listed in the summary); the
         weights of a frozen layer are left out of ``params()`` and so of training."""
@@ -579,7 +599,8 @@ class Net:
             layer.weight, layer.bias = weight, bias
 
     def forward_pass(self, x: np.ndarray) -> np.ndarray:
-        """The network's output for ``x`` (float64, dropout inactive).
+        """The network's output for ``x`` (float64, dropout inactive: the same output for the same
+        input; smash 1.3.0 also drops outputs at random here, which makes its inference random).
 
         ``x`` has the first layer's ``input_shape``; a network starting with a dense layer also
         takes leading batch axes. As in smash, a 1-D input to a dense network gives a ``(1, n)``

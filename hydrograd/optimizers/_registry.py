@@ -15,6 +15,7 @@ from hydrograd.optimizers import _adaptive, _sbs, _scipy
 from hydrograd.optimizers._base import Minimize
 
 DEFAULT_LEARNING_RATE = 0.003
+"""Adam's and RMSprop's default step, as smash's (SGD and Adagrad default to 0.02)."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
         ),
         _row("powell", _scipy.powell, "cost", {"maxiter": 50}, "Powell's conjugate directions (scipy)"),
         _row("adam", _adaptive.adam, "value_and_grad", _ADAPTIVE_TERMINATION, "Adam", DEFAULT_LEARNING_RATE),
-        _row("sgd", _adaptive.sgd, "value_and_grad", _ADAPTIVE_TERMINATION, "SGD", DEFAULT_LEARNING_RATE),
-        _row("adagrad", _adaptive.adagrad, "value_and_grad", _ADAPTIVE_TERMINATION, "Adagrad", DEFAULT_LEARNING_RATE),
+        _row("sgd", _adaptive.sgd, "value_and_grad", _ADAPTIVE_TERMINATION, "SGD", 0.02),
+        _row("adagrad", _adaptive.adagrad, "value_and_grad", _ADAPTIVE_TERMINATION, "Adagrad", 0.02),
         _row("rmsprop", _adaptive.rmsprop, "value_and_grad", _ADAPTIVE_TERMINATION, "RMSprop", DEFAULT_LEARNING_RATE),
     )
 }

@@ -50,19 +50,36 @@ def capacity_candidates() -> np.ndarray:
 
 
 def _daily_estimate(prcp: np.ndarray, pet: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """``sum_d min(P_d, E_d)`` per cell, with daily totals of the non-negative values."""
+    """``sum_d min(P_d, E_d)`` per cell of ``(ncell, T)`` series, with daily totals of the
+    non-negative values."""
     nday = int(day[-1]) + 1
-    shape = prcp.shape[:2]
-    daily_p = np.zeros((nday, *shape), dtype=np.float32)
-    daily_e = np.zeros((nday, *shape), dtype=np.float32)
+    ncell = prcp.shape[0]
+    daily_p = np.zeros((nday, ncell), dtype=np.float32)
+    daily_e = np.zeros((nday, ncell), dtype=np.float32)
     for t, d in enumerate(day):
-        p, e = prcp[:, :, t], pet[:, :, t]
+        p, e = prcp[:, t], pet[:, t]
         daily_p[d] += np.where(p >= 0, p, np.float32(0))
         daily_e[d] += np.where(e >= 0, e, np.float32(0))
-    total = np.zeros(shape, dtype=np.float32)
+    total = np.zeros(ncell, dtype=np.float32)
     for d in range(nday):
         total += np.minimum(daily_p[d], daily_e[d])
     return total
+
+
+def _fit(prcp: np.ndarray, pet: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The capacity (float32 ``(ncell,)``, mm) fitted to each cell's ``(ncell, T)`` series."""
+    candidates = capacity_candidates()
+    totals = _interception_totals(prcp, pet, candidates)
+    gap = np.abs(totals - _daily_estimate(prcp, pet, day)[:, None])
+    return candidates[np.argmin(gap, axis=1)]
+
+
+def _step_days(start_time: pd.Timestamp, end_time: pd.Timestamp, dt: float) -> np.ndarray:
+    """Day of each time step (0 for the first step's day), steps ending at ``start + k dt``."""
+    steps = pd.date_range(start=start_time, end=end_time, freq=f"{int(dt)}s")[1:]
+    if steps.empty:
+        raise ValueError(f"end_time ({end_time}) must be at least one step (dt={dt} s) after start_time ({start_time})")
+    return np.asarray((steps.normalize() - steps[0].normalize()).days)
 
 
 def _interception_totals(prcp: np.ndarray, pet: np.ndarray, ci: np.ndarray) -> np.ndarray:
@@ -115,24 +132,46 @@ def adjust_interception_capacity(
     prcp = np.asarray(prcp, dtype=np.float32)
     pet = np.asarray(pet, dtype=np.float32)
     active = np.asarray(active_cell) == 1
-    steps = pd.date_range(start=start_time, end=end_time, freq=f"{int(dt)}s")[1:]
-    if steps.empty:
-        raise ValueError(f"end_time ({end_time}) must be at least one step (dt={dt} s) after start_time ({start_time})")
-    if prcp.shape != pet.shape or prcp.shape != (*active.shape, len(steps)):
+    day = _step_days(start_time, end_time, dt)
+    if prcp.shape != pet.shape or prcp.shape != (*active.shape, day.size):
         raise ValueError(
             f"prcp {prcp.shape}, pet {pet.shape} and active_cell {active.shape} do not match; expected "
-            f"(nrow, ncol, ntime_step) = (*active_cell.shape, {len(steps)}) for the period "
+            f"(nrow, ncol, ntime_step) = (*active_cell.shape, {day.size}) for the period "
             f"[{start_time}, {end_time}] at dt={dt} s"
         )
-    day = np.asarray((steps.normalize() - steps[0].normalize()).days)
-    estimate = _daily_estimate(prcp, pet, day)
-
-    candidates = capacity_candidates()
     out = np.array(np.broadcast_to(np.asarray(default_ci, dtype=np.float32), active.shape))
     rows, cols = np.nonzero(active)
     for s in range(0, rows.size, _CELL_CHUNK):
         r, c = rows[s : s + _CELL_CHUNK], cols[s : s + _CELL_CHUNK]
-        totals = _interception_totals(prcp[r, c, :], pet[r, c, :], candidates)
-        gap = np.abs(totals - estimate[r, c, None])
-        out[r, c] = candidates[np.argmin(gap, axis=1)]
+        out[r, c] = _fit(prcp[r, c, :], pet[r, c, :], day)
+    return out
+
+
+def adjust_active_interception_capacity(
+    prcp: np.ndarray,
+    pet: np.ndarray,
+    active_cell: np.ndarray,
+    start_time: pd.Timestamp,
+    end_time: pd.Timestamp,
+    dt: float,
+    *,
+    default_ci: float | np.ndarray = 1e-6,
+) -> np.ndarray:
+    """:func:`adjust_interception_capacity` from forcing given on the active cells only (as decoded
+    from sparse storage): ``prcp`` and ``pet`` are ``(ntime_step, nac)`` mm per step, the active
+    cells of ``active_cell`` in column-major order. Returns the same float32 ``(nrow, ncol)`` map."""
+    prcp = np.asarray(prcp, dtype=np.float32)
+    pet = np.asarray(pet, dtype=np.float32)
+    active = np.asarray(active_cell) == 1
+    day = _step_days(start_time, end_time, dt)
+    cols, rows = np.nonzero(active.T)  # column-major order
+    if prcp.shape != pet.shape or prcp.shape != (day.size, rows.size):
+        raise ValueError(
+            f"prcp {prcp.shape} and pet {pet.shape} must both be (ntime_step, nac) = ({day.size}, {rows.size}) "
+            f"for the active cells of active_cell and the period [{start_time}, {end_time}] at dt={dt} s"
+        )
+    out = np.array(np.broadcast_to(np.asarray(default_ci, dtype=np.float32), active.shape))
+    for s in range(0, rows.size, _CELL_CHUNK):
+        cells = slice(s, s + _CELL_CHUNK)
+        out[rows[cells], cols[cells]] = _fit(prcp[:, cells].T, pet[:, cells].T, day)
     return out

@@ -1,6 +1,6 @@
 """A model's starting maps, and the core's inputs from grid maps: the one conversion from
-``(nrow, ncol)`` maps and ``(nrow, ncol, T)`` forcing to the 1-D active-cell arrays
-``hydrograd.core.simulate`` runs on."""
+``(nrow, ncol)`` maps and ``(nrow, ncol, T)`` forcing (or forcing in smash's sparse storage) to
+the 1-D active-cell arrays ``hydrograd.core.simulate`` runs on."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from hydrograd.core.parameters import RR_STATES, default_parameter_value
 from hydrograd.core.registry import Structure
 from hydrograd.core.simulate import CoreInputs, Forcing, is_complete
 from hydrograd.core.structures.hybrid import flux_correction_from_layers
-from hydrograd.mesh.layout import IndexedMesh
+from hydrograd.mesh.layout import CellLayout, IndexedMesh
+from hydrograd.preprocess.sparse import SparseSeries, decode
 
 
 def default_parameters(
@@ -33,17 +34,37 @@ def default_states(structure: Structure, grid: tuple[int, int]) -> dict[str, np.
     return {k: np.full(grid, RR_STATES[k].default, np.float32) for k in structure.states}
 
 
-def zero_network(neurons: np.ndarray, n_layers: int) -> dict[str, np.ndarray]:
-    """A network of ``n_layers`` weight matrices between the nonzero sizes of ``neurons`` (the
-    setup's ``neurons`` and ``n_layers``) with zero weights and biases, ``weight_i``
-    ``(n_out, n_in)`` and ``bias_i`` ``(n_out,)``: a hybrid structure then behaves exactly as its
-    conceptual base (smash's start)."""
-    sizes = [int(n) for n in neurons if n > 0] if n_layers else []
-    values = {}
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes), start=1):
-        values[f"weight_{i}"] = np.zeros((n_out, n_in), dtype=np.float32)
-        values[f"bias_{i}"] = np.zeros(n_out, dtype=np.float32)
-    return values
+def network_arrays(neurons: np.ndarray, n_layers: int) -> dict[str, np.ndarray]:
+    """A model's ``nn_parameters`` as smash allocates them: ``weight_i`` ``(neurons[i], neurons[i-1])``
+    and ``bias_i`` ``(neurons[i],)`` (float32) for every consecutive pair of the setup's ``neurons``,
+    zeros for the ``n_layers`` layers a hybrid structure uses (it then behaves exactly as its
+    conceptual base, smash's start) and smash's -99 placeholders for the others."""
+    out = {}
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(int(n) for n in neurons), start=1):
+        fill = 0.0 if i <= n_layers else -99.0
+        out[f"weight_{i}"] = np.full((n_out, n_in), fill, dtype=np.float32)
+        out[f"bias_{i}"] = np.full(n_out, fill, dtype=np.float32)
+    return out
+
+
+def require_active_cells(layout: CellLayout) -> None:
+    """ValueError unless the mesh has an active cell to simulate."""
+    if layout.nac == 0:
+        raise ValueError(
+            f"the mesh has no active cell (nac = 0, grid {layout.shape}): nothing can be simulated or "
+            "calibrated on it; a mesh that only gives the grid geometry (xmin, ymax, xres, yres, nrow, ncol) "
+            "serves to read forcing. Simulating needs 'nac', 'active_cell', 'flwdir', 'flwacc', 'dx' and 'dy' "
+            "(as smash.factory.generate_mesh makes them)"
+        )
+
+
+def active_forcing(layout: CellLayout, forcing: np.ndarray | SparseSeries) -> np.ndarray:
+    """One forcing on the active cells, ``(ntime_step, nac)`` in the flow graph's order, on the host:
+    from a ``(nrow, ncol, ntime_step)`` grid, or decoded from smash's sparse storage (one matrix per
+    step; no grid is built). ValueError for sparse matrices that do not fit the mesh."""
+    if isinstance(forcing, SparseSeries):
+        return decode(forcing, layout.nac)[:, layout.order]
+    return layout.series_to_active(forcing)
 
 
 def core_inputs(
@@ -52,22 +73,25 @@ def core_inputs(
     mesh: IndexedMesh,
     parameters: Mapping[str, np.ndarray],
     initial_states: Mapping[str, np.ndarray],
-    prcp: np.ndarray,
-    pet: np.ndarray,
+    prcp: np.ndarray | SparseSeries,
+    pet: np.ndarray | SparseSeries,
     imperviousness: np.ndarray,
     network: Mapping[str, np.ndarray] | None = None,
 ) -> CoreInputs:
     """:class:`CoreInputs` on the device from grid values.
 
     ``parameters`` and ``initial_states``: each of the structure's names -> ``(nrow, ncol)`` map;
-    ``prcp`` and ``pet``: ``(nrow, ncol, ntime_step)`` mm/dt (negative = missing);
-    ``imperviousness``: ``(nrow, ncol)``; ``network``: a hybrid structure's ``weight_1, bias_1, ...``
-    (smash's layout), None otherwise. The forcing is marked complete when no value is missing,
-    checked on the host copy (on an accelerator the device copy would come back for it).
+    ``prcp`` and ``pet``: ``(nrow, ncol, ntime_step)`` mm/dt (negative = missing), or the same in
+    sparse storage (see :func:`active_forcing`); ``imperviousness``: ``(nrow, ncol)``;
+    ``network``: a hybrid structure's ``weight_1, bias_1, ...`` (smash's layout), None otherwise.
+    The forcing is marked complete when no value is missing, checked on the host copy (on an
+    accelerator the device copy would come back for it). ValueError for a mesh without active
+    cells.
     """
     layout = mesh.layout
-    prcp_active = layout.series_to_active(prcp)
-    pet_active = layout.series_to_active(pet)
+    require_active_cells(layout)
+    prcp_active = active_forcing(layout, prcp)
+    pet_active = active_forcing(layout, pet)
     host = {
         "params": {k: layout.to_active(parameters[k]) for k in structure.parameters},
         "initial_states": {k: layout.to_active(initial_states[k]) for k in structure.states},

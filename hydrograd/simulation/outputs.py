@@ -35,11 +35,13 @@ def grid_outputs(
     out: SimulationOutput,
     layout: CellLayout,
     state_keys: Sequence[str],
+    flux_keys: Sequence[str],
     returns: ReturnSpec,
     time_index: pd.DatetimeIndex,
 ) -> dict[str, Any]:
     """The time-stepped outputs ``returns`` asks for (states, domain discharge, fluxes), on the
-    grid at the returned steps, with their ``time_step`` dates; empty when none is asked for."""
+    grid at the returned steps, with their ``time_step`` dates; empty when none is asked for.
+    States and fluxes come in the orders ``state_keys`` and ``flux_keys`` (the structure's)."""
     steps = returns.time_step
     result: dict[str, Any] = {}
     if returns["rr_states"]:
@@ -49,7 +51,7 @@ def grid_outputs(
     if returns["q_domain"]:
         result["q_domain"] = layout.to_grid(np.asarray(out.q_domain)[steps])
     if returns["internal_fluxes"]:
-        result["internal_fluxes"] = {k: layout.to_grid(np.asarray(v)[steps]) for k, v in out.fluxes.items()}
+        result["internal_fluxes"] = {k: layout.to_grid(np.asarray(out.fluxes[k])[steps]) for k in flux_keys}
     if result:
         result["time_step"] = time_index[steps]
     return result

@@ -169,7 +169,7 @@ def test_joint_hybrid_regionalization_matches_smash(hybrid_setup_mesh):
     theirs.set_nn_parameters_weight(ours.get_nn_parameters_weight())
     theirs.set_nn_parameters_bias(ours.get_nn_parameters_bias())
     opts = options(mlp(), parameters=[*PROBLEM, *ours._nn_parameter_names()])
-    ret = {"net": True, "cost": True}
+    ret = {"net": True, "cost": True, "control_vector": True}
     trained, mine = smash.optimize(ours, mapping="ann", optimize_options=opts, common_options=QUIET, return_options=ret)
     opts["net"] = reference.factory.Net()
     opts["net"].add_dense(8, input_shape=6, activation="relu")
@@ -179,5 +179,16 @@ def test_joint_hybrid_regionalization_matches_smash(hybrid_setup_mesh):
         theirs, mapping="ann", optimize_options=opts, common_options=QUIET, return_options=ret
     )
     np.testing.assert_allclose(mine.net.history["loss_train"], other.net.history["loss_train"], rtol=2e-3)
+    # the control vector: the hybrid network's entries (column-major), then the regionalization net
+    assert mine.control_vector.shape == other.control_vector.shape
+    flux = np.concatenate(
+        [
+            w.ravel(order="F")
+            for k in ("weight_1", "bias_1", "weight_2", "bias_2")
+            for w in [getattr(trained.nn_parameters, k)]
+        ]
+    )
+    np.testing.assert_allclose(mine.control_vector[: flux.size], flux, rtol=1e-6)
+    np.testing.assert_allclose(mine.control_vector, other.control_vector, rtol=2e-2, atol=2e-3)
     for a, b in zip(new.get_nn_parameters_weight(), trained.get_nn_parameters_weight(), strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-2, atol=2e-4)

@@ -105,3 +105,82 @@ def test_automatic_regularization_weight_matches_reference(lez_models, capsys, a
         assert got.lcurve_wjreg["wjreg_opt"] == pytest.approx(ref.lcurve_wjreg["wjreg_opt"], rel=1e-4)
     for key in ("cp", "ct", "kexc", "llr"):
         np.testing.assert_allclose(ours.get_rr_parameters(key), reference.get_rr_parameters(key), rtol=1e-4)
+
+
+REGULARIZED = {"cost": True, "jobs": True, "jreg": True, "control_vector": True}
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(
+    ("optimizer", "cost_options"),
+    [
+        ("sbs", {}),
+        ("sbs", {"wjreg": 0.001}),
+        ("sbs", {"wjreg": 0.001, "jreg_cmpt": ["prior", "smoothing"]}),
+        ("lbfgsb", {"wjreg": 1e-4}),
+    ],
+)
+def test_prior_regularization_is_smash_s(lez_models, optimizer, cost_options):
+    """smash 1.3.0's prior: the distance of the untransformed control to its start, reported as
+    ``jreg`` even when it does not weigh in the cost."""
+    reference, ours = lez_models
+    options = {"termination_crit": {"maxiter": 2}}
+    quiet = {"verbose": False}
+    _, expected = smash.optimize(reference, "uniform", optimizer, options, dict(cost_options), quiet, REGULARIZED)
+    _, got = hydrograd.optimize(ours, "uniform", optimizer, options, dict(cost_options), quiet, REGULARIZED)
+    # hydrograd's L-BFGS-B runs its model in float64 (smash's in float32): its steps differ in the
+    # last digits, which the squared displacements of jreg amplify a little
+    tolerance = 2e-4 if optimizer == "sbs" else 1e-3
+    for key in ("cost", "jobs", "jreg"):
+        assert getattr(got, key) == pytest.approx(getattr(expected, key), rel=tolerance), key
+    np.testing.assert_allclose(got.control_vector, expected.control_vector, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("auto", ["fast", "lcurve"])
+def test_automatic_regularization_weight_is_smash_s(lez_models, auto):
+    reference, ours = lez_models
+    options = {"termination_crit": {"maxiter": 2}}
+    quiet = {"verbose": False}
+    returns = {**REGULARIZED, "lcurve_wjreg": True}
+    _, expected = smash.optimize(reference, "uniform", "sbs", options, {"wjreg": auto}, quiet, returns)
+    _, got = hydrograd.optimize(ours, "uniform", "sbs", options, {"wjreg": auto}, quiet, returns)
+    for key in ("cost", "jobs", "jreg"):
+        assert getattr(got, key) == pytest.approx(getattr(expected, key), rel=1e-3), key
+    if auto == "lcurve":
+        for key in ("wjreg", "jobs", "jreg"):
+            np.testing.assert_allclose(got.lcurve_wjreg[key], expected.lcurve_wjreg[key], rtol=1e-3)
+        assert got.lcurve_wjreg["wjreg_opt"] == pytest.approx(expected.lcurve_wjreg["wjreg_opt"], rel=1e-3)
+
+
+@pytest.mark.parity
+def test_the_opt_in_prior_measures_in_the_transformed_space(lez_models):
+    _, ours = lez_models
+    options = {"termination_crit": {"maxiter": 2}}
+    quiet = {"verbose": False}
+    returns = {"jreg": True, "control_vector": True}
+    _, got = hydrograd.optimize(ours, "uniform", "sbs", options, {"jreg_cmpt": "prior-transformed"}, quiet, returns)
+    start = hydrograd.optimize(ours, "uniform", "sbs", {"termination_crit": {"maxiter": 0}}, None, quiet, returns)[1]
+    assert got.jreg == pytest.approx(float(np.sum((got.control_vector - start.control_vector) ** 2)), rel=1e-5)
+
+
+@pytest.mark.parity
+def test_a_descriptor_mapping_without_a_defined_start_is_refused():
+    """``alpha1``'s default bounds (1e-6, 5e-4) are narrower than the 1e-3 margin below the upper
+    bound that the multi-linear mapping's start keeps: smash calibrates NaN parameters there, hydrograd
+    refuses with the reason."""
+    setup, mesh = smash.factory.load_dataset("Lez")
+    setup.update(hydrological_module="gr4_ri", end_time="2012-09-30")
+    reference = smash.Model(setup, mesh)
+    calibrated = smash.optimize(
+        reference,
+        "multi-linear",
+        optimize_options={"termination_crit": {"maxiter": 1}},
+        common_options={"verbose": False},
+    )
+    assert np.isnan(calibrated.get_rr_parameters("alpha1")[reference.mesh.active_cell == 1]).all()
+    setup, mesh = hydrograd.factory.load_dataset("Lez")
+    setup.update(hydrological_module="gr4_ri", end_time="2012-09-30")
+    ours = hydrograd.Model(setup, mesh, verbose=False)
+    with pytest.raises(ValueError, match=r"no defined start for \['alpha1', 'alpha2'\]"):
+        ours.optimize("multi-linear", common_options={"verbose": False})

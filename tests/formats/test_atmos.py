@@ -112,6 +112,11 @@ def test_missing_dates_match_smash(lez, lez_dir, tmp_path):
         (1000.0, 9000.0, 2000.0, 3, 3),  # coarser mesh
         (1000.0, 9000.0, 500.0, 6, 7),  # finer mesh
         (-1000.0, 11000.0, 2000.0, 8, 8),  # coarser and larger than the raster
+        (20000.0, 9000.0, 1000.0, 4, 5),  # east of the raster: nothing overlaps
+        (1000.0, 30000.0, 1000.0, 4, 5),  # north of the raster
+        (1000.0, 9000.0, 1000.0, 4, 0),  # no column (a bounding box of zero width)
+        (-5000.0, 10000.0, 2000.0, 3, 3),  # overlapping by one raster column, half a mesh cell
+        (-3000.0, 10000.0, 2000.0, 3, 2),  # overlapping by one raster column that rounds to no mesh cell
     ],
 )
 def test_window_matches_smash(tmp_path, xmin, ymax, res, nrow, ncol):
@@ -129,7 +134,7 @@ def test_window_matches_smash(tmp_path, xmin, ymax, res, nrow, ncol):
     np.testing.assert_array_equal(ours, ref)
     assert issues.resolution == bool(flags["res"])
     assert issues.alignment == bool(flags["overlap"])
-    assert issues.partial == bool(flags["outofbound"])
+    assert issues.out_of_bound == flags["outofbound"]
 
 
 # ------------------------------------------------------------------------------------ layouts, options
@@ -310,11 +315,28 @@ def test_unknown_kind(lez, lez_dir):
         read_atmos("rain", lez_dir / "prcp", grid=lez.mesh, verbose=False, **period(lez))
 
 
-def test_raster_outside_mesh_names_file(lez, tmp_path):
+@pytest.mark.parity
+def test_raster_outside_mesh_reads_nothing_as_smash(lez, lez_dir, tmp_path):
     folder = tmp_path / "prcp"
     write_raster(folder / "201208020000_PT.tif", np.ones((5, 5), np.float32), 0.0, 5000.0, 1000.0)
-    with pytest.raises(ValueError, match=r"201208020000_PT\.tif.*does not overlap the mesh.*expected"):
-        read_atmos("prcp", folder, grid=lez.mesh, verbose=False, **period(lez))
+    window = {"start_time": pd.Timestamp("2012-08-01"), "end_time": pd.Timestamp("2012-08-02"), "dt": 86_400}
+    with pytest.warns(UserWarning) as caught:
+        ref = smash_lez(
+            lez_dir,
+            prcp_directory=str(folder),
+            prcp_conversion_factor=0.5,
+            read_pet=False,
+            read_qobs=False,
+            read_descriptor=False,
+            **{k: str(v) for k, v in window.items() if k != "dt"},
+        )
+    expected = [str(w.message) for w in caught if "precipitation" in str(w.message)]
+    assert expected and "Out of bound warning: mesh is totally out of bound" in expected[0]
+    with pytest.warns(UserWarning) as ours:
+        prcp = read_atmos("prcp", folder, grid=lez.mesh, conversion_factor=0.5, verbose=False, **window)
+    assert [str(w.message) for w in ours] == expected
+    np.testing.assert_array_equal(prcp, ref.atmos_data.prcp)
+    assert (prcp == np.float32(-99) * np.float32(0.5)).all()
 
 
 def test_raster_too_coarse_names_file(lez, tmp_path):
@@ -335,7 +357,7 @@ def test_partial_overlap_fills_and_warns(lez, lez_dir, tmp_path):
     file = folder / "201208020000_PT.tif"
     write_raster(file, values[:, 4:], lez.mesh.xmin + 4000, lez.mesh.ymax, 1000.0, nodata)
     window = {"start_time": pd.Timestamp("2012-08-01"), "end_time": pd.Timestamp("2012-08-02"), "dt": 86_400}
-    with pytest.warns(UserWarning, match="beyond at least one raster"):
+    with pytest.warns(UserWarning, match="Out of bound warning: mesh is partially out of bound"):
         prcp = read_atmos("prcp", folder, grid=lez.mesh, conversion_factor=0.5, verbose=False, **window)
     half = np.float32(0.5)
     np.testing.assert_array_equal(prcp[..., 0], _read_windowed_raster(str(file), lez.mesh)[0] * half)

@@ -8,7 +8,10 @@ import pytest
 
 import hydrograd.formats._hdf5 as hdf5_io
 from hydrograd.formats.mesh import read_mesh, save_mesh
+from hydrograd.mesh.generate import generate_mesh
 from hydrograd.mesh.validate import validate_mesh
+from tests.mesh._reference import CANCE, smash_generate_mesh
+from tests.mesh.test_generate import gauges
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +128,28 @@ def test_save_errors(tmp_path, lez_mesh):
     with pytest.raises(TypeError, match="only text keys"):
         save_mesh({**lez_mesh, "nested": {3: 1.0}}, tmp_path / "x.hdf5")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_generated_masked_mesh_saves_as_smash_file(tmp_path, france_flwdir, lez_dir, lez_mesh):
+    """generate_mesh's masked arrays are saved as their underlying data: read back, the mesh is
+    smash's file of the same catchments, type for type and bit for bit."""
+    generated = generate_mesh(france_flwdir, **gauges(lez_dir))
+    assert isinstance(generated["flwdst"], np.ma.MaskedArray)
+    save_mesh(generated, tmp_path / "generated.hdf5")
+    back = read_mesh(tmp_path / "generated.hdf5")
+    assert_identical(back, lez_mesh)
+    assert type(back["flwdir"]) is np.ndarray
+
+
+@pytest.mark.parity
+def test_masked_meshes_save_and_read_as_smash(tmp_path, france_flwdir):
+    smash = pytest.importorskip("smash")
+    theirs = smash_generate_mesh(str(france_flwdir), **CANCE)
+    smash.io.save_mesh(theirs, str(tmp_path / "smash.hdf5"))
+    reference = smash.io.read_mesh(str(tmp_path / "smash.hdf5"))
+    save_mesh(generate_mesh(france_flwdir, **CANCE), tmp_path / "ours.hdf5")
+    save_mesh(theirs, tmp_path / "smash_mesh_by_us.hdf5")
+    for name in ("ours", "smash_mesh_by_us"):
+        assert_identical(read_mesh(tmp_path / f"{name}.hdf5"), reference)
+        assert_identical(smash.io.read_mesh(str(tmp_path / f"{name}.hdf5")), reference)
+    assert_identical(read_mesh(tmp_path / "smash.hdf5"), reference)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from rasterio.transform import Affine
 
 from hydrograd.formats.mesh import read_mesh
 from hydrograd.mesh.generate import generate_mesh
+from tests.mesh._reference import CANCE, assert_same_as_smash, smash_generate_mesh
 
 FRANCE_BBOX = (100_000, 1_250_000, 6_050_000, 7_125_000)
 
@@ -33,9 +35,11 @@ def smash_dataset(name: str) -> Path:
 
 
 def assert_same_mesh(ours: dict, reference: dict) -> None:
+    """Same keys, dtypes and values as a mesh read from a file (plain arrays and numpy scalars):
+    masked arrays count for their underlying data, as once saved."""
     assert sorted(ours) == sorted(reference)
     for key, expected in reference.items():
-        got = ours[key]
+        got = np.ma.getdata(ours[key])
         assert np.asarray(got).dtype == np.asarray(expected).dtype, key
         assert np.shape(got) == np.shape(expected), key
         np.testing.assert_array_equal(got, expected, err_msg=key)
@@ -89,6 +93,22 @@ def test_cance_reproduces_smash_file(france_flwdir):
 
 
 @pytest.mark.parity
+def test_cance_matches_smash_types_and_masks(france_flwdir):
+    mesh = generate_mesh(france_flwdir, **CANCE)
+    assert_same_as_smash(mesh, smash_generate_mesh(str(france_flwdir), **CANCE))
+    assert isinstance(mesh["flwdir"], np.ma.MaskedArray) and mesh["nac"] == 383
+
+
+@pytest.mark.parity
+def test_signature_is_smash():
+    smash = pytest.importorskip("smash")
+    ours = inspect.signature(generate_mesh).parameters
+    theirs = inspect.signature(smash.factory.generate_mesh).parameters
+    assert list(ours) == list(theirs)
+    assert [p.default for p in ours.values()] == [p.default for p in theirs.values()]
+
+
+@pytest.mark.parity
 def test_france_bbox_reproduces_smash_file(france_flwdir):
     mesh = generate_mesh(france_flwdir, bbox=FRANCE_BBOX)
     reference = read_mesh(smash_dataset("France") / "mesh_France.hdf5")
@@ -107,25 +127,21 @@ def test_france_bbox_reproduces_smash_file(france_flwdir):
     ],
 )
 def test_bbox_matches_smash(france_flwdir, bbox):
-    smash = pytest.importorskip("smash")
+    expected = smash_generate_mesh(str(france_flwdir), bbox=bbox)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expected = smash.factory.generate_mesh(str(france_flwdir), bbox=bbox)
         mesh = generate_mesh(france_flwdir, bbox=bbox)
-    assert_same_mesh(mesh, {k: np.asarray(v) for k, v in expected.items()})
+    assert_same_as_smash(mesh, expected)
 
 
 @pytest.mark.parity
 def test_gauges_in_bbox_match_smash_and_drop_the_cut_catchment(france_flwdir, lez_dir):
-    smash = pytest.importorskip("smash")
     args = gauges(lez_dir)
     bbox = (760_000, 780_000, 6_276_000, 6_305_000)  # holds the two upstream catchments only
     with pytest.warns(UserWarning, match="Y3204040"):
         mesh = generate_mesh(france_flwdir, bbox=bbox, **args)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        expected = smash.factory.generate_mesh(str(france_flwdir), bbox=bbox, **args)
-    assert_same_mesh(mesh, {k: np.asarray(v) for k, v in expected.items()})
+    expected = smash_generate_mesh(str(france_flwdir), bbox=bbox, **args)
+    assert_same_as_smash(mesh, expected)
     assert list(mesh["code"]) == ["Y3204030", "Y3204010"]
 
 
@@ -133,7 +149,6 @@ def test_gauges_in_bbox_match_smash_and_drop_the_cut_catchment(france_flwdir, le
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("geographic", [False, True])
 def test_random_rasters_match_smash(tmp_path, seed, geographic):
-    smash = pytest.importorskip("smash")
     rng = np.random.default_rng(seed)
     nrow, ncol = rng.integers(12, 30, 2)
     res, x0, y0, epsg = (0.01, 2.0, 47.0, 4326) if geographic else (1000.0, 500_000.0, 6_500_000.0, 2154)
@@ -151,11 +166,11 @@ def test_random_rasters_match_smash(tmp_path, seed, geographic):
         },
     ]
     for kwargs in cases:
+        expected = smash_generate_mesh(str(path), **kwargs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            expected = smash.factory.generate_mesh(str(path), **kwargs)
             mesh = generate_mesh(path, **kwargs)
-        assert_same_mesh(mesh, {k: np.asarray(v) for k, v in expected.items()})
+        assert_same_as_smash(mesh, expected)
 
 
 # --- small hand-checked cases --------------------------------------------------------------------
@@ -194,6 +209,94 @@ def test_funnel_catchment_by_hand(tmp_path):
     assert mesh["code"].tolist() == ["out"]
 
 
+def test_return_types_and_masks_by_hand(tmp_path):
+    mesh = generate_mesh(
+        funnel(tmp_path),
+        x=503_500.0,
+        y=6_495_500.0,
+        area=9e6,
+        code="out",
+        bbox=[500_000, 507_000, 6_493_000, 6_500_000],
+    )
+    for key, kind in {"xres": float, "yres": float, "xmin": float, "ymax": float, "epsg": int, "nrow": int}.items():
+        assert type(mesh[key]) is kind, key
+    assert type(mesh["ng"]) is int and type(mesh["npar"]) is np.int32 and type(mesh["nac"]) is np.int64
+    inactive = mesh["active_cell"] == 0
+    assert inactive.sum() == 40
+    for key, dtype in {"flwdir": np.float32, "flwacc": np.float32, "flwdst": np.float32, "flwpar": np.int32}.items():
+        grid = mesh[key]
+        assert type(grid) is np.ma.MaskedArray and grid.dtype == dtype, key
+        np.testing.assert_array_equal(grid.mask, inactive, err_msg=key)
+        assert grid.fill_value == np.ma.default_fill_value(grid.dtype.type(0)), key
+    # the values under the mask: the raster (nodata frame), -99 off the catchment, drained areas
+    # and partitions computed everywhere (the nodata cell below the outlet receives its 9 km2)
+    assert (mesh["flwdir"].data[inactive] == -9999).all()
+    assert (mesh["flwdst"].data[inactive] == -99).all()
+    below_outlet = np.zeros((7, 7), dtype=bool)
+    below_outlet[5, 3] = True
+    np.testing.assert_array_equal(mesh["flwacc"].data[inactive], np.where(below_outlet, 10e6, 1e6)[inactive])
+    np.testing.assert_array_equal(mesh["flwpar"].data[inactive], np.where(below_outlet, 4, 1)[inactive])
+    for key in ("dx", "dy", "active_cell", "gauge_pos", "cpar_to_rowcol"):
+        assert type(mesh[key]) is np.ndarray, key
+    gauge_only = generate_mesh(funnel(tmp_path), x=503_500.0, y=6_495_500.0, area=9e6)
+    assert type(gauge_only["xmin"]) is np.float64 and type(gauge_only["ymax"]) is np.float64
+
+
+def test_area_error_th_removes_the_catchment_by_hand(tmp_path):
+    path = funnel(tmp_path)
+    kept = generate_mesh(path, x=503_500.0, y=6_495_500.0, area=9e6, code="out", area_error_th=0.0)
+    assert kept["ng"] == 1 and kept["nac"] == 9
+    # 9 km2 delineated for 10 km2 (max_depth=0: the gauge's own cell): a relative error of 0.1
+    gauge = {"x": 503_500.0, "y": 6_495_500.0, "area": 10e6, "code": "out", "max_depth": 0}
+    with pytest.warns(UserWarning, match=r"catchment out exceed the threshold 0.05 \(relative error 0.1:"):
+        removed = generate_mesh(path, **gauge, area_error_th=0.05)
+    # no catchment left: smash keeps the whole raster, every cell masked
+    assert (removed["ng"], removed["nac"], removed["nrow"], removed["ncol"]) == (0, 0, 7, 7)
+    assert removed["flwdir"].mask.all() and removed["gauge_pos"].shape == (0, 2)
+    assert removed["flwdst"].dtype == np.float64 and not removed["flwdst"].data.any()
+    assert generate_mesh(path, **gauge, area_error_th=0.2)["ng"] == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (1, TypeError, r"area_error_th argument must be of Numeric type \(float\), got int 1"),
+        (np.float32(0.1), TypeError, "area_error_th argument must be of Numeric type"),
+        ("0.1", TypeError, "area_error_th argument must be of Numeric type"),
+        (-0.1, ValueError, "area_error_th must be a relative error >= 0"),
+        (float("nan"), ValueError, "area_error_th must be a relative error >= 0"),
+    ],
+)
+def test_area_error_th_errors(tmp_path, value, error, message):
+    with pytest.raises(error, match=message):
+        generate_mesh(funnel(tmp_path), x=503_500.0, y=6_495_500.0, area=9e6, area_error_th=value)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(("threshold", "codes"), [(0.01, ["V3524010", "V3515010"]), (1e-4, [])])
+def test_area_error_th_matches_smash(france_flwdir, threshold, codes):
+    removed = [c for c in CANCE["code"] if c not in codes]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mesh = generate_mesh(france_flwdir, **CANCE, area_error_th=threshold)
+    assert_same_as_smash(mesh, smash_generate_mesh(str(france_flwdir), **CANCE, area_error_th=threshold))
+    assert mesh["code"].tolist() == codes
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == len(removed)
+    for text, code in zip(messages, removed, strict=True):
+        # smash's leading words, with the threshold written in
+        assert text.startswith(f"The error of the modeled area for catchment {code} exceed the threshold {threshold} ")
+        assert "{" not in text and text.endswith("This catchment is removed from the mesh")
+
+
+@pytest.mark.parity
+def test_area_error_th_type_check_as_smash(france_flwdir):
+    smash = pytest.importorskip("smash")
+    for ours_and_theirs in (generate_mesh, smash.factory.generate_mesh):
+        with pytest.raises(TypeError, match="area_error_th argument must be of Numeric type"):
+            ours_and_theirs(str(france_flwdir), **CANCE, area_error_th=1)
+
+
 def test_gauge_snaps_to_the_neighbour_with_the_best_area(tmp_path):
     path = funnel(tmp_path)
     # the gauge falls on (3, 3) (4 km2 drained), but 9 km2 matches its downstream neighbour
@@ -212,8 +315,9 @@ def test_bbox_mode_by_hand_with_a_two_cell_pit(tmp_path):
         mesh = generate_mesh(path, bbox=[500_000, 504_000, 6_498_000, 6_500_000])
     assert "flwdst" not in mesh and "gauge_pos" not in mesh
     assert mesh["ng"] == 0
-    np.testing.assert_array_equal(mesh["flwdir"][0], [3, 0, 0, 5])
+    np.testing.assert_array_equal(mesh["flwdir"].data[0], [3, 0, 0, 5])
     np.testing.assert_array_equal(mesh["active_cell"], [[1, 0, 0, 1], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(mesh["flwdir"].mask, mesh["active_cell"] == 0)
     assert mesh["nac"] == 2
     np.testing.assert_array_equal(mesh["flwacc"][0] / 1e6, [1, 2, 1, 1])
     assert mesh["cpar_to_rowcol"].shape == (8, 2)
@@ -271,7 +375,7 @@ def test_gauge_outside_raster_names_code_coordinates_and_extent(tmp_path):
         ({"x": 503_500.0, "y": 6_495_500.0, "area": 0.0}, "area must be positive"),
         ({"x": 503_500.0, "y": 6_495_500.0, "area": -5.0}, "area must be positive"),
         ({"x": 503_500.0, "y": 6_495_500.0}, "x, y and area must be given together"),
-        ({}, "give bbox and/or the gauges"),
+        ({}, r"bbox argument and / or \(x, y, area\) arguments must be defined"),
         ({"bbox": [400_000, 450_000, 6_400_000, 6_450_000]}, "lies outside the flow directions raster"),
         ({"bbox": [1, 2, 3]}, "4 numbers"),
         ({"bbox": [503_000, 502_000, 6_494_000, 6_499_000]}, "xmin .* greater than xmax"),

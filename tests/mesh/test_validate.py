@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from hydrograd.formats.mesh import read_mesh
+from hydrograd.mesh.generate import generate_mesh
 from hydrograd.mesh.validate import validate_mesh
+from tests.mesh.test_generate import gauges
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +117,27 @@ def test_broken_meshes(mesh, change, error, message):
 def test_not_a_dict():
     with pytest.raises(TypeError, match="mesh must be a dict"):
         validate_mesh([("nrow", 1)])
+
+
+def test_generated_masked_mesh_validates_as_its_file(france_flwdir, lez_dir, lez_mesh):
+    """generate_mesh's masked arrays count for their underlying data: the flow directions and the
+    -99 flow distances off the catchments, as in smash's file of the same mesh."""
+    generated = generate_mesh(france_flwdir, **gauges(lez_dir))
+    assert isinstance(generated["flwdir"], np.ma.MaskedArray)
+    ours, reference = validate_mesh(generated), validate_mesh(lez_mesh)
+    assert sorted(ours) == sorted(reference)
+    for key, expected in reference.items():
+        assert type(ours[key]) is type(expected), key
+        assert np.asarray(ours[key]).dtype == np.asarray(expected).dtype, key
+        np.testing.assert_array_equal(ours[key], expected, err_msg=key)
+    inactive = reference["active_cell"] == 0
+    assert (ours["flwdst"][inactive] == -99).all() and ours["flwdir"][inactive].min() >= 1
+
+
+def test_mask_is_ignored(mesh):
+    data = mesh["flwdir"].copy()
+    mesh["flwdir"] = np.ma.masked_array(data, mask=np.ones(data.shape, dtype=bool))
+    mesh["flwacc"] = np.ma.masked_array(mesh["flwacc"], mask=mesh["active_cell"] == 1)
+    out = validate_mesh(mesh)
+    assert type(out["flwdir"]) is np.ndarray and type(out["flwacc"]) is np.ndarray
+    np.testing.assert_array_equal(out["flwdir"], data)

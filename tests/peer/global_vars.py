@@ -12,9 +12,7 @@ once hydrograd supports everything it builds). When it fails, the import is repo
 (``test_define_global_vars.py::import``, with the module's own traceback) and :func:`build_pieces` builds
 the same globals one piece at a time, each piece a test of its own that passes or fails with its error:
 
-- ``model``, ``sparse_model``: kept as the module set them before it stopped, else built here (hydrograd
-  accepts ``sparse_storage=True`` and keeps the forcing dense: the same numbers, and the layout shows only
-  through ``atmos_data.sparse_prcp``, which the sparse structure pieces use);
+- ``model``, ``sparse_model``: kept as the module set them before it stopped, else built here;
 - ``model_structure[<structure>]``, ``sparse_model_structure[<structure>]``: one model per structure.
 
 A structure list holds the models that were built, in the module's order (repeats included), so a test
