@@ -27,6 +27,9 @@ from hydrograd.simulation.evaluation import metric_values
 
 __all__ = ["kge", "lgrm", "mae", "mape", "mse", "nnse", "nse", "rmse", "se"]
 
+_MIN_LENGTH = 64
+"""Series are padded to the next power of two of their length, at least this."""
+
 
 def _series(values: Any, name: str) -> np.ndarray:
     series = np.atleast_1d(np.asarray(values, dtype=np.float32))
@@ -42,7 +45,14 @@ def _evaluate(metric: Callable, x: Any, y: Any, skips_nonpositive: bool = False)
     read = ~(sim <= 0.0) if skips_nonpositive else np.ones(obs.shape, bool)
     if np.isnan(obs[read]).any():
         return float("nan")
-    return float(metric_values((metric,), obs[None], sim[None])[0, 0])
+    # Padded to a length of a few sizes, with missing observations that every metric skips (their
+    # zero terms, added last, leave the sums unchanged), so that series of any length share a
+    # handful of compiled programs.
+    size = max(_MIN_LENGTH, 1 << (obs.size - 1).bit_length())
+    padded_obs = np.full((1, size), -99.0, np.float32)
+    padded_sim = np.zeros((1, size), np.float32)
+    padded_obs[0, : obs.size], padded_sim[0, : sim.size] = obs, sim
+    return float(metric_values((metric,), padded_obs, padded_sim)[0, 0])
 
 
 def nse(x: Any, y: Any) -> float:

@@ -334,6 +334,19 @@ def test_nearly_empty_stores_release_exactly_what_smash_does():
     assert (np.asarray(q) == 0).mean() > 0.3 and (np.asarray(q) < 0).any()
 
 
+def test_float64_releases_follow_the_exact_law(float64):
+    """A float64 model is not rounded as smash's float32: nearly empty stores release the exact
+    law's small amounts, to a few units in the last place (an emulation of float32 rounding, or a
+    truncated series, would be off by 1e-7 relative or release nothing)."""
+    x = np.geomspace(1e-3, 3.0, 400)
+    exact = -np.expm1(-np.log1p(x**4) / 4.0)
+    perc = np.asarray(jax.jit(percolation, static_argnums=2)(jnp.asarray(x * 2.25), jnp.asarray(350.0), 2.25))
+    np.testing.assert_allclose(perc, x * 2.25 * 350.0 * exact, rtol=1e-13)
+    q, kept = jax.jit(_transfer_release, static_argnums=2)(jnp.asarray(x), jnp.asarray(90.0), 4)
+    np.testing.assert_allclose(np.asarray(q), x * exact * 90.0, rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(kept), x * (1.0 - exact), rtol=1e-14)
+
+
 @pytest.mark.parametrize(("num", "den", "limit"), [(2.0, 0.5, 9.0), (-1.3, 3.0, 0.0), (0.7, 1e-3, 5.0)])
 def test_guarded_ratio_derivative_matches_finite_differences(float64, num, den, limit):
     point = (num, den, limit)

@@ -69,12 +69,14 @@ def percolation(hp_imd: Array, cp: Array, beta: float) -> Array:
     """Percolation from the production store, ``perc = hp cp (1 - (1 + (hp / beta)^4)^(-1/4))`` (mm/dt).
 
     ``hp_imd`` (-) is the store's filling ratio, ``cp`` (mm) its capacity, ``beta`` (-) the scale.
-    Computed as ``(hp cp) (1 - r)`` with ``r`` rounded as smash rounds it (see
-    :func:`_rounded_release`): a store below about ``0.015 beta`` percolates exactly nothing, as in
-    smash. The derivative is the exact law's (see :func:`_release_derivative`).
+    In float32, for a nearly empty store (see :data:`_QUANTIZED_ABOVE`), computed as
+    ``(hp cp) (1 - r)`` with ``r`` rounded as smash rounds it (see :func:`_rounded_release`): a
+    store below about ``0.015 beta`` percolates exactly nothing, as in smash. Otherwise, and in
+    other precisions, the exact law to a few units in the last place. The derivative is
+    the exact law's (see :func:`_release_derivative`).
     """
-    r, _, _, _ = _rounded_release(hp_imd / beta, 4)
-    return (hp_imd * cp) * (1.0 - r)
+    r, drained, _, _ = _rounded_release(hp_imd / beta, 4)
+    return (hp_imd * cp) * _released_share(r, drained)
 
 
 @percolation.defjvp
@@ -82,7 +84,8 @@ def _percolation_jvp(beta: float, primals: tuple, tangents: tuple) -> tuple[Arra
     (hp_imd, cp), (d_hp, d_cp) = primals, tangents
     r, drained, v, u = _rounded_release(hp_imd / beta, 4)
     one_minus_r, d_release = _release_derivative(drained, v, u, 4)
-    return (hp_imd * cp) * (1.0 - r), cp * d_release * d_hp + hp_imd * one_minus_r * d_cp
+    perc = (hp_imd * cp) * _released_share(r, drained)
+    return perc, cp * d_release * d_hp + hp_imd * one_minus_r * d_cp
 
 
 def _store_evaporation(hp: Array, cp: Array, ten: Array) -> Array:
@@ -230,12 +233,38 @@ SERIES_LIMIT = 2.0**-11
 """Below this ``v``, :func:`_rounded_release` rounds ``r`` from the series of ``(1 + v)^(-1/m)``."""
 
 
+def _smash_rounding(x: Array) -> bool:
+    """Whether GR's power-law releases of ``x``'s dtype are rounded as smash rounds them: in float32,
+    smash's precision. A float64 model (gradient-based calibrations on a CPU) evaluates the exact
+    law accurately instead: emulating float32 rounding there would only lose digits."""
+    return x.dtype == jnp.float32
+
+
+def _released_share(r: Array, drained: Array) -> Array:
+    """The share ``1 - r`` a store releases, from :func:`_rounded_release`'s ``(r, drained)``: for a
+    nearly empty float32 store the complement of the rounded ``r`` (exact, ``r >= 1/2``), as in
+    smash; otherwise the accurate ``drained``."""
+    if not _smash_rounding(r):
+        return drained
+    return jnp.where(r > _QUANTIZED_ABOVE, 1.0 - r, drained)
+
+
+_QUANTIZED_ABOVE = 1.0 - SERIES_LIMIT / 8.0
+"""Above this ``r`` (a nearly empty store, ``v`` below about :data:`SERIES_LIMIT` / 2), float32
+releases are smash's differences of rounded values, which go to exact zeros as smash's do; below,
+the accurate ones. smash's releases of fuller stores move in steps of a unit in the last place of
+the store's level (1.5e-5 mm for a 250 mm store half full): without bit-identical levels, the
+smooth release stays within half a step of smash's where the stepped one would be a whole step
+off (smash's suite compares its internal fluxes to 1e-5)."""
+
+
 def _rounded_release(x: Array, m: int) -> tuple[Array, Array, Array, Array]:
     """GR's power law ``r = (1 + x^m)^(-1/m)`` (``x >= 0``, ``m`` an integer) rounded as smash's
     single-precision arithmetic rounds it: ``1 + x^m`` is rounded first, and ``r`` is the correctly
     rounded power of that sum. Returns ``(r, 1 - r, v, u)``: the rounded ``r``, an accurate
     ``1 - r`` of the same sum, ``u = x^m`` and ``v = (1 + u) - 1``, the part of ``u`` that survives
-    the first rounding.
+    the first rounding. In precisions other than float32 (see :func:`_smash_rounding`) nothing is
+    rounded on purpose: ``(r, 1 - r, u, u)`` of the exact law, from :func:`_root_release`.
 
     Below ``x^m`` of about one unit in the last place of 1 (``2^-24`` in float32) the sum rounds to
     1 and so does ``r``; above, ``r`` takes the steps of its grid. In smash the stores' releases are
@@ -255,6 +284,10 @@ def _rounded_release(x: Array, m: int) -> tuple[Array, Array, Array, Array]:
     series would cost the whole time step a factor of 4 on a CPU (XLA's fused loop then stops
     being vectorized), for rounding changes rarer than one in a thousand.
     """
+    if not _smash_rounding(x):
+        u = _power_law(x, float(m))
+        drained, root = _root_release(u, m)
+        return root, drained, u, u
     # u >= 0, so the maximum is u itself; it keeps XLA from fusing u's last product with the sum
     # into one fused multiply-add, a single rounding where smash rounds twice.
     u = jnp.maximum(_power_law(x, float(m)), 0.0)
@@ -290,26 +323,39 @@ def _transfer_release(h: Array, capacity: Array, m: int) -> tuple[Array, Array]:
     releases (mm/dt), ``q = capacity h (1 - r)`` with ``r = (1 + h^m)^(-1/m)``, and the ratio it
     keeps, ``h r``.
 
-    Computed as smash computes it: the kept level ``(h capacity) r / capacity`` first, with ``r``
-    rounded as in :func:`_rounded_release`, and the release as the difference
-    ``(h - h_new) capacity``. A nearly empty store (``h^m`` below about ``2^-24``) keeps
-    ``(h capacity) / capacity``, so that it releases exactly nothing, or the rounding error of that
-    quotient, as in smash (a unit in the last place of ``h`` times ``capacity``, of either sign).
-    The derivative is the exact law's (see :func:`_release_derivative`).
+    In float32, for a nearly empty store (see :data:`_QUANTIZED_ABOVE`), computed as smash
+    computes it: the kept level ``(h capacity) r / capacity`` first, with ``r`` rounded as in
+    :func:`_rounded_release`, and the release as the difference ``(h - h_new) capacity``. A store
+    with ``h^m`` below about ``2^-24`` keeps ``(h capacity) / capacity``, so that it releases
+    exactly nothing, or the rounding error of that quotient, as in smash (a unit in the last place
+    of ``h`` times ``capacity``, of either sign). Otherwise, and in other precisions, the exact law
+    without cancellation: the release ``h (1 - r) capacity`` from the accurate ``1 - r``, the kept
+    ratio ``h`` minus it below 1 and ``h r`` above (where the difference of two large numbers would
+    lose its digits). The derivative is the exact law's
+    (see :func:`_release_derivative`).
     """
-    r, _, _, _ = _rounded_release(h, m)
+    r, drained, _, _ = _rounded_release(h, m)
+    return _released_and_kept(h, capacity, r, drained)
+
+
+def _released_and_kept(h: Array, capacity: Array, r: Array, drained: Array) -> tuple[Array, Array]:
+    """:func:`_transfer_release`'s ``(q, h_new)`` from :func:`_rounded_release`'s ``r`` and ``drained``."""
+    released = h * drained
+    accurate = released * capacity, jnp.where(h < 1.0, h - released, h * r)
+    if not _smash_rounding(h):
+        return accurate
     kept = (h * capacity) * r / capacity
-    return (h - kept) * capacity, kept
+    quantized = r > _QUANTIZED_ABOVE
+    return jnp.where(quantized, (h - kept) * capacity, accurate[0]), jnp.where(quantized, kept, accurate[1])
 
 
 @_transfer_release.defjvp
 def _transfer_release_jvp(m: int, primals: tuple, tangents: tuple) -> tuple[tuple, tuple]:
     (h, capacity), (dh, d_capacity) = primals, tangents
     r, drained, v, u = _rounded_release(h, m)
-    kept = (h * capacity) * r / capacity
     one_minus_r, d_release = _release_derivative(drained, v, u, m)
     d_q = capacity * d_release * dh + h * one_minus_r * d_capacity
-    return ((h - kept) * capacity, kept), (d_q, (1.0 - d_release) * dh)
+    return _released_and_kept(h, capacity, r, drained), (d_q, (1.0 - d_release) * dh)
 
 
 def _power_law(x: Array, exponent: float) -> Array:
@@ -332,10 +378,10 @@ def transfer(n: float, missing: Array | None, prr: Array, ct: Array, ht: Array) 
     ``(nac,)``; ``qr`` is in mm/dt. The store keeps ``h = (h_imd^(1-n) + ct^(1-n))^(1/(1-n))`` of
     its level ``h_imd`` after the inflow (at least ``1e-6 ct``). Written on the filling ratio, it
     keeps ``ht_imd * r`` with ``r = (1 + ht_imd^(n-1))^(-1/(n-1))``, which cannot overflow for a
-    nearly empty store or a tiny capacity, and releases the difference, rounded as smash rounds
-    it (see :func:`_transfer_release`): a nearly empty store releases exactly nothing, or the
-    rounding error of its level (either sign), so that the discharge of a long dry spell decays
-    to zero as smash's does. Where rainfall is ``missing`` (see
+    nearly empty store or a tiny capacity, and releases the difference, in float32 rounded as
+    smash rounds it (see :func:`_transfer_release`): a nearly empty store releases exactly nothing,
+    or the rounding error of its level (either sign), so that the discharge of a long dry spell
+    decays to zero as smash's does. Where rainfall is ``missing`` (see
     :func:`missing_rainfall`; ``None`` when no cell's is) the store receives the inflow that
     leaves its level unchanged, as smash does.
     """
