@@ -26,6 +26,7 @@ FLOORS = {
     "simulation": 6,
     "formats": 6,
     "calibration": 7,
+    "fcore": 7,
     "model": 8,
     "api": 9,
     "plot": 9,

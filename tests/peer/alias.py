@@ -10,9 +10,10 @@ finder stands first on ``sys.meta_path`` and answers every ``smash`` name:
   names the suite iterates over (structures, metrics, signatures, datasets), data rather than behaviour.
 - ``smash.tests`` and everything below it is the suite itself, loaded from the wheel, so the test modules,
   their ``__file__`` (``baseline.hdf5`` is found beside them) and pytest's import-path check are the wheel's.
-- Any other name that hydrograd lacks (``smash.fcore``: smash's compiled Fortran core) raises
-  ``ModuleNotFoundError``. Falling back to smash's module would let a test pass on smash's code; when
-  hydrograd grows a module of that name (``hydrograd.fcore``), it is used like any other submodule.
+- Any other name that hydrograd lacks (most of ``smash.fcore``, smash's compiled Fortran core) raises
+  ``ModuleNotFoundError``. Falling back to smash's module would let a test pass on smash's code; the
+  modules hydrograd has under that name (``hydrograd.fcore._mwd_metrics``) are used like any other
+  submodule.
 
 The finder is for a separate process that runs the suite (see ``tests/peer/__main__.py``): once installed,
 the real smash can no longer be imported there.

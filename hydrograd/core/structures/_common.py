@@ -46,6 +46,15 @@ def safe_pow(x: Array, p: float) -> Array:
     return jnp.where(positive, jnp.where(positive, x, 1.0) ** p, 0.0)
 
 
+def stored(x: Array) -> Array:
+    """``x`` itself, rounded to its own dtype as it already is: a no-op for the arithmetic, which
+    XLA's simplifier cannot see through. Without it XLA folds ``(1 + u) - 1`` into ``u`` and
+    ``(1 - a) - 1`` into ``-a``, undoing the rounding that smash's single-precision arithmetic
+    performs and that a few laws here reproduce on purpose."""
+    info = jnp.finfo(x.dtype)
+    return jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
+
+
 @jax.custom_jvp
 def guarded_ratio(num: Array, den: Array, limit: Array) -> Array:
     """``num / den`` where ``den > 0``, and ``limit`` elsewhere, with finite gradients.

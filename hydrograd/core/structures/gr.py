@@ -29,8 +29,9 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from hydrograd.core.structures._common import HydroInputs, guarded_ratio
+from hydrograd.core.structures._common import HydroInputs, guarded_ratio, stored
 
 Array = jnp.ndarray
 FluxCorrection = Callable[[Array], Array]
@@ -63,9 +64,28 @@ def direct_interception(prcp: Array, pet: Array) -> tuple[Array, Array, Array]:
     return ei, jnp.maximum(0.0, prcp - ei), pet - ei
 
 
+@partial(jax.custom_jvp, nondiff_argnums=(2,))
 def percolation(hp_imd: Array, cp: Array, beta: float) -> Array:
-    """Percolation from the production store, ``perc = hp cp (1 - (1 + (hp / beta)^4)^(-1/4))`` (mm/dt)."""
-    return cp * _power_release(hp_imd, beta, 4)[0]
+    """Percolation from the production store, ``perc = hp cp (1 - (1 + (hp / beta)^4)^(-1/4))`` (mm/dt).
+
+    ``hp_imd`` (-) is the store's filling ratio, ``cp`` (mm) its capacity, ``beta`` (-) the scale.
+    In float32, for a nearly empty store (see :data:`_QUANTIZED_ABOVE`), computed as
+    ``(hp cp) (1 - r)`` with ``r`` rounded as smash rounds it (see :func:`_rounded_release`): a
+    store below about ``0.015 beta`` percolates exactly nothing, as in smash. Otherwise, and in
+    other precisions, the exact law to a few units in the last place. The derivative is
+    the exact law's (see :func:`_release_derivative`).
+    """
+    r, drained, _, _ = _rounded_release(hp_imd / beta, 4)
+    return (hp_imd * cp) * _released_share(r, drained)
+
+
+@percolation.defjvp
+def _percolation_jvp(beta: float, primals: tuple, tangents: tuple) -> tuple[Array, Array]:
+    (hp_imd, cp), (d_hp, d_cp) = primals, tangents
+    r, drained, v, u = _rounded_release(hp_imd / beta, 4)
+    one_minus_r, d_release = _release_derivative(drained, v, u, 4)
+    perc = (hp_imd * cp) * _released_share(r, drained)
+    return perc, cp * d_release * d_hp + hp_imd * one_minus_r * d_cp
 
 
 def _store_evaporation(hp: Array, cp: Array, ten: Array) -> Array:
@@ -192,9 +212,9 @@ def _root_release(u: Array, m: int) -> tuple[Array, Array]:
 
     ``1 - r`` is written as ``(1 - r^m) / (1 + r + ... + r^(m-1))`` with ``1 - r^m = u / (1 + u)``
     (``1 - 1 / (1 + u)`` for ``u >= 1``, which stays finite when ``u`` overflows): no cancellation
-    for small ``u``. For ``m = 4`` (GR's percolation and transfer store) ``r`` is
-    two square roots, a fraction of the cost of ``log1p``/``expm1`` in float64. Its only caller,
-    :func:`_power_release`, gives the derivative in closed form.
+    for small ``u``, so the result is accurate to a few units in its last place. For ``m = 4``
+    (GR's percolation and transfer store) ``r`` is two square roots, a fraction of the cost of
+    ``log1p``/``expm1`` in float64.
     """
     total = 1.0 + u
     r = _inv_fourth_root(total) if m == 4 else jnp.exp(jnp.log(total) / -m)
@@ -209,34 +229,133 @@ def _root_release(u: Array, m: int) -> tuple[Array, Array]:
     return drained / geometric, r
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(2,))
-def _power_release(h: Array, scale: Array | float, m: int) -> tuple[Array, Array]:
-    """``(h (1 - r), r)`` with ``r = (1 + (h / scale)^m)^(-1/m)``, ``h >= 0``: what a store at
-    level ``h`` releases by GR's power law (percolation, transfer stores), and the fraction it keeps.
+SERIES_LIMIT = 2.0**-11
+"""Below this ``v``, :func:`_rounded_release` rounds ``r`` from the series of ``(1 + v)^(-1/m)``."""
 
-    Differentiated in closed form: with ``u = (h / scale)^m``, ``d(h (1 - r))/dh = 1 - r + r u / (1 + u)``.
+
+def _smash_rounding(x: Array) -> bool:
+    """Whether GR's power-law releases of ``x``'s dtype are rounded as smash rounds them: in float32,
+    smash's precision. A float64 model (gradient-based calibrations on a CPU) evaluates the exact
+    law accurately instead: emulating float32 rounding there would only lose digits."""
+    return x.dtype == jnp.float32
+
+
+def _released_share(r: Array, drained: Array) -> Array:
+    """The share ``1 - r`` a store releases, from :func:`_rounded_release`'s ``(r, drained)``: for a
+    nearly empty float32 store the complement of the rounded ``r`` (exact, ``r >= 1/2``), as in
+    smash; otherwise the accurate ``drained``."""
+    if not _smash_rounding(r):
+        return drained
+    return jnp.where(r > _QUANTIZED_ABOVE, 1.0 - r, drained)
+
+
+_QUANTIZED_ABOVE = 1.0 - SERIES_LIMIT / 8.0
+"""Above this ``r`` (a nearly empty store, ``v`` below about :data:`SERIES_LIMIT` / 2), float32
+releases are smash's differences of rounded values, which go to exact zeros as smash's do; below,
+the accurate ones. smash's releases of fuller stores move in steps of a unit in the last place of
+the store's level (1.5e-5 mm for a 250 mm store half full): without bit-identical levels, the
+smooth release stays within half a step of smash's where the stepped one would be a whole step
+off (smash's suite compares its internal fluxes to 1e-5)."""
+
+
+def _rounded_release(x: Array, m: int) -> tuple[Array, Array, Array, Array]:
+    """GR's power law ``r = (1 + x^m)^(-1/m)`` (``x >= 0``, ``m`` an integer) rounded as smash's
+    single-precision arithmetic rounds it: ``1 + x^m`` is rounded first, and ``r`` is the correctly
+    rounded power of that sum. Returns ``(r, 1 - r, v, u)``: the rounded ``r``, an accurate
+    ``1 - r`` of the same sum, ``u = x^m`` and ``v = (1 + u) - 1``, the part of ``u`` that survives
+    the first rounding. In precisions other than float32 (see :func:`_smash_rounding`) nothing is
+    rounded on purpose: ``(r, 1 - r, u, u)`` of the exact law, from :func:`_root_release`.
+
+    Below ``x^m`` of about one unit in the last place of 1 (``2^-24`` in float32) the sum rounds to
+    1 and so does ``r``; above, ``r`` takes the steps of its grid. In smash the stores' releases are
+    differences of such rounded values, which is what makes a nearly empty store release exactly
+    nothing (and the discharge of a long dry spell decay to zero); the exact law would leave a
+    small positive release at every step.
+
+    Near 1, ``v`` is a small multiple of the grid's step and ``r = 1 - v/m + b`` lies just above a
+    midpoint of the grid of ``r``, by ``b ~ v^2``, below the error of any single-precision ``1 - r``:
+    below :data:`SERIES_LIMIT` ``r`` is rounded from the series ``1 - a + b`` (``a = v/m``, ``b``
+    its next term, ``(1 + 1/m) v^2 / (2m)``; ``1/m`` is rounded to float32, as smash's exponent
+    ``-1/m`` is), ``1 - a`` being split exactly into a rounded part and its error (Fast2Sum), so
+    that the one rounding is the last. Above, ``b`` outweighs the error of the accurate ``1 - r`` of
+    :func:`_root_release`, from which ``r`` is rounded once (the correctly rounded value in all but
+    a few cases in a thousand, one unit in the last place from it otherwise), and beyond
+    ``v = 1`` ``r`` is that function's root itself (within one unit as well). Further terms of the
+    series would cost the whole time step a factor of 4 on a CPU (XLA's fused loop then stops
+    being vectorized), for rounding changes rarer than one in a thousand.
     """
-    released, r, _, _ = _power_release_terms(h, scale, m)
-    return released, r
+    if not _smash_rounding(x):
+        u = _power_law(x, float(m))
+        drained, root = _root_release(u, m)
+        return root, drained, u, u
+    # u >= 0, so the maximum is u itself; it keeps XLA from fusing u's last product with the sum
+    # into one fused multiply-add, a single rounding where smash rounds twice.
+    u = jnp.maximum(_power_law(x, float(m)), 0.0)
+    v = stored(1.0 + u) - 1.0
+    k = float(np.float32(1.0 / m))
+    a = v * k
+    b = v * v * (0.5 * k * (1.0 + k))
+    upper = stored(1.0 - a)
+    error = -a - (upper - 1.0)
+    series = v < SERIES_LIMIT
+    accurate, root = _root_release(v, m)
+    r = jnp.where(series, upper + (error + b), jnp.where(v < 1.0, 1.0 - accurate, root))
+    return r, jnp.where(series, a - b, accurate), v, u
 
 
-def _power_release_terms(h: Array, scale: Array | float, m: int) -> tuple[Array, Array, Array, Array]:
-    x = h / scale
-    u = _power_law(x, float(m))
-    drained, r = _root_release(u, m)
-    return h * drained, r, x, u
+def _release_derivative(drained: Array, v: Array, u: Array, m: int) -> tuple[Array, Array]:
+    """``(1 - r, d(h (1 - r))/dh)`` of the exact law ``r = (1 + (h / scale)^m)^(-1/m)``, from the
+    accurate ``drained = 1 - r(v)``, ``v`` and ``u`` of :func:`_rounded_release` at ``x = h / scale``
+    (the derivative does not depend on ``scale`` otherwise).
 
-
-@_power_release.defjvp
-def _power_release_jvp(m: int, primals: tuple, tangents: tuple) -> tuple[tuple, tuple]:
-    (h, scale), (dh, d_scale) = primals, tangents
-    released, r, x, u = _power_release_terms(h, scale, m)
+    The rounding of ``1 + u`` is undone to first order, ``1 - r(u) = 1 - r(v) + (u - v) r / (m (1 + u))``,
+    so the derivative is the exact law's, ``1 - r + r u / (1 + u)`` (written without dividing by ``h``,
+    which may be 0), and not that of the steps the rounded values take.
+    """
     total = 1.0 + u
-    # d(u)/dh = m u / h and d(u)/dscale = -m u / scale, written without dividing by h (h may be 0).
-    dr_dh = -r * jax.lax.integer_pow(x, m - 1) / (scale * total)
-    dr_dscale = r * u / (scale * total)
-    d_released = (1.0 - r - h * dr_dh) * dh - h * dr_dscale * d_scale
-    return (released, r), (d_released, dr_dh * dh + dr_dscale * d_scale)
+    one_minus_r = drained + (u - v) * (1.0 - drained) / (m * total)
+    return one_minus_r, one_minus_r + (1.0 - one_minus_r) * u / total
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _transfer_release(h: Array, capacity: Array, m: int) -> tuple[Array, Array]:
+    """``(q, h_new)``: what a power-law store of ``capacity`` (mm) at filling ratio ``h`` (-)
+    releases (mm/dt), ``q = capacity h (1 - r)`` with ``r = (1 + h^m)^(-1/m)``, and the ratio it
+    keeps, ``h r``.
+
+    In float32, for a nearly empty store (see :data:`_QUANTIZED_ABOVE`), computed as smash
+    computes it: the kept level ``(h capacity) r / capacity`` first, with ``r`` rounded as in
+    :func:`_rounded_release`, and the release as the difference ``(h - h_new) capacity``. A store
+    with ``h^m`` below about ``2^-24`` keeps ``(h capacity) / capacity``, so that it releases
+    exactly nothing, or the rounding error of that quotient, as in smash (a unit in the last place
+    of ``h`` times ``capacity``, of either sign). Otherwise, and in other precisions, the exact law
+    without cancellation: the release ``h (1 - r) capacity`` from the accurate ``1 - r``, the kept
+    ratio ``h`` minus it below 1 and ``h r`` above (where the difference of two large numbers would
+    lose its digits). The derivative is the exact law's
+    (see :func:`_release_derivative`).
+    """
+    r, drained, _, _ = _rounded_release(h, m)
+    return _released_and_kept(h, capacity, r, drained)
+
+
+def _released_and_kept(h: Array, capacity: Array, r: Array, drained: Array) -> tuple[Array, Array]:
+    """:func:`_transfer_release`'s ``(q, h_new)`` from :func:`_rounded_release`'s ``r`` and ``drained``."""
+    released = h * drained
+    accurate = released * capacity, jnp.where(h < 1.0, h - released, h * r)
+    if not _smash_rounding(h):
+        return accurate
+    kept = (h * capacity) * r / capacity
+    quantized = r > _QUANTIZED_ABOVE
+    return jnp.where(quantized, (h - kept) * capacity, accurate[0]), jnp.where(quantized, kept, accurate[1])
+
+
+@_transfer_release.defjvp
+def _transfer_release_jvp(m: int, primals: tuple, tangents: tuple) -> tuple[tuple, tuple]:
+    (h, capacity), (dh, d_capacity) = primals, tangents
+    r, drained, v, u = _rounded_release(h, m)
+    one_minus_r, d_release = _release_derivative(drained, v, u, m)
+    d_q = capacity * d_release * dh + h * one_minus_r * d_capacity
+    return _released_and_kept(h, capacity, r, drained), (d_q, (1.0 - d_release) * dh)
 
 
 def _power_law(x: Array, exponent: float) -> Array:
@@ -255,12 +374,14 @@ def _power_law(x: Array, exponent: float) -> Array:
 def transfer(n: float, missing: Array | None, prr: Array, ct: Array, ht: Array) -> tuple[Array, Array]:
     """Power-law transfer store of exponent ``n``: returns ``(qr, ht_new)``.
 
-    The store keeps ``h = (h_imd^(1-n) + ct^(1-n))^(1/(1-n))``. Written on the filling ratio, the
-    release is ``ht_imd * (1 - r)`` with ``r = (1 + ht_imd^(n-1))^(-1/(n-1))`` (see
-    :func:`_root_release`): the same law, without overflow for a nearly empty store or a tiny
-    capacity, and without the cancellation that makes the difference noisy in single precision.
-    The new ratio is ``ht_imd`` minus the release below 1, and ``ht_imd * r`` above, where the
-    difference of two large numbers would lose its digits. Where rainfall is ``missing`` (see
+    ``prr`` (mm/dt) is the inflow, ``ct`` (mm) the capacity, ``ht`` (-) the filling ratio, all
+    ``(nac,)``; ``qr`` is in mm/dt. The store keeps ``h = (h_imd^(1-n) + ct^(1-n))^(1/(1-n))`` of
+    its level ``h_imd`` after the inflow (at least ``1e-6 ct``). Written on the filling ratio, it
+    keeps ``ht_imd * r`` with ``r = (1 + ht_imd^(n-1))^(-1/(n-1))``, which cannot overflow for a
+    nearly empty store or a tiny capacity, and releases the difference, in float32 rounded as
+    smash rounds it (see :func:`_transfer_release`): a nearly empty store releases exactly nothing,
+    or the rounding error of its level (either sign), so that the discharge of a long dry spell
+    decays to zero as smash's does. Where rainfall is ``missing`` (see
     :func:`missing_rainfall`; ``None`` when no cell's is) the store receives the inflow that
     leaves its level unchanged, as smash does.
     """
@@ -274,9 +395,7 @@ def transfer(n: float, missing: Array | None, prr: Array, ct: Array, ht: Array) 
     # At the floor itself the derivative is taken from the floor's side (zero), not split as
     # ``maximum`` splits ties: a store pinned there would otherwise pass a large factor back each step.
     ht_imd = jnp.where(level > 1e-6, level, 1e-6)
-    released, remaining = _power_release(ht_imd, 1.0, int(m))
-    kept = jnp.where(ht_imd < 1.0, ht_imd - released, ht_imd * remaining)
-    return released * ct, kept
+    return _transfer_release(ht_imd, ct, int(m))
 
 
 def exponential_transfer(pre: Array, be: Array, he: Array) -> tuple[Array, Array]:
