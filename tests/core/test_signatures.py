@@ -224,6 +224,7 @@ def _spec(cost_options):
         current={},
         descriptor_names=(),
         grid_shape=(2, 2),
+        nac=4,
         gauge_codes=("A", "B"),
         outlet_gauges=np.array([True, False]),
         start=start,

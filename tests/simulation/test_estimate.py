@@ -196,8 +196,11 @@ def test_estimate_matches_smash(pair, kind, alpha):
     expected_model, expected = smash.multiset_estimate(reference, expected_set, alpha, QUIET, options)
     got_model, got = hydrograd.multiset_estimate(ours, got_set, alpha, QUIET, options)
     assert list(got.lcurve_multiset) == list(expected.lcurve_multiset)
+    # At the default alphas (up to 10) a run's weight exp(-2^alpha (J / J_min - 1)^2) turns float32
+    # rounding of its cost (1e-7 relative) into differences of a few 1e-4 between the curves.
+    rtol = 1e-3 if alpha is None else 1e-4
     for key, value in expected.lcurve_multiset.items():
-        np.testing.assert_allclose(got.lcurve_multiset[key], value, rtol=1e-4, err_msg=key)
+        np.testing.assert_allclose(got.lcurve_multiset[key], value, rtol=rtol, err_msg=key)
     assert got.cost == pytest.approx(expected.cost, rel=1e-5)
     active = reference.mesh.active_cell == 1
     for name in ("cp", "kexc"):
