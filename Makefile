@@ -23,7 +23,12 @@ demo: $(STAMP_BASE)
 
 test: $(STAMP_TEST)
 	$(PY) -m ruff check hydrograd tests benchmarks examples
-	HYDROGRAD_STRICT_SKIPS=1 $(PY) -m pytest
+	# Two processes: the pure core's tests, then the rest. In one process, after the calibration and
+	# config tests, XLA crashed the interpreter (a segmentation fault, or an abort) while compiling or
+	# serializing tests/core/test_simulate.py's eager float64 scans, with or without the persistent
+	# cache; those tests alone never crashed. Cause not found yet (jax/jaxlib 0.10.2).
+	HYDROGRAD_STRICT_SKIPS=1 $(PY) -m pytest tests/core
+	HYDROGRAD_STRICT_SKIPS=1 $(PY) -m pytest --ignore=tests/core
 
 # smash's own test suite against hydrograd, one line per test (make test runs it at the light level,
 # in tests/peer/test_smash_suite.py); SMASH_TEST_LEVEL=light|full (smash's default: full)

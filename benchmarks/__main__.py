@@ -4,7 +4,7 @@ Prints one markdown table row per workload: hydrograd's first call (compilation 
 the medians of interleaved repeats of both tools, the speed-up of the repeats, the speed-up
 of hydrograd's first call (end to end, compilation included) over the reference's median, and
 for calibrations the iteration count and cost of each tool's last iterate (the work each did).
-Set ``HYDROGRAD_JAX_CACHE=1`` to measure with the persistent compilation cache (off by default).
+Set ``HYDROGRAD_JAX_CACHE=0`` to measure compilation without the persistent cache.
 
 Each workload runs in a fresh Python process, as a user's script would: its first call pays every
 compilation, and the size of XLA's CPU pool is chosen for its own domain (see

@@ -10,13 +10,9 @@ changes the process in exactly these ways, each overridable:
 - ``XLA_FLAGS`` gains ``--xla_cpu_copy_insertion_use_region_analysis=true``: XLA's default analysis
   copies every state a time loop carries at each step, the region analysis proves the copies
   unneeded (same bits, shorter steps). A setting already in ``XLA_FLAGS`` wins.
-- With ``HYDROGRAD_JAX_CACHE=1``, JAX's persistent compilation cache goes to
-  ``~/.cache/hydrograd/jax-lru`` (or ``$HYDROGRAD_CACHE/jax-lru``), so a new process reuses the
-  programs earlier ones compiled (a fresh script's first calibration starts about a quarter
-  sooner); left alone when the user configured a cache. It is opt-in: in long processes that
-  compile hundreds of programs (the test suite), jaxlib 0.10.2 crashed the interpreter while
-  serializing a freshly compiled CPU executable for the cache (a segmentation fault, or an abort,
-  in ``executable.serialize()``), which no program run alone reproduced. The cache is bounded
+- JAX's persistent compilation cache goes to ``~/.cache/hydrograd/jax-lru`` (or
+  ``$HYDROGRAD_CACHE/jax-lru``), so a new process reuses the programs earlier ones compiled; left alone
+  when the user configured a cache, off with ``HYDROGRAD_JAX_CACHE=0``. It is bounded
   (``CACHE_MAX_BYTES``, least recently used entries evicted), which also makes JAX lock it: without
   the lock, processes sharing the cache (parallel runs, workers of a cluster) can read an entry
   another one is still writing, and crash.
@@ -116,7 +112,7 @@ def _configure_cpu_compiler() -> None:
 
 
 def _configure_compilation_cache() -> None:
-    if os.environ.get(JAX_CACHE_ENV, "0") != "1" or jax.config.jax_compilation_cache_dir:
+    if os.environ.get(JAX_CACHE_ENV, "1") == "0" or jax.config.jax_compilation_cache_dir:
         return
     folder = cache_root() / "jax-lru"
     try:

@@ -117,29 +117,15 @@ def test_first_model_sizes_the_cpu_pool_unless_the_environment_does(environment,
     assert _pool_workers_after_first_model(**environment) == expected
 
 
-def _cache_after_import(tmp_path, switch: str | None) -> tuple[str, str]:
+def test_import_bounds_and_locks_the_compilation_cache(tmp_path):
+    """A bounded cache is one JAX locks: processes sharing it never read a half-written entry."""
     env = {k: v for k, v in os.environ.items() if k not in ("HYDROGRAD_JAX_CACHE",)}
     env["HYDROGRAD_CACHE"] = str(tmp_path)
-    if switch is not None:
-        env["HYDROGRAD_JAX_CACHE"] = switch
     code = (
         "import hydrograd, jax, jax.numpy as jnp; jax.jit(jnp.sin)(jnp.ones(2)).block_until_ready(); "
         "print(jax.config.jax_compilation_cache_dir, jax.config.jax_compilation_cache_max_size)"
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     folder, size = out.stdout.split()[-2:]
-    return folder, size
-
-
-@pytest.mark.parametrize("switch", [None, "0"])
-def test_the_compilation_cache_is_off_unless_asked_for(tmp_path, switch):
-    folder, _ = _cache_after_import(tmp_path, switch)
-    assert folder == "None"
-    assert not (tmp_path / "jax-lru").exists()
-
-
-def test_the_compilation_cache_asked_for_is_bounded_and_locked(tmp_path):
-    """A bounded cache is one JAX locks: processes sharing it never read a half-written entry."""
-    folder, size = _cache_after_import(tmp_path, "1")
     assert folder == str(tmp_path / "jax-lru") and int(size) == CACHE_MAX_BYTES
     assert (tmp_path / "jax-lru" / ".lockfile").exists()
