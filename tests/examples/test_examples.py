@@ -37,3 +37,14 @@ def test_learnable_regionalization_figures(tmp_path):
 def test_hybrid_states_figure(tmp_path):
     _run("hybrid_states.py", str(tmp_path), "--maxiter", "3")
     _non_trivial(tmp_path / "states_compare.png")
+
+
+@pytest.mark.usefixtures("data_root")
+def test_backward_chaining_matches_finite_differences():
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "backward_chaining.py")], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = dict(line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
+    assert float(lines["dL/dcp (backward_run)"]) != 0.0
+    assert float(lines["relative difference"]) < 1e-3
