@@ -24,7 +24,7 @@ from hydrograd.api import (  # noqa: E402
 )
 from hydrograd.factory.samples import Samples  # noqa: E402
 from hydrograd.model import Model  # noqa: E402
-from hydrograd.signal import PrecipitationIndices  # noqa: E402
+from hydrograd.signal import PrecipitationIndices, Signatures  # noqa: E402
 from hydrograd.simulation.outputs import (  # noqa: E402
     BackwardRun,
     ForwardRun,
@@ -44,6 +44,7 @@ __all__ = [
     "Optimize",
     "PrecipitationIndices",
     "Samples",
+    "Signatures",
     "backward_run",
     "default_optimize_options",
     "evaluation",
