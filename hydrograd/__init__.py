@@ -19,6 +19,7 @@ from hydrograd.api import (  # noqa: E402
     multiple_forward_run,
     multiset_estimate,
     optimize,
+    optimize_control_info,
     precipitation_indices,
     signatures,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "multiple_forward_run",
     "multiset_estimate",
     "optimize",
+    "optimize_control_info",
     "plot",
     "precipitation_indices",
     "signatures",

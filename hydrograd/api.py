@@ -93,6 +93,24 @@ def backward_run(
     return new if ret is None else (new, ret)
 
 
+def optimize_control_info(
+    model: Model,
+    mapping: str = "uniform",
+    optimizer: str | None = None,
+    optimize_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The control vector ``optimize`` would move for ``mapping``, ``optimizer`` and
+    ``optimize_options`` at the model's current values, as smash describes it: ``n`` its length,
+    ``nbk`` the sizes of its six blocks (parameters, initial states, two structural-error blocks,
+    hybrid network entries, regionalization network weights), ``x``/``l``/``u`` the values and
+    bounds in the optimizer's transformed space, ``x_raw``/``l_raw``/``u_raw`` untransformed,
+    ``nbd`` the bound kinds (0 unbounded, 2 bounded) and ``name`` each entry's name. With
+    ``mapping="ann"`` the network's weights are drawn from ``optimize_options["random_state"]``
+    and the arrays are float64, as smash's."""
+    check_model(model)
+    return model._optimize_control_info(mapping, optimizer, optimize_options)
+
+
 def multiple_forward_run(
     model: Model,
     samples: Samples | dict[str, Any],

@@ -18,6 +18,7 @@ from hydrograd._process import size_cpu_pool
 from hydrograd._progress import progress_bar
 from hydrograd._validate import as_bool, choice, closest, is_real
 from hydrograd.calibration.backward import backward
+from hydrograd.calibration.control_info import control_info, control_values
 from hydrograd.calibration.data import CalibrationData, normalized_descriptors
 from hydrograd.calibration.run import calibrate
 from hydrograd.config.calibration import check_backward, check_calibration
@@ -462,6 +463,45 @@ class Model:
         if returns["grad"]:
             result["grad"] = grad
         return BackwardRun(**result) if result else None
+
+    def _optimize_control_info(
+        self,
+        mapping: str = "uniform",
+        optimizer: str | None = None,
+        optimize_options: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The control vector ``optimize`` would move, described as smash does; see
+        ``hydrograd.optimize_control_info``."""
+        require_active_cells(self.layout)
+        request = check_calibration(self.facts(values=True), mapping, optimizer, optimize_options)
+        return control_info(self.calibration_data(), request)
+
+    def set_control_optimize(
+        self,
+        control_vector: np.ndarray,
+        mapping: str = "uniform",
+        optimizer: str | None = None,
+        optimize_options: dict[str, Any] | None = None,
+    ) -> None:
+        """Set the parameters, initial states and hybrid network entries that ``control_vector`` (a
+        control of ``optimize`` for ``mapping``, ``optimizer`` and ``optimize_options``, in the
+        optimizer's transformed space) controls, in place. With ``mapping="ann"`` the
+        regionalization network's weights at the end of the vector set nothing (as in smash)."""
+        require_active_cells(self.layout)
+        facts = self.facts(values=True)
+        request = check_calibration(facts, mapping, optimizer, optimize_options)
+        if not isinstance(control_vector, np.ndarray | jax.Array | list | tuple):
+            raise TypeError(f"control_vector must be a numpy array, got {type(control_vector).__name__}")
+        values = control_values(self.calibration_data(), request, np.asarray(control_vector))
+        layout = self.layout
+        for name, grid in values.grid.items():
+            target = self.rr_parameters if name in facts.rr_parameters else self.rr_initial_states
+            target.get(name)[...] = grid
+        for name, active in values.active.items():
+            target = self.rr_parameters if name in facts.rr_parameters else self.rr_initial_states
+            target.get(name)[layout.rows, layout.cols] = active
+        for key, entries in values.network.items():
+            setattr(self.nn_parameters, key, entries)
 
     def optimize(
         self,

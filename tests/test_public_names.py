@@ -19,7 +19,6 @@ NOT_YET = {
         "bayesian_optimize",
         "bayesian_optimize_control_info",
         "default_bayesian_optimize_options",
-        "optimize_control_info",
     },
     "Model": {
         "bayesian_optimize",
@@ -32,7 +31,6 @@ NOT_YET = {
         "serr_mu_parameters",
         "serr_sigma_parameters",
         "set_control_bayesian_optimize",
-        "set_control_optimize",
         "set_serr_mu_parameters",
         "set_serr_sigma_parameters",
     },

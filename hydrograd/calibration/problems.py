@@ -26,7 +26,8 @@ from hydrograd._arrays import to_device
 from hydrograd._process import COMPILER
 from hydrograd.calibration.ann import NetData, NetObjective, check_net, flat_value_and_grad, network_maps_jit
 from hydrograd.calibration.compilation import without_gc_on_first_call
-from hydrograd.calibration.control import Control, add_network, build_control, untransform
+from hydrograd.calibration.control import Control, untransform
+from hydrograd.calibration.control_info import mapped_control
 from hydrograd.calibration.data import CalibrationData
 from hydrograd.calibration.objective import (
     Objective,
@@ -42,7 +43,7 @@ from hydrograd.calibration.precision import Precision, cast_floating
 from hydrograd.config.calibration import CalibrationRequest
 from hydrograd.config.run_options import ReturnSpec
 from hydrograd.core.cost import CostData
-from hydrograd.core.mapping import Mapping, apply_mapping
+from hydrograd.core.mapping import apply_mapping
 from hydrograd.core.simulate import SimulationOutput
 from hydrograd.nn import Dense, Dropout, Net, default_net
 from hydrograd.nn.net import net_to_vector
@@ -101,27 +102,9 @@ class MappedProblem:
 
     def __init__(self, data: CalibrationData, request: CalibrationRequest, precision: Precision):
         options = request.options
-        names = options.names
         layout, core = data.layout, data.inputs
-        mapping = Mapping(
-            kind=options.mapping,
-            names=names,
-            bounds=tuple(options.bounds[k] for k in names),
-            descriptors=tuple(options.descriptor.get(k, ()) for k in names),
-            nac=layout.nac,
-        )
-        current = {**core.params, **core.initial_states}
-        column_major = layout.column_major
-        self.control: Control = build_control(
-            mapping,
-            {k: np.asarray(current[k])[column_major] for k in names},
-            layout.rows[column_major],
-            layout.cols[column_major],
-            list(data.descriptor_names),
-            options.control_tfm,
-        )
-        if options.nn_parameters:
-            self.control = add_network(self.control, [(k, data.network[k]) for k in options.nn_parameters])
+        self.control: Control = mapped_control(data, options)
+        mapping = self.control.mapping
         self.double = precision.double
         self.objective = Objective(
             core.structure,
