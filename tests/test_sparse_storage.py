@@ -178,7 +178,9 @@ def test_edited_matrices_are_used_and_checked(sparse):
     model.atmos_data.sparse_prcp[step].values[...] *= 2
     edited = hg.forward_run(model, common_options=QUIET)
     original = hg.forward_run(sparse, common_options=QUIET)
-    assert (edited.response.q >= original.response.q).all() and (edited.response.q > original.response.q).any()
+    q, q0 = edited.response.q, original.response.q
+    # more rain never lowers the discharge, up to the float32 rounding of nearly empty stores
+    assert (q >= q0 - 1e-6 * q0.max()).all() and (q > q0 + 1e-3 * q0.max()).any()
 
     model.atmos_data.sparse_prcp[step].indices[0] = model.mesh.nac + 1
     with pytest.raises(ValueError, match=rf"time step {step}: indices must be strictly increasing .* 1\.\.383"):

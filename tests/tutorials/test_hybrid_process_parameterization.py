@@ -34,7 +34,12 @@ def test_initial_weights_and_parameter_list(tutorial):
 def test_precalibration_prints_the_seed_iterates(tutorial):
     tutorial, _ = tutorial
     sbs = _optimize_runs(tutorial)[0]
-    assert sbs == [("0", "1", "6.85771e-01"), ("1", "30", "3.51670e-01"), ("2", "58", "1.80573e-01")]
+    # smash's printed J to its sixth digit, give or take one unit: since the low-flow rounding of
+    # nearly empty stores (core/structures/gr.py), hydrograd's costs here move by about 1e-6
+    # relative and can print one unit apart from the seed's
+    assert [(i, n) for i, n, _ in sbs] == [("0", "1"), ("1", "30"), ("2", "58")]
+    for (_, _, printed), seed in zip(sbs, (6.85771e-01, 3.51670e-01, 1.80573e-01), strict=True):
+        assert float(printed) == pytest.approx(seed, abs=1.5e-6)
 
 
 def test_training_phase_matches_the_seed(tutorial):
