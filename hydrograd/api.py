@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,15 @@ def check_model(model: Any, what: str = "model") -> None:
         raise TypeError(f"{what} must be a hydrograd.Model, got {type(model).__name__}")
 
 
+def _on_copy(model: Any, run: Callable[[Model], Any]) -> Any:
+    """smash's free-function convention: ``run`` on a copy of ``model``; the copy, or ``(copy,
+    result)`` when ``run`` returns a result."""
+    check_model(model)
+    new = model.copy()
+    ret = run(new)
+    return new if ret is None else (new, ret)
+
+
 def forward_run(
     model: Model,
     cost_options: dict[str, Any] | None = None,
@@ -58,10 +68,7 @@ def forward_run(
     return_options: dict[str, Any] | None = None,
 ) -> Model | tuple[Model, ForwardRun]:
     """Run a copy of ``model``; return it, or ``(model, ForwardRun)`` when results are asked for."""
-    check_model(model)
-    new = model.copy()
-    ret = new.forward_run(cost_options, common_options, return_options)
-    return new if ret is None else (new, ret)
+    return _on_copy(model, lambda new: new.forward_run(cost_options, common_options, return_options))
 
 
 def backward_run(
@@ -85,12 +92,12 @@ def backward_run(
     ``optimize`` would move for ``mapping``, ``optimizer`` and ``optimize_options``, at the model's
     current values and in the optimizer's transformed space; with ``mapping="ann"`` it holds the
     hybrid network's selected weights only. The copy is then run forward like ``forward_run``."""
-    check_model(model)
-    new = model.copy()
-    ret = new.backward_run(
-        diff_target, cotangent, mapping, optimizer, optimize_options, cost_options, common_options, return_options
+    return _on_copy(
+        model,
+        lambda new: new.backward_run(
+            diff_target, cotangent, mapping, optimizer, optimize_options, cost_options, common_options, return_options
+        ),
     )
-    return new if ret is None else (new, ret)
 
 
 def optimize_control_info(
@@ -174,10 +181,7 @@ def multiset_estimate(
     from -2 to 10. The cost is ``multiset``'s ``cost_options``. ``common_options`` and the other
     ``return_options`` as for ``forward_run``.
     """
-    check_model(model)
-    new = model.copy()
-    ret = new.multiset_estimate(multiset, alpha, common_options, return_options)
-    return new if ret is None else (new, ret)
+    return _on_copy(model, lambda new: new.multiset_estimate(multiset, alpha, common_options, return_options))
 
 
 def optimize(
@@ -202,10 +206,12 @@ def optimize(
     so far (the model then receives it, as after a normal end). Ctrl-C (``KeyboardInterrupt``)
     instead leaves the model exactly as it was and says so.
     """
-    check_model(model)
-    new = model.copy()
-    ret = new.optimize(mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback)
-    return new if ret is None else (new, ret)
+    return _on_copy(
+        model,
+        lambda new: new.optimize(
+            mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback
+        ),
+    )
 
 
 def default_optimize_options(model: Model, mapping: str = "uniform", optimizer: str | None = None) -> dict[str, Any]:

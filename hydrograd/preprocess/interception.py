@@ -9,6 +9,8 @@ the arithmetic is spelled out in float32 with smash's fused multiply-adds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -113,6 +115,25 @@ def _interception_totals(prcp: np.ndarray, pet: np.ndarray, ci: np.ndarray) -> n
     return total
 
 
+def _fit_cells(
+    default_ci: float | np.ndarray,
+    active: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    day: np.ndarray,
+    series: Callable[[slice], tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """The ``(nrow, ncol)`` capacity map: ``default_ci`` everywhere, the fit on the cells ``(rows,
+    cols)``, taken ``_CELL_CHUNK`` at a time; ``series(chunk)`` gives the chunk's ``(ncell,
+    ntime_step)`` precipitation and PET."""
+    out = np.array(np.broadcast_to(np.asarray(default_ci, dtype=np.float32), active.shape))
+    for s in range(0, rows.size, _CELL_CHUNK):
+        chunk = slice(s, s + _CELL_CHUNK)
+        prcp, pet = series(chunk)
+        out[rows[chunk], cols[chunk]] = _fit(prcp, pet, day)
+    return out
+
+
 def adjust_interception_capacity(
     prcp: np.ndarray,
     pet: np.ndarray,
@@ -141,12 +162,10 @@ def adjust_interception_capacity(
             f"(nrow, ncol, ntime_step) = (*active_cell.shape, {day.size}) for the period "
             f"[{start_time}, {end_time}] at dt={dt} s"
         )
-    out = np.array(np.broadcast_to(np.asarray(default_ci, dtype=np.float32), active.shape))
     rows, cols = np.nonzero(active)
-    for s in range(0, rows.size, _CELL_CHUNK):
-        r, c = rows[s : s + _CELL_CHUNK], cols[s : s + _CELL_CHUNK]
-        out[r, c] = _fit(prcp[r, c, :], pet[r, c, :], day)
-    return out
+    return _fit_cells(
+        default_ci, active, rows, cols, day, lambda c: (prcp[rows[c], cols[c], :], pet[rows[c], cols[c], :])
+    )
 
 
 def adjust_active_interception_capacity(
@@ -172,11 +191,7 @@ def adjust_active_interception_capacity(
             f"prcp {prcp.shape} and pet {pet.shape} must both be (ntime_step, nac) = ({day.size}, {rows.size}) "
             f"for the active cells of active_cell and the period [{start_time}, {end_time}] at dt={dt} s"
         )
-    out = np.array(np.broadcast_to(np.asarray(default_ci, dtype=np.float32), active.shape))
-    for s in range(0, rows.size, _CELL_CHUNK):
-        cells = slice(s, s + _CELL_CHUNK)
-        out[rows[cells], cols[cells]] = _fit(prcp[:, cells].T, pet[:, cells].T, day)
-    return out
+    return _fit_cells(default_ci, active, rows, cols, day, lambda c: (prcp[:, c].T, pet[:, c].T))
 
 
 def refit_interception_capacity(
