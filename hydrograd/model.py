@@ -24,6 +24,7 @@ from hydrograd.calibration.run import calibrate
 from hydrograd.config.calibration import check_backward, check_calibration
 from hydrograd.config.cost_options import observation_cost_spec
 from hydrograd.config.facts import ModelFacts, model_facts
+from hydrograd.config.run_options import ReturnSpec
 from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
 from hydrograd.config.samples import multiset_alpha
@@ -395,6 +396,13 @@ class Model:
 
     # ---- simulation ------------------------------------------------------------------------
 
+    def _run_in_place(self, returns: ReturnSpec, facts: ModelFacts) -> dict[str, Any]:
+        """Run the model forward, write its discharge and final states into it, and return the grid
+        outputs ``returns`` asks for."""
+        out = forward(self.core_inputs(), returns.record)
+        self._write_run(out)
+        return grid_outputs(out, self.layout, facts.rr_states, self._structure.fluxes, returns, facts.time_index)
+
     def forward_run(
         self,
         cost_options: dict[str, Any] | None = None,
@@ -410,9 +418,7 @@ class Model:
         spec = observation_cost_spec(cost_options, facts)
         if common.verbose:
             print("</> Forward Run")
-        out = forward(self.core_inputs(), returns.record)
-        self._write_run(out)
-        result = grid_outputs(out, self.layout, facts.rr_states, self._structure.fluxes, returns, facts.time_index)
+        result = self._run_in_place(returns, facts)
         if returns["cost"] or returns["jobs"]:
             if not spec.gauges:
                 raise ValueError(
@@ -454,9 +460,7 @@ class Model:
             print("</> Backward Run")
         grad = backward(self.calibration_data(), request)
         returns = calibration.returns
-        out = forward(self.core_inputs(), returns.record)
-        self._write_run(out)
-        result = grid_outputs(out, self.layout, facts.rr_states, self._structure.fluxes, returns, facts.time_index)
+        result = self._run_in_place(returns, facts)
         if returns["cost"] or returns["jobs"]:
             jobs = self._response_cost(calibration.cost)
             result.update({k: jobs for k in ("cost", "jobs") if returns[k]})
@@ -590,12 +594,10 @@ class Model:
                 self.set_rr_parameters(name, grid)
             else:
                 self.set_rr_initial_states(name, grid)
-        out = forward(self.core_inputs(), returns.record)
-        self._write_run(out)
+        result = self._run_in_place(returns, facts)
         jobs = self._response_cost(spec)
         if isinstance(alpha, float):
             lcurve["cost"] = jobs
-        result = grid_outputs(out, self.layout, facts.rr_states, self._structure.fluxes, returns, facts.time_index)
         result.update({k: jobs for k in ("cost", "jobs") if returns[k]})
         if returns["lcurve_multiset"]:
             result["lcurve_multiset"] = lcurve
