@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hydrograd.core.structural_error import MU_MAPPINGS, SIGMA_MAPPINGS
+
 INF = math.inf
 FEASIBLE_TOLERANCE = 1e-5
 SMALLEST_POSITIVE = float(np.finfo(np.float32).tiny)
@@ -100,16 +102,10 @@ SERR_PARAMETERS: dict[str, Spec] = {
 }
 """Parameters of smash's structural-error model (one value per gauge)."""
 
-SERR_MU_MAPPINGS: dict[str, tuple[str, ...]] = {"Zero": (), "Constant": ("mg0",), "Linear": ("mg0", "mg1")}
-"""Structural-error mean mappings and the parameters each takes."""
+SERR_MU_MAPPINGS: dict[str, tuple[str, ...]] = {k: m.parameters for k, m in MU_MAPPINGS.items()}
+"""Structural-error mean mappings and the parameters each takes (``hydrograd.core.structural_error``)."""
 
-SERR_SIGMA_MAPPINGS: dict[str, tuple[str, ...]] = {
-    "Constant": ("sg0",),
-    "Linear": ("sg0", "sg1"),
-    "Power": ("sg0", "sg1", "sg2"),
-    "Exponential": ("sg0", "sg1", "sg2"),
-    "Gaussian": ("sg0", "sg1", "sg2"),
-}
+SERR_SIGMA_MAPPINGS: dict[str, tuple[str, ...]] = {k: m.parameters for k, m in SIGMA_MAPPINGS.items()}
 """Structural-error deviation mappings and the parameters each takes."""
 
 # Parameters that only a dedicated routine sets, never a calibration (smash excludes ``ci``).
