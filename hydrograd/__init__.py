@@ -12,6 +12,9 @@ apply_import_settings()
 from hydrograd import factory, io, plot  # noqa: E402
 from hydrograd.api import (  # noqa: E402
     backward_run,
+    bayesian_optimize,
+    bayesian_optimize_control_info,
+    default_bayesian_optimize_options,
     default_optimize_options,
     evaluation,
     forward_run,
@@ -28,6 +31,7 @@ from hydrograd.model import Model  # noqa: E402
 from hydrograd.signal import PrecipitationIndices, Signatures  # noqa: E402
 from hydrograd.simulation.outputs import (  # noqa: E402
     BackwardRun,
+    BayesianOptimize,
     ForwardRun,
     MultipleForwardRun,
     MultisetEstimate,
@@ -38,6 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BackwardRun",
+    "BayesianOptimize",
     "ForwardRun",
     "Model",
     "MultipleForwardRun",
@@ -47,6 +52,9 @@ __all__ = [
     "Samples",
     "Signatures",
     "backward_run",
+    "bayesian_optimize",
+    "bayesian_optimize_control_info",
+    "default_bayesian_optimize_options",
     "default_optimize_options",
     "evaluation",
     "factory",

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hydrograd.config.calibration import check_bayesian_mapping, serr_parameters
 from hydrograd.config.cost_options import observation_cost_spec
 from hydrograd.config.optimize_options import check_mapping_optimizer, default_options
 from hydrograd.config.run_options import common_options as check_common_options
@@ -43,7 +44,14 @@ from hydrograd.simulation.cost import cost_data
 from hydrograd.simulation.evaluation import evaluate
 from hydrograd.simulation.inputs import require_active_cells
 from hydrograd.simulation.multiple import sample_runs
-from hydrograd.simulation.outputs import BackwardRun, ForwardRun, MultipleForwardRun, MultisetEstimate, Optimize
+from hydrograd.simulation.outputs import (
+    BackwardRun,
+    BayesianOptimize,
+    ForwardRun,
+    MultipleForwardRun,
+    MultisetEstimate,
+    Optimize,
+)
 
 
 def check_model(model: Any, what: str = "model") -> None:
@@ -225,6 +233,61 @@ def default_optimize_options(model: Model, mapping: str = "uniform", optimizer: 
     bounds = options["bounds"]
     net = default_net(facts.nd, len(bounds), list(bounds.values()), facts.grid_shape)
     return {"parameters": options.pop("parameters"), "bounds": options.pop("bounds"), "net": net, **options}
+
+
+def bayesian_optimize(
+    model: Model,
+    mapping: str = "uniform",
+    optimizer: str | None = None,
+    optimize_options: dict[str, Any] | None = None,
+    cost_options: dict[str, Any] | None = None,
+    common_options: dict[str, Any] | None = None,
+    return_options: dict[str, Any] | None = None,
+    callback=None,
+) -> Model | tuple[Model, BayesianOptimize]:
+    """Calibrate a copy of ``model`` by maximum a posteriori estimation; return it, or ``(model,
+    BayesianOptimize)`` when results are asked for.
+
+    The cost is the negative log-posterior per observation (``hydrograd.core.structural_error``):
+    a Gaussian structural error of mean ``serr_mu_mapping`` and deviation ``serr_sigma_mapping``
+    (setup) at each gauge of ``cost_options["gauge"]``, widened by ``u_response_data.q_stdev``,
+    and the priors of ``cost_options["control_prior"]`` (control name -> ``[distribution,
+    parameters]``, see :func:`bayesian_optimize_control_info` for the names; ``FlatPrior``
+    elsewhere). The structural-error parameters of those gauges are calibrated with the model's
+    (``optimize_options["parameters"]``, by default all of them). ``mapping``: every mapping but
+    ``ann``; ``optimizer``, ``common_options`` and ``callback`` as for :func:`optimize`.
+    """
+    return _on_copy(
+        model,
+        lambda new: new.bayesian_optimize(
+            mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback
+        ),
+    )
+
+
+def default_bayesian_optimize_options(
+    model: Model, mapping: str = "uniform", optimizer: str | None = None
+) -> dict[str, Any]:
+    """The options ``bayesian_optimize`` uses when none are given, as a dict to edit and pass back
+    (those of ``optimize`` with the structural-error parameters added)."""
+    check_model(model)
+    mapping, optimizer = check_bayesian_mapping(mapping, optimizer)
+    serr = serr_parameters(model.setup.serr_mu_mapping, model.setup.serr_sigma_mapping)
+    return default_options(model.facts(), mapping, optimizer, serr)
+
+
+def bayesian_optimize_control_info(
+    model: Model,
+    mapping: str = "uniform",
+    optimizer: str | None = None,
+    optimize_options: dict[str, Any] | None = None,
+    cost_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The control vector ``bayesian_optimize`` would move, described as
+    :func:`optimize_control_info` describes ``optimize``'s: its structural-error blocks hold each
+    calibrated parameter at each gauge of ``cost_options["gauge"]`` (``sg0-<code>``)."""
+    check_model(model)
+    return model._bayesian_optimize_control_info(mapping, optimizer, optimize_options, cost_options)
 
 
 def evaluation(

@@ -21,7 +21,7 @@ from hydrograd.calibration.backward import backward
 from hydrograd.calibration.control_info import control_info, control_values
 from hydrograd.calibration.data import CalibrationData, normalized_descriptors
 from hydrograd.calibration.run import calibrate
-from hydrograd.config.calibration import check_backward, check_calibration
+from hydrograd.config.calibration import CalibrationRequest, check_backward, check_bayesian, check_calibration
 from hydrograd.config.cost_options import observation_cost_spec
 from hydrograd.config.facts import ModelFacts, model_facts
 from hydrograd.config.run_options import ReturnSpec
@@ -53,6 +53,7 @@ from hydrograd.simulation.inputs import (
 )
 from hydrograd.simulation.outputs import (
     BackwardRun,
+    BayesianOptimize,
     ForwardRun,
     MultipleForwardRun,
     MultisetEstimate,
@@ -238,6 +239,10 @@ class Model:
         statistics = {
             k: getattr(physio, k) for k in ("l_descriptor", "u_descriptor", "mean_descriptor", "std_descriptor")
         }
+        serr = {}
+        for name in ("serr_mu_parameters", "serr_sigma_parameters"):
+            maps = getattr(self, name)
+            serr[name] = {str(k): maps.values[:, i] for i, k in enumerate(maps.keys)}
         return CalibrationData(
             inputs=self.core_inputs(),
             q_obs=self.response_data.q,
@@ -248,6 +253,9 @@ class Model:
             descriptors=normalized_descriptors(physio.descriptor, self.setup.descriptor_tfm, statistics),
             descriptor_names=tuple(str(d) for d in self.setup.descriptor_name),
             network=self._network(),
+            serr_mu=serr["serr_mu_parameters"],
+            serr_sigma=serr["serr_sigma_parameters"],
+            q_stdev=self.u_response_data.q_stdev,
         )
 
     def _write_run(self, out: SimulationOutput) -> None:
@@ -468,6 +476,23 @@ class Model:
             result["grad"] = grad
         return BackwardRun(**result) if result else None
 
+    def _control_request(
+        self,
+        facts: ModelFacts,
+        bayesian: bool,
+        mapping: str,
+        optimizer: str | None,
+        optimize_options: dict[str, Any] | None,
+        cost_options: dict[str, Any] | None = None,
+    ) -> CalibrationRequest:
+        """The checked request of ``optimize`` (or ``bayesian_optimize``) whose control vector is
+        described or set."""
+        require_active_cells(self.layout)
+        if not bayesian:
+            return check_calibration(facts, mapping, optimizer, optimize_options)
+        serr = (self.setup.serr_mu_mapping, self.setup.serr_sigma_mapping)
+        return check_bayesian(facts, serr, mapping, optimizer, optimize_options, cost_options)
+
     def _optimize_control_info(
         self,
         mapping: str = "uniform",
@@ -476,8 +501,20 @@ class Model:
     ) -> dict[str, Any]:
         """The control vector ``optimize`` would move, described as smash does; see
         ``hydrograd.optimize_control_info``."""
-        require_active_cells(self.layout)
-        request = check_calibration(self.facts(values=True), mapping, optimizer, optimize_options)
+        request = self._control_request(self.facts(values=True), False, mapping, optimizer, optimize_options)
+        return control_info(self.calibration_data(), request)
+
+    def _bayesian_optimize_control_info(
+        self,
+        mapping: str = "uniform",
+        optimizer: str | None = None,
+        optimize_options: dict[str, Any] | None = None,
+        cost_options: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The control vector ``bayesian_optimize`` would move, described as smash does; see
+        ``hydrograd.bayesian_optimize_control_info``."""
+        facts = self.facts(values=True)
+        request = self._control_request(facts, True, mapping, optimizer, optimize_options, cost_options)
         return control_info(self.calibration_data(), request)
 
     def set_control_optimize(
@@ -491,9 +528,26 @@ class Model:
         control of ``optimize`` for ``mapping``, ``optimizer`` and ``optimize_options``, in the
         optimizer's transformed space) controls, in place. With ``mapping="ann"`` the
         regionalization network's weights at the end of the vector set nothing (as in smash)."""
-        require_active_cells(self.layout)
         facts = self.facts(values=True)
-        request = check_calibration(facts, mapping, optimizer, optimize_options)
+        self._set_control(
+            facts, self._control_request(facts, False, mapping, optimizer, optimize_options), control_vector
+        )
+
+    def set_control_bayesian_optimize(
+        self,
+        control_vector: np.ndarray,
+        mapping: str = "uniform",
+        optimizer: str | None = None,
+        optimize_options: dict[str, Any] | None = None,
+        cost_options: dict[str, Any] | None = None,
+    ) -> None:
+        """Set what a control vector of ``bayesian_optimize`` controls (parameters, initial states,
+        structural-error parameters of the cost's gauges, hybrid network entries), in place."""
+        facts = self.facts(values=True)
+        request = self._control_request(facts, True, mapping, optimizer, optimize_options, cost_options)
+        self._set_control(facts, request, control_vector)
+
+    def _set_control(self, facts: ModelFacts, request: CalibrationRequest, control_vector: Any) -> None:
         if not isinstance(control_vector, np.ndarray | jax.Array | list | tuple):
             raise TypeError(f"control_vector must be a numpy array, got {type(control_vector).__name__}")
         values = control_values(self.calibration_data(), request, np.asarray(control_vector))
@@ -506,6 +560,7 @@ class Model:
             target.get(name)[layout.rows, layout.cols] = active
         for key, entries in values.network.items():
             setattr(self.nn_parameters, key, entries)
+        self._write_serr(values.serr)
 
     def optimize(
         self,
@@ -524,6 +579,46 @@ class Model:
         request = check_calibration(
             facts, mapping, optimizer, optimize_options, cost_options, common_options, return_options, callback
         )
+        ret = self._calibrate_in_place(request, facts)
+        return Optimize(**ret) if ret else None
+
+    def bayesian_optimize(
+        self,
+        mapping: str = "uniform",
+        optimizer: str | None = None,
+        optimize_options: dict[str, Any] | None = None,
+        cost_options: dict[str, Any] | None = None,
+        common_options: dict[str, Any] | None = None,
+        return_options: dict[str, Any] | None = None,
+        callback=None,
+    ) -> BayesianOptimize | None:
+        """Calibrate the model and its structural-error parameters in place by maximising the
+        posterior density (see ``hydrograd.bayesian_optimize``); written only once the optimizer
+        has finished, as ``optimize``."""
+        require_active_cells(self.layout)
+        facts = self.facts(values=True)
+        request = check_bayesian(
+            facts,
+            (self.setup.serr_mu_mapping, self.setup.serr_sigma_mapping),
+            mapping,
+            optimizer,
+            optimize_options,
+            cost_options,
+            common_options,
+            return_options,
+            callback,
+        )
+        ret = self._calibrate_in_place(request, facts)
+        returns = request.returns
+        if returns["serr_mu"]:
+            ret["serr_mu"] = self.get_serr_mu()
+        if returns["serr_sigma"]:
+            ret["serr_sigma"] = self.get_serr_sigma()
+        return BayesianOptimize(**ret) if ret else None
+
+    def _calibrate_in_place(self, request: CalibrationRequest, facts: ModelFacts) -> dict[str, Any]:
+        """Run the calibration ``request`` asks for, write what it found and its closing run into the
+        model, and return the grid outputs and the calibration's own return values."""
         result = calibrate(self.calibration_data(), request)
         layout = self.layout
         for name, values in result.values.items():
@@ -534,14 +629,21 @@ class Model:
                 target.get(name)[layout.rows, layout.cols] = values
         for key, values in result.network.items():
             setattr(self.nn_parameters, key, values)
+        self._write_serr(result.serr)
         self._write_run(result.output)
-        ret = {
-            **grid_outputs(
-                result.output, layout, facts.rr_states, self._structure.fluxes, request.returns, facts.time_index
-            )
-        }
+        ret = grid_outputs(
+            result.output, layout, facts.rr_states, self._structure.fluxes, request.returns, facts.time_index
+        )
         ret.update(result.returned)
-        return Optimize(**ret) if ret else None
+        return ret
+
+    def _write_serr(self, values: dict[str, np.ndarray]) -> None:
+        """Set structural-error parameters (name -> ``(ng,)``) of either mapping."""
+        for name in ("serr_mu_parameters", "serr_sigma_parameters"):
+            maps = getattr(self, name)
+            for i, key in enumerate(maps.keys):
+                if str(key) in values:
+                    maps.values[:, i] = values[str(key)]
 
     def multiset_estimate(
         self,

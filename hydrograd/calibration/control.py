@@ -1,8 +1,9 @@
 """The control vector an optimizer moves, and its transforms.
 
 Layout, as in smash: the coefficients of the calibrated rainfall-runoff parameters, then those
-of the calibrated initial states (both following the mapping), then the hybrid network's weights
-and biases. Each entry has a name (``cp-0``, ``cp-12-7``, ``cp-slope-a``, ``weight_1``...),
+of the calibrated initial states (both following the mapping), then (Bayesian calibration) the
+structural-error parameters of each calibrated gauge, then the hybrid network's weights and
+biases. Each entry has a name (``cp-0``, ``cp-12-7``, ``cp-slope-a``, ``weight_1``...),
 raw bounds and a bound flag ``nbd`` (0: unbounded, 2: bounded).
 
 Transforms (smash's ``control_tfm``) apply to bounded entries: ``normalize`` maps ``[l, u]`` to
@@ -51,6 +52,23 @@ class Control:
     @property
     def upper_t(self) -> np.ndarray:
         return _forward(self.upper, self.kinds, self.lower, self.upper)
+
+
+def add_serr(control: Control, entries: list[tuple[str, float, tuple[float, float]]], control_tfm: str) -> Control:
+    """Append structural-error entries ``(name, value, bounds)`` (bounded; normalized by the
+    ``normalize`` transform, left raw by ``sbs`` as smash leaves them)."""
+    n = len(entries)
+    kind = NORMALIZE if control_tfm == "normalize" else KEEP
+    return Control(
+        x0=np.concatenate([control.x0, np.array([e[1] for e in entries], np.float32)]),
+        lower=np.concatenate([control.lower, np.array([e[2][0] for e in entries], np.float32)]),
+        upper=np.concatenate([control.upper, np.array([e[2][1] for e in entries], np.float32)]),
+        nbd=np.concatenate([control.nbd, np.full(n, 2, np.int32)]),
+        names=[*control.names, *(e[0] for e in entries)],
+        kinds=np.concatenate([control.kinds, np.full(n, kind, np.int32)]),
+        mapping=control.mapping,
+        n_rr=control.n_rr,
+    )
 
 
 def add_network(control: Control, network: list[tuple[str, np.ndarray]]) -> Control:

@@ -7,7 +7,8 @@ as smash does, and :func:`control_values` reads a transformed control vector bac
 and initial-state values and hybrid network entries.
 
 smash's description has six blocks (``nbk``): rainfall-runoff parameters, initial states, the two
-structural-error blocks (empty here), the hybrid network's entries, then the regionalization
+structural-error blocks (Bayesian calibration: each calibrated parameter at each gauge of the
+cost, ``sg0-<code>``), the hybrid network's entries, then the regionalization
 network's weights (``mapping="ann"`` only, which has no mapped parameter block: the hybrid entries
 it trains, then ``reg_weight_<layer>-<row>-<col>`` and ``reg_bias_<layer>-<k>``).
 """
@@ -22,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hydrograd.calibration.control import Control, add_network, build_control, untransform
+from hydrograd.calibration.control import Control, add_network, add_serr, build_control, untransform
 from hydrograd.calibration.data import CalibrationData
 from hydrograd.config.calibration import CalibrationRequest
 from hydrograd.config.optimize_options import OptimizeSpec
@@ -31,9 +32,16 @@ from hydrograd.nn import Net, default_net
 from hydrograd.nn.net import net_to_vector
 
 
-def mapped_control(data: CalibrationData, options: OptimizeSpec) -> Control:
+def serr_gauges(request: CalibrationRequest) -> tuple[int, ...]:
+    """The gauges whose structural-error parameters the calibration moves: those of a Bayesian
+    cost, in the mesh's order (none otherwise)."""
+    return request.cost.gauges if request.bayesian is not None else ()
+
+
+def mapped_control(data: CalibrationData, options: OptimizeSpec, gauges: tuple[int, ...] = ()) -> Control:
     """The control vector of a mapped calibration (not ``"ann"``) at the model's current values:
-    the mapped coefficients, then the selected hybrid network entries."""
+    the mapped coefficients, the selected structural-error parameters at ``gauges``, then the
+    selected hybrid network entries."""
     names = options.names
     layout, core = data.layout, data.inputs
     mapping = Mapping(
@@ -53,6 +61,14 @@ def mapped_control(data: CalibrationData, options: OptimizeSpec) -> Control:
         list(data.descriptor_names),
         options.control_tfm,
     )
+    serr = [
+        (f"{key}-{data.gauge_codes[g]}", float(values[key][g]), options.bounds[key])
+        for values, keys in ((data.serr_mu, options.serr_mu), (data.serr_sigma, options.serr_sigma))
+        for key in keys
+        for g in gauges
+    ]
+    if serr:
+        control = add_serr(control, serr, options.control_tfm)
     if options.nn_parameters:
         control = add_network(control, [(k, data.network[k]) for k in options.nn_parameters])
     return control
@@ -90,15 +106,19 @@ def control_info(data: CalibrationData, request: CalibrationRequest) -> dict[str
     """smash's description of the control vector ``optimize`` would move for ``request``."""
     options = request.options
     ann = options.mapping == "ann"
-    control = mapped_control(data, _hybrid_options(options) if ann else options)
+    gauges = serr_gauges(request)
+    control = mapped_control(data, _hybrid_options(options) if ann else options, gauges)
     n_rr = control.mapping.size
     rr_sizes = [control.mapping.block_size(i) for i in range(len(control.mapping.names))]
     n_params = sum(rr_sizes[: len(options.rr_parameters)])
+    n_mu, n_sigma = len(options.serr_mu) * len(gauges), len(options.serr_sigma) * len(gauges)
     lower = np.where(control.nbd == 2, control.lower, -np.inf).astype(np.float32)
     upper = np.where(control.nbd == 2, control.upper, np.inf).astype(np.float32)
     info: dict[str, Any] = {
         "n": int(control.size),
-        "nbk": np.array([n_params, n_rr - n_params, 0, 0, control.size - n_rr], dtype=np.int64),
+        "nbk": np.array(
+            [n_params, n_rr - n_params, n_mu, n_sigma, control.size - n_rr - n_mu - n_sigma], dtype=np.int64
+        ),
         "x": control.transform(control.x0),
         "l": np.where(control.nbd == 2, control.lower_t, -np.inf).astype(np.float32),
         "u": np.where(control.nbd == 2, control.upper_t, np.inf).astype(np.float32),
@@ -129,18 +149,21 @@ def control_info(data: CalibrationData, request: CalibrationRequest) -> dict[str
 class ControlValues:
     """What a control vector sets: ``active`` values (name -> float32 ``(nac,)`` in the flow
     graph's order), ``grid`` maps (name -> float32 ``(nrow, ncol)``, every cell: descriptor
-    mappings), and hybrid ``network`` entries (float32, smash's layout)."""
+    mappings), hybrid ``network`` entries (float32, smash's layout) and structural-error
+    parameters ``serr`` (name -> float32 ``(ng,)``, every gauge: those outside the control keep
+    their value)."""
 
     active: dict[str, np.ndarray]
     grid: dict[str, np.ndarray]
     network: dict[str, np.ndarray]
+    serr: dict[str, np.ndarray]
 
 
 def control_size(data: CalibrationData, request: CalibrationRequest) -> int:
     """Length of the control vector of ``request`` (the regionalization network's weights included)."""
     options = request.options
     if options.mapping != "ann":
-        return mapped_control(data, options).size
+        return mapped_control(data, options, serr_gauges(request)).size
     net = _regionalization_net(data, options)
     return mapped_control(data, _hybrid_options(options)).size + net_to_vector(net).size
 
@@ -151,7 +174,8 @@ def control_values(data: CalibrationData, request: CalibrationRequest, x_t: np.n
     weights set nothing of the model (smash sets them on a copy of the given network)."""
     options = request.options
     ann = options.mapping == "ann"
-    control = mapped_control(data, _hybrid_options(options) if ann else options)
+    gauges = serr_gauges(request)
+    control = mapped_control(data, _hybrid_options(options) if ann else options, gauges)
     expected = control_size(data, request) if ann else control.size
     x_t = np.asarray(x_t)
     if x_t.ndim != 1 or x_t.size != expected:
@@ -183,11 +207,17 @@ def control_values(data: CalibrationData, request: CalibrationRequest, x_t: np.n
                 if mapping.kind == "distributed":  # column-major in the control
                     values = values[layout.order]
                 active[name] = values
-    network = {}
+    serr = {}
     start = mapping.size
+    for values, keys in ((data.serr_mu, options.serr_mu), (data.serr_sigma, options.serr_sigma)):
+        for key in keys:
+            serr[key] = np.array(values[key], dtype=np.float32)
+            serr[key][list(gauges)] = raw[start : start + len(gauges)]
+            start += len(gauges)
+    network = {}
     for key in options.nn_parameters:
         shape = data.network[key].shape
         size = int(np.prod(shape))
         network[key] = x_t[start : start + size].astype(np.float32).reshape(shape, order="F")
         start += size
-    return ControlValues(active, grid, network)
+    return ControlValues(active, grid, network, serr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,10 @@ class CalibrationData:
     - ``layout``: where the active cells are; ``descriptors``: ``(nrow, ncol, nd)`` descriptor maps,
       already normalized as the setup's ``descriptor_tfm`` says (:func:`normalized_descriptors`),
       named ``descriptor_names``;
-    - ``network``: a hybrid structure's ``weight_1, bias_1, ...`` in smash's layout (empty otherwise).
+    - ``network``: a hybrid structure's ``weight_1, bias_1, ...`` in smash's layout (empty otherwise);
+    - ``serr_mu``, ``serr_sigma``: the structural-error parameters of the model's mappings, name ->
+      ``(ng,)`` float32 in the mapping's order, and ``q_stdev``: the observations' standard
+      deviation ``(ng, ntime_step)`` m3/s (what a Bayesian calibration reads).
     """
 
     inputs: CoreInputs
@@ -37,6 +40,9 @@ class CalibrationData:
     descriptors: np.ndarray
     descriptor_names: tuple[str, ...]
     network: Mapping[str, np.ndarray]
+    serr_mu: Mapping[str, np.ndarray] = field(default_factory=dict)
+    serr_sigma: Mapping[str, np.ndarray] = field(default_factory=dict)
+    q_stdev: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,7 +57,9 @@ class CalibrationResult:
     - ``optimizer``: the optimizer's result;
     - ``returned``: the calibration's own ``return_options`` values (``control_vector``, ``cost``,
       ``jobs``, ``jreg``, ``n_iter``, ``projg``, ``iter_cost``, ``iter_projg``, ``lcurve_wjreg``,
-      ``net``), as asked for.
+      ``net``, and for a Bayesian calibration ``log_lkh``, ``log_prior``, ``log_h``), as asked for;
+    - ``serr``: structural-error parameter name -> ``(ng,)`` float32 values after a Bayesian
+      calibration (every gauge; those outside its cost keep their value), else empty.
     """
 
     values: dict[str, np.ndarray]
@@ -60,6 +68,7 @@ class CalibrationResult:
     output: SimulationOutput
     optimizer: OptimizerResult
     returned: dict[str, Any]
+    serr: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def normalized_descriptors(descriptor: np.ndarray, tfm: str, statistics: Mapping[str, np.ndarray]) -> np.ndarray:

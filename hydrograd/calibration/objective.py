@@ -34,6 +34,7 @@ from hydrograd.core.simulate import (
     uses_wavefront,
     wavefront_forcing,
 )
+from hydrograd.core.structural_error import BayesianCost, LogPosterior, log_posterior
 from hydrograd.core.structures.hybrid import flux_correction_from_layers
 
 Array = jnp.ndarray
@@ -52,7 +53,13 @@ class Objective(NamedTuple):
     it in double precision, which removes the single-precision noise of long sums that otherwise
     derails line searches. The model itself always runs in the dtype of its inputs;
     ``network``: the calibrated weights and biases of a hybrid structure's network, as
-    ``(name, shape)`` in control-vector order (after the mapped coefficients).
+    ``(name, shape)`` in control-vector order (after the mapped coefficients and the
+    structural-error entries);
+    ``bayesian``: for a Bayesian calibration, the negative log-posterior that replaces ``jobs``
+    (over ``cost.gauges`` from ``cost.start``; ``cost``'s components are not used); ``serr``:
+    its structural-error entries of the control (after the mapped coefficients), one
+    ``(block, column, gauge)`` each, ``block`` 0 for the mean's parameters and 1 for the
+    deviation's, ``column`` the parameter's position in its mapping.
     """
 
     structure: Structure
@@ -64,6 +71,13 @@ class Objective(NamedTuple):
     cost_precision: str = "float32"
     network: tuple[tuple[str, tuple[int, ...]], ...] = ()
     weighted: bool = False
+    bayesian: BayesianCost | None = None
+    serr: tuple[tuple[int, int, int], ...] = ()
+
+    @property
+    def network_start(self) -> int:
+        """Index of the hybrid network's first entry in the control vector."""
+        return self.mapping.size + len(self.serr)
 
 
 class SimulationInputs(Protocol):
@@ -99,7 +113,9 @@ class ObjectiveData(NamedTuple):
     cell of the model (flow-graph order), its rank in smash's column-major order, which orders
     the distributed mapping's control values; ``wjreg``: the scalar weight of ``jreg`` in the
     cost; ``network``: every weight and bias of a hybrid structure's network (``weight_1``,
-    ``bias_1``, ...), or None."""
+    ``bias_1``, ...), or None; ``serr_mu``, ``serr_sigma``: the structural-error parameters
+    ``(ng, n)`` in their mappings' order and ``q_stdev``: the observations' deviation
+    ``(ng, ntime_step)`` m3/s (Bayesian calibration only, else None)."""
 
     kinds: Array
     lower: Array
@@ -119,6 +135,9 @@ class ObjectiveData(NamedTuple):
     cell_order: Array
     wjreg: Array
     network: dict[str, Array] | None = None
+    serr_mu: Array | None = None
+    serr_sigma: Array | None = None
+    q_stdev: Array | None = None
 
 
 def control_maps(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[dict[str, Array], dict[str, Array]]:
@@ -140,7 +159,7 @@ def flux_correction(x_t: Array, objective: Objective, data: ObjectiveData):
     if data.network is None:
         return None
     values = dict(data.network)
-    start = objective.mapping.size
+    start = objective.network_start
     for key, shape in objective.network:
         size = int(np.prod(shape))
         block = x_t[start : start + size].astype(values[key].dtype)
@@ -169,11 +188,50 @@ def regularization(x_t: Array, objective: Objective, data: ObjectiveData) -> Arr
     return total
 
 
+def error_parameters(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[Array, Array]:
+    """The structural-error parameters ``(mu (ng, n), sigma (ng, n))`` for a transformed control
+    vector: the control's entries at the calibrated gauges, ``data``'s values elsewhere."""
+    x = untransform(x_t, data.kinds, data.lower, data.upper)
+    values = x[objective.mapping.size : objective.network_start]
+    blocks = [data.serr_mu.astype(x.dtype), data.serr_sigma.astype(x.dtype)]
+    for b in (0, 1):
+        entries = [(k, c, g) for k, (block, c, g) in enumerate(objective.serr) if block == b]
+        if entries:
+            k, c, g = (np.array(v) for v in zip(*entries, strict=True))
+            blocks[b] = blocks[b].at[g, c].set(values[k])
+    return blocks[0], blocks[1]
+
+
+def posterior(x_t: Array, objective: Objective, data: ObjectiveData, q_sim: Array) -> LogPosterior:
+    """The Bayesian cost and its terms for a transformed control vector and its discharge at the
+    gauges, computed in the control's precision (double under ``jax.enable_x64``); the cost
+    rounded to single precision when ``objective.cost_precision`` is ``"float32"``, as smash
+    reports it."""
+    x = untransform(x_t, data.kinds, data.lower, data.upper)
+    mu, sigma = error_parameters(x_t, objective, data)
+    terms = log_posterior(
+        objective.bayesian,
+        x[: objective.mapping.size],
+        q_sim.astype(x.dtype),
+        data.q_obs.astype(x.dtype),
+        data.q_stdev.astype(x.dtype),
+        mu,
+        sigma,
+    )
+    if objective.cost_precision == "float32":
+        terms = terms._replace(cost=terms.cost.astype(jnp.float32).astype(x.dtype))
+    return terms
+
+
 def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[Array, tuple[Array, Array, Array]]:
-    """``(J, (jobs, jreg, q))`` with ``q`` the simulated discharge at the gauges."""
+    """``(J, (jobs, jreg, q))`` with ``q`` the simulated discharge at the gauges (for a Bayesian
+    calibration ``J = jobs`` is the negative log-posterior and ``jreg`` 0)."""
     params, states = control_maps(x_t, objective, data)
     correction = flux_correction(x_t, objective, data)
     q_sim = gauge_discharge(objective.structure, objective.dt, data, params, states, correction)
+    if objective.bayesian is not None:
+        cost = posterior(x_t, objective, data, q_sim).cost
+        return cost, (cost, jnp.zeros((), cost.dtype), q_sim)
     q, q_obs, cost_data = q_sim, data.q_obs, data.cost_data
     if objective.cost_precision == "float64":
         q, q_obs, cost_data = as_float64((q, q_obs, cost_data))
@@ -243,12 +301,24 @@ cost_terms_jit = jax.jit(cost_terms, static_argnames=("objective",))
 
 
 @functools.partial(jax.jit, static_argnames=("objective",))
+def posterior_terms_jit(x_t: Array, objective: Objective, data: ObjectiveData) -> LogPosterior:
+    """The Bayesian cost's terms for a transformed control vector, as one compiled program."""
+    params, states = control_maps(x_t, objective, data)
+    correction = flux_correction(x_t, objective, data)
+    q_sim = gauge_discharge(objective.structure, objective.dt, data, params, states, correction)
+    return posterior(x_t, objective, data, q_sim)
+
+
+@functools.partial(jax.jit, static_argnames=("objective",))
 def discharge_vjp(x_t: Array, cotangent: Array, objective: Objective, data: ObjectiveData) -> Array:
     """``cotangent . d(domain discharge)/dx``, the gradient of ``sum(cotangent * q_domain)``
     (``cotangent`` shaped and typed as :func:`domain_discharge`'s output)."""
     _, pullback = jax.vjp(lambda x: domain_discharge(x, objective, data), x_t)
     return pullback(cotangent)[0]
 
+
+error_parameters_jit = jax.jit(error_parameters, static_argnames=("objective",))
+"""``error_parameters`` as one compiled program."""
 
 control_maps_jit = jax.jit(control_maps, static_argnames=("objective",))
 """``control_maps`` as one compiled program (run op by op, each operation would compile alone)."""

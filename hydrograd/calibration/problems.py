@@ -13,8 +13,9 @@ Both are built inside the calibration's ``jax.enable_x64`` context when its prec
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -27,7 +28,7 @@ from hydrograd._process import COMPILER
 from hydrograd.calibration.ann import NetData, NetObjective, check_net, flat_value_and_grad, network_maps_jit
 from hydrograd.calibration.compilation import without_gc_on_first_call
 from hydrograd.calibration.control import Control, untransform
-from hydrograd.calibration.control_info import mapped_control
+from hydrograd.calibration.control_info import mapped_control, serr_gauges
 from hydrograd.calibration.data import CalibrationData
 from hydrograd.calibration.objective import (
     Objective,
@@ -36,6 +37,8 @@ from hydrograd.calibration.objective import (
     control_maps_jit,
     cost_jit,
     cost_terms_jit,
+    error_parameters_jit,
+    posterior_terms_jit,
     scheduled_forcing,
     value_and_grad_jit,
 )
@@ -44,7 +47,9 @@ from hydrograd.config.calibration import CalibrationRequest
 from hydrograd.config.run_options import ReturnSpec
 from hydrograd.core.cost import CostData
 from hydrograd.core.mapping import apply_mapping
+from hydrograd.core.parameters import SERR_MU_MAPPINGS, SERR_SIGMA_MAPPINGS
 from hydrograd.core.simulate import SimulationOutput
+from hydrograd.core.structural_error import BayesianCost
 from hydrograd.nn import Dense, Dropout, Net, default_net
 from hydrograd.nn.net import net_to_vector
 from hydrograd.optimizers import Functions, OptimizerResult
@@ -55,12 +60,14 @@ from hydrograd.simulation.cost import cost_data, response_cost
 class Solution:
     """What a found vector means: calibrated ``values`` (name -> float32 ``(nac,)`` in the flow
     graph's order, or ``(nrow, ncol)`` maps when ``on_grid``), the calibrated hybrid ``network``
-    entries (float32), and the problem's own return values."""
+    entries (float32), the problem's own return values, and the structural-error parameters
+    ``serr`` (name -> float32 ``(ng,)``, Bayesian calibration)."""
 
     values: dict[str, np.ndarray]
     on_grid: bool
     network: dict[str, np.ndarray]
     returned: dict[str, Any]
+    serr: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def require_observations(q_obs: np.ndarray, codes: tuple[str, ...], gauges: tuple[int, ...], start: int) -> None:
@@ -92,6 +99,68 @@ def _check_start(control: Control) -> None:
         )
 
 
+def _bayesian_cost(
+    control: Control, request: CalibrationRequest
+) -> tuple[BayesianCost, tuple[tuple[int, int, int], ...]]:
+    """The Bayesian cost of ``request`` for its ``control``: the priors of the control's mapped
+    entries (``FlatPrior`` where ``control_prior`` names none) and the structural-error entries
+    ``(block, column, gauge)`` that follow them."""
+    bayesian, options = request.bayesian, request.options
+    n_mapped = control.mapping.size
+    unknown = [k for k in bayesian.control_prior if k not in control.names]
+    if unknown:
+        raise ValueError(
+            f"Unknown control name '{unknown[0]}' in cost_options 'control_prior'. Choices: {control.names}"
+        )
+    order = control.names if bayesian.by_name else prior_order(list(bayesian.control_prior), control.names)
+    target = {k: order.index(k) for k in bayesian.control_prior}
+    unused = [k for k, t in target.items() if t >= n_mapped]
+    if unused:
+        warnings.warn(
+            f"cost_options 'control_prior' on {unused}: as in smash, only the priors of the control's "
+            "rainfall-runoff parameters and initial states enter the cost; these are not used",
+            stacklevel=6,
+        )
+    moved = {k: control.names[t] for k, t in target.items() if t < n_mapped and control.names[t] != k}
+    if moved:
+        warnings.warn(
+            "cost_options 'control_prior': as smash 1.3.0 does, the priors apply by position (the names given, "
+            f"then the control's other names) rather than by name: {moved} (name given -> entry it applies to); "
+            "list them in the control's order or set cost_options 'control_prior_by_name' to True",
+            stacklevel=6,
+        )
+    priors = tuple(bayesian.control_prior.get(name, ("FlatPrior", ())) for name in order[:n_mapped])
+    gauges = serr_gauges(request)
+    serr = tuple(
+        (block, keys.index(key), g)
+        for block, (keys, chosen) in enumerate(
+            (
+                (SERR_MU_MAPPINGS[bayesian.mu_mapping], options.serr_mu),
+                (SERR_SIGMA_MAPPINGS[bayesian.sigma_mapping], options.serr_sigma),
+            )
+        )
+        for key in chosen
+        for g in gauges
+    )
+    cost = request.cost
+    return BayesianCost(bayesian.mu_mapping, bayesian.sigma_mapping, priors, cost.gauges, cost.start), serr
+
+
+def prior_order(given: list[str], names: list[str]) -> list[str]:
+    """Whose prior each control entry takes under smash 1.3.0's assignment: the names of
+    ``control_prior`` in the order given, then the control's other names in its order, matched to
+    the control's entries by position (a prior given for ``kexc-0`` alone lands on the control's
+    first entry)."""
+    return [*given, *(n for n in names if n not in given)]
+
+
+def _stacked(values: dict[str, np.ndarray], keys: tuple[str, ...], ng: int) -> np.ndarray:
+    """Per-gauge parameters ``(ng, len(keys))`` float32 in the mapping's order."""
+    if not keys:
+        return np.zeros((ng, 0), np.float32)
+    return np.stack([np.asarray(values[k], np.float32) for k in keys], axis=-1)
+
+
 def _cost_data(data: CalibrationData, request: CalibrationRequest) -> CostData | None:
     dt = data.inputs.dt
     return cost_data(request.cost, data.q_obs, data.mean_prcp, data.area_dln, dt, data.gauge_codes)
@@ -103,9 +172,16 @@ class MappedProblem:
     def __init__(self, data: CalibrationData, request: CalibrationRequest, precision: Precision):
         options = request.options
         layout, core = data.layout, data.inputs
-        self.control: Control = mapped_control(data, options)
+        self.control: Control = mapped_control(data, options, serr_gauges(request))
         mapping = self.control.mapping
         self.double = precision.double
+        self.bayesian = request.bayesian
+        bayesian, serr = _bayesian_cost(self.control, request) if request.bayesian is not None else (None, ())
+        self._serr_keys = (
+            ()
+            if bayesian is None
+            else (SERR_MU_MAPPINGS[bayesian.mu_mapping], SERR_SIGMA_MAPPINGS[bayesian.sigma_mapping])
+        )
         self.objective = Objective(
             core.structure,
             core.dt,
@@ -116,6 +192,8 @@ class MappedProblem:
             precision.cost,
             tuple((k, data.network[k].shape) for k in options.nn_parameters),
             request.regularization.weighted,
+            bayesian,
+            serr,
         )
         uses_descriptors = options.mapping in ("multi-linear", "multi-power")
         descriptors = layout.to_active(data.descriptors) if uses_descriptors else np.zeros((layout.nac, 0))
@@ -148,6 +226,14 @@ class MappedProblem:
             cost_data=_cost_data(data, request),
             network={k: to_device(v) for k, v in data.network.items()} if data.network else None,
         )
+        if bayesian is not None:
+            ng = len(data.gauge_codes)
+            mu_keys, sigma_keys = self._serr_keys
+            self.data = self.data._replace(
+                serr_mu=to_device(_stacked(data.serr_mu, mu_keys, ng)),
+                serr_sigma=to_device(_stacked(data.serr_sigma, sigma_keys, ng)),
+                q_stdev=to_device(data.q_stdev),
+            )
         if precision.model == "float64":
             self.data = cast_floating(self.data, "float64")
         self._maps_program: Future | None = None
@@ -212,7 +298,7 @@ class MappedProblem:
 
     def network(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
         """Calibrated hybrid-network entries (float32, smash's layout) for a transformed control."""
-        start = self.objective.mapping.size
+        start = self.objective.network_start
         out = {}
         for key, shape in self.objective.network:
             size = int(np.prod(shape))
@@ -220,17 +306,38 @@ class MappedProblem:
             start += size
         return out
 
+    def posterior_terms(self, x_t: np.ndarray) -> dict[str, float]:
+        """The Bayesian cost and its log terms (float32 values, as smash reports them)."""
+        terms = posterior_terms_jit(self.device_x(x_t), self.objective, self.data)
+        return {k: float(np.float32(getattr(terms, k))) for k in ("cost", "log_lkh", "log_prior", "log_h")}
+
+    def serr(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
+        """Structural-error parameter name -> float32 ``(ng,)`` for a transformed control."""
+        if self.bayesian is None:
+            return {}
+        mu, sigma = error_parameters_jit(self.device_x(x_t), self.objective, self.data)
+        out = {}
+        for keys, values in zip(self._serr_keys, (mu, sigma), strict=True):
+            out.update({k: np.asarray(values[:, i], dtype=np.float32) for i, k in enumerate(keys)})
+        return out
+
     def solution(self, result: OptimizerResult, returns: ReturnSpec) -> Solution:
         returned: dict[str, Any] = {}
         if returns["control_vector"]:
             returned["control_vector"] = np.asarray(result.x, dtype=np.float32)
-        if returns["cost"] or returns["jobs"] or returns["jreg"]:
+        if self.bayesian is not None:
+            wanted = [k for k in ("cost", "log_lkh", "log_prior", "log_h") if returns[k]]
+            if wanted:
+                terms = self.posterior_terms(result.x)
+                returned.update({k: terms[k] for k in wanted})
+        elif returns["cost"] or returns["jobs"] or returns["jreg"]:
             terms = self.terms(result.x)
             returned.update({k: terms[k] for k in ("cost", "jobs", "jreg") if returns[k]})
         values = self.maps(result.x)
+        serr = self.serr(result.x)
         if self._grid_descriptors is None:
-            return Solution(values, False, self.network(result.x), returned)
-        return Solution(self._grid_maps(result.x, values), True, self.network(result.x), returned)
+            return Solution(values, False, self.network(result.x), returned, serr)
+        return Solution(self._grid_maps(result.x, values), True, self.network(result.x), returned, serr)
 
     def _grid_maps(self, x_t: np.ndarray, active: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """A descriptor mapping's values on every cell of the grid, the inactive ones included (as

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 import jax
@@ -108,9 +109,11 @@ def _iteration_results(result: OptimizerResult, request: CalibrationRequest, lcu
 
 def problem_precision(data: CalibrationData, request: CalibrationRequest, *, derivative: bool = False) -> Precision:
     """The precision of this calibration (``hydrograd.calibration.precision``), or of a derivative
-    of its problem (``derivative``: ``backward_run``, computed as a gradient-based search would)."""
+    of its problem (``derivative``: ``backward_run``, computed as a gradient-based search would).
+    A Bayesian calibration sums its log-likelihood in double precision, as smash does, whatever
+    the model's precision."""
     options, inputs = request.options, data.inputs
-    return choose_precision(
+    precision = choose_precision(
         OPTIMIZERS[options.optimizer].uses_gradient or derivative,
         options.mapping,
         request.common.precision,
@@ -118,6 +121,7 @@ def problem_precision(data: CalibrationData, request: CalibrationRequest, *, der
         inputs.forcing.ntime_step,
         len(inputs.structure.states),
     )
+    return replace(precision, double=True) if request.bayesian is not None else precision
 
 
 def build_problem(
@@ -142,7 +146,7 @@ def calibrate(data: CalibrationData, request: CalibrationRequest) -> Calibration
         closing = ClosingRun(request.returns.record, inputs.shapes(), problem.compile_in_background)
         progress = IterationProgress(request.common.verbose, options.termination_crit["maxiter"])
         report = progress.report
-        report("</> Optimize")
+        report("</> Bayesian Optimize" if request.bayesian is not None else "</> Optimize")
         try:
             lcurve = None
             if request.regularization.auto is not None:
@@ -171,4 +175,6 @@ def calibrate(data: CalibrationData, request: CalibrationRequest) -> Calibration
         **problem.closing_terms(output, request.returns),
         **_iteration_results(result, request, lcurve),
     }
-    return CalibrationResult(solution.values, solution.on_grid, solution.network, output, result, returned)
+    return CalibrationResult(
+        solution.values, solution.on_grid, solution.network, output, result, returned, solution.serr
+    )

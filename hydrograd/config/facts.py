@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hydrograd.config.setup import Setup
-from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES
+from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, SERR_PARAMETERS
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,8 +57,9 @@ class ModelFacts:
         return len(self.time_index)
 
     def default_bounds(self, name: str) -> tuple[float, float]:
-        """Default calibration bounds of a parameter or state (the core's tables)."""
-        return (RR_PARAMETERS[name] if name in self.rr_parameters else RR_STATES[name]).bounds
+        """Default calibration bounds of a parameter, state or structural-error parameter (the
+        core's tables)."""
+        return (RR_PARAMETERS.get(name) or RR_STATES.get(name) or SERR_PARAMETERS[name]).bounds
 
 
 def model_facts(

@@ -13,7 +13,7 @@ import numpy as np
 
 from hydrograd._validate import as_finite_float, choice, closest, is_real, reject_unknown_keys
 from hydrograd.config.facts import ModelFacts
-from hydrograd.core.parameters import FEASIBLE_TOLERANCE, NOT_OPTIMIZABLE, RR_PARAMETERS, RR_STATES
+from hydrograd.core.parameters import FEASIBLE_TOLERANCE, NOT_OPTIMIZABLE, RR_PARAMETERS, RR_STATES, SERR_PARAMETERS
 from hydrograd.optimizers import MAPPINGS, OPTIMIZERS
 
 CONTROL_TRANSFORMS = ("sbs", "normalize", "keep")
@@ -53,11 +53,14 @@ def default_parameters(facts: ModelFacts) -> list[str]:
     return [k for k in facts.rr_parameters if k not in NOT_OPTIMIZABLE] + list(facts.nn_parameters)
 
 
-def default_options(facts: ModelFacts, mapping: str, optimizer: str) -> dict[str, Any]:
+def default_options(
+    facts: ModelFacts, mapping: str, optimizer: str, serr: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+) -> dict[str, Any]:
     """The options of a checked mapping/optimizer pair when none are given, as a dict to edit and
-    pass back (``net`` excepted: the caller builds the default network of ``mapping="ann"``)."""
-    parameters = default_parameters(facts)
-    bounds = {k: facts.default_bounds(k) for k in facts.rr_parameters if k in parameters}
+    pass back (``net`` excepted: the caller builds the default network of ``mapping="ann"``);
+    ``serr``: the structural-error parameters a Bayesian calibration adds."""
+    parameters = [*default_parameters(facts), *serr[0], *serr[1]]
+    bounds = {k: facts.default_bounds(k) for k in (*facts.rr_parameters, *serr[0], *serr[1]) if k in parameters}
     options: dict[str, Any] = {"parameters": parameters, "bounds": bounds}
     row = OPTIMIZERS[optimizer]
     if mapping == "ann":
@@ -66,7 +69,7 @@ def default_options(facts: ModelFacts, mapping: str, optimizer: str) -> dict[str
     else:
         options["control_tfm"] = "sbs" if optimizer == "sbs" else "normalize"
         if MAPPINGS[mapping].uses_descriptors:
-            options["descriptor"] = {k: np.array(facts.descriptor_names) for k in bounds}
+            options["descriptor"] = {k: np.array(facts.descriptor_names) for k in bounds if k in facts.rr_parameters}
         if row.is_adaptive:
             options["learning_rate"] = row.learning_rate
     options["termination_crit"] = dict(row.termination)
@@ -78,8 +81,10 @@ class OptimizeSpec:
     """Checked options. ``rr_parameters``/``rr_states`` keep the model's order; ``nn_parameters``
     lists the hybrid network's weight and bias names that are calibrated; ``bounds`` and
     ``descriptor`` (indices of the descriptors each name depends on) cover ``rr_parameters`` and
-    ``rr_states``; ``net`` is the user's ``factory.Net`` (None: the default network), which the
-    calibration copies before training."""
+    ``rr_states`` (``bounds`` also the structural-error parameters); ``serr_mu``/``serr_sigma``:
+    the calibrated structural-error parameters (Bayesian calibration only); ``net`` is the
+    user's ``factory.Net`` (None: the default network), which the calibration copies before
+    training."""
 
     mapping: str
     optimizer: str
@@ -93,6 +98,8 @@ class OptimizeSpec:
     learning_rate: float | None
     net: Any = None
     random_state: int | None = None
+    serr_mu: tuple[str, ...] = ()
+    serr_sigma: tuple[str, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -100,7 +107,11 @@ class OptimizeSpec:
         return self.rr_parameters + self.rr_states
 
 
-def _check_parameters(facts: ModelFacts, value: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+def _check_parameters(
+    facts: ModelFacts, value: Any, serr: tuple[tuple[str, ...], tuple[str, ...]]
+) -> tuple[tuple[str, ...], ...]:
+    """``(rr parameters, rr states, network entries, serr mu, serr sigma)`` asked for, each in
+    the model's order; ``serr``: the structural-error parameters a Bayesian calibration may move."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list | tuple | np.ndarray) or len(value) == 0:
@@ -108,7 +119,7 @@ def _check_parameters(facts: ModelFacts, value: Any) -> tuple[tuple[str, ...], t
     params = list(facts.rr_parameters)
     states = list(facts.rr_states)
     nn = list(facts.nn_parameters)
-    valid = [p for p in params if p not in NOT_OPTIMIZABLE] + states + nn
+    valid = [p for p in params if p not in NOT_OPTIMIZABLE] + states + nn + list(serr[0]) + list(serr[1])
     asked = []
     for name in value:
         if not isinstance(name, str):
@@ -128,6 +139,8 @@ def _check_parameters(facts: ModelFacts, value: Any) -> tuple[tuple[str, ...], t
         tuple(p for p in params if p in asked),
         tuple(s for s in states if s in asked),
         tuple(w for w in nn if w in asked),
+        tuple(k for k in serr[0] if k in asked),
+        tuple(k for k in serr[1] if k in asked),
     )
 
 
@@ -158,7 +171,7 @@ def _check_bounds(facts: ModelFacts, names: tuple[str, ...], value: Any) -> dict
             raise ValueError(
                 f"optimize_options 'bounds' for '{name}': lower bound {low} must be below upper bound {high}"
             )
-        spec = RR_PARAMETERS.get(name) or RR_STATES[name]
+        spec = RR_PARAMETERS.get(name) or RR_STATES.get(name) or SERR_PARAMETERS[name]
         strict = name in RR_PARAMETERS
         if not (spec.is_feasible(low, strict=strict) and spec.is_feasible(high, strict=strict)):
             raise ValueError(
@@ -233,21 +246,28 @@ def _check_termination(optimizer: str, value: Any) -> dict[str, Any]:
 
 
 def check_optimize_options(
-    facts: ModelFacts, mapping: str, optimizer: str, options: dict[str, Any] | None
+    facts: ModelFacts,
+    mapping: str,
+    optimizer: str,
+    options: dict[str, Any] | None,
+    serr: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
 ) -> OptimizeSpec:
-    """Validate ``optimize_options`` (None: defaults) for an already checked mapping/optimizer pair."""
+    """Validate ``optimize_options`` (None: defaults) for an already checked mapping/optimizer pair;
+    ``serr``: the structural-error mean and deviation parameters of the model's mappings, which a
+    Bayesian calibration moves too (by default all of them)."""
     options = {} if options is None else options
     if not isinstance(options, dict):
         raise TypeError(f"optimize_options must be a dict, got {type(options).__name__}")
     reject_unknown_keys(options, allowed_keys(mapping, optimizer), f"optimize_options ({mapping}, {optimizer})")
     # As in smash, a key given as None takes its default.
     options = {k: v for k, v in options.items() if v is not None}
-    defaults = default_options(facts, mapping, optimizer)
-    rr_p, rr_s, nn = _check_parameters(facts, options.get("parameters", defaults["parameters"]))
+    defaults = default_options(facts, mapping, optimizer, serr)
+    parameters = options.get("parameters", defaults["parameters"])
+    rr_p, rr_s, nn, serr_mu, serr_sigma = _check_parameters(facts, parameters, serr)
     bounded = rr_p + rr_s
-    if mapping != "ann" and not bounded and not nn:
+    if mapping != "ann" and not bounded and not nn and not serr_mu and not serr_sigma:
         raise ValueError("optimize_options 'parameters' selects nothing to calibrate")
-    bounds = _check_bounds(facts, bounded, options.get("bounds"))
+    bounds = _check_bounds(facts, bounded + serr_mu + serr_sigma, options.get("bounds"))
     tfm = options.get("control_tfm", defaults.get("control_tfm", "keep"))
     if mapping != "ann":
         tfm = choice(tfm, CONTROL_TRANSFORMS, "optimize_options 'control_tfm'")
@@ -286,4 +306,6 @@ def check_optimize_options(
         learning_rate=learning_rate,
         net=options.get("net"),
         random_state=None if random_state is None else int(random_state),
+        serr_mu=serr_mu,
+        serr_sigma=serr_sigma,
     )

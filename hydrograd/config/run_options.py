@@ -35,6 +35,23 @@ RETURN_OPTIONS = {
         "iter_cost",
         "iter_projg",
     ),
+    "bayesian_optimize": (
+        "time_step",
+        "rr_states",
+        "q_domain",
+        "internal_fluxes",
+        "control_vector",
+        "cost",
+        "n_iter",
+        "projg",
+        "log_lkh",
+        "log_prior",
+        "log_h",
+        "serr_mu",
+        "serr_sigma",
+        "iter_cost",
+        "iter_projg",
+    ),
     "multiset_estimate": ("time_step", "rr_states", "q_domain", "internal_fluxes", "cost", "jobs", "lcurve_multiset"),
 }
 

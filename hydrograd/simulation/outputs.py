@@ -37,6 +37,16 @@ class Optimize(Namespace):
     ``hydrograd.calibration.regularization_weight``)."""
 
 
+class BayesianOptimize(Namespace):
+    """Optional results of a Bayesian calibration; attributes depend on ``return_options``:
+    ``time_step``, ``rr_states``, ``q_domain``, ``internal_fluxes`` (as for a forward run),
+    ``control_vector``, ``cost`` (the negative log-posterior per observation), ``n_iter``,
+    ``projg``, ``iter_cost``, ``iter_projg`` (as for ``Optimize``), ``log_lkh``, ``log_prior`` and
+    ``log_h`` (the log-posterior's terms, see ``hydrograd.core.structural_error``) and ``serr_mu``,
+    ``serr_sigma`` (float32 ``(ng, ntime_step)``: the structural error's mean and deviation, m3/s,
+    for the calibrated discharge)."""
+
+
 class MultipleForwardRun(Namespace):
     """Result of ``multiple_forward_run`` over ``n`` parameter sets: ``cost`` (float32 ``(n,)``,
     the cost of each run) and ``q`` (float32 ``(ng, ntime_step, n)``, the discharge at the gauges
