@@ -62,15 +62,18 @@ def lez_forward() -> Workload:
     )
 
 
-def _calibration(dataset: str, mapping: str, optimizer: str, label: str, repeats: int) -> Workload:
-    """A whole calibration from a fresh model copy, compilation included on the first call."""
+def _calibration(
+    dataset: str, mapping: str, optimizer: str, label: str, repeats: int, function: str = "optimize"
+) -> Workload:
+    """A whole calibration (``function``: ``optimize`` or ``bayesian_optimize``) from a fresh model
+    copy, compilation included on the first call."""
     quiet = {"verbose": False}
     setup, mesh = hydrograd.factory.load_dataset(dataset)
     ours_model = hydrograd.Model(setup, mesh, verbose=False)
     last = (LastIterate(), LastIterate())
 
     def ours():
-        return hydrograd.optimize(
+        return getattr(hydrograd, function)(
             ours_model, mapping=mapping, optimizer=optimizer, common_options=quiet, callback=last[0]
         )
 
@@ -81,7 +84,7 @@ def _calibration(dataset: str, mapping: str, optimizer: str, label: str, repeats
         ref_model = smash.Model(*smash.factory.load_dataset(dataset))
 
         def reference():
-            return smash.optimize(
+            return getattr(smash, function)(
                 ref_model, mapping=mapping, optimizer=optimizer, common_options=quiet, callback=last[1]
             )
 
@@ -91,6 +94,24 @@ def _calibration(dataset: str, mapping: str, optimizer: str, label: str, repeats
 def cance_distributed_lbfgsb() -> Workload:
     """Distributed gr4/lr calibration, 100 L-BFGS-B iterations, hourly Cance (383 cells, 1440 steps)."""
     return _calibration("Cance", "distributed", "lbfgsb", "Cance distributed L-BFGS-B (100 iterations)", 1)
+
+
+def cance_bayesian_lbfgsb() -> Workload:
+    """Bayesian calibration (MAP, structural error sigma = sg0 + sg1 q at the outlet), uniform
+    mapping, L-BFGS-B until convergence, on hourly Cance."""
+    return _calibration("Cance", "uniform", "lbfgsb", "Cance Bayesian uniform L-BFGS-B", 2, "bayesian_optimize")
+
+
+def lez_bayesian_sbs() -> Workload:
+    """Bayesian calibration, smash's default (uniform mapping, step-by-step search), on Lez."""
+    return _calibration("Lez", "uniform", "sbs", "Lez Bayesian uniform SBS (default)", 2, "bayesian_optimize")
+
+
+def lez_bayesian_distributed() -> Workload:
+    """Bayesian calibration, distributed mapping, 100 L-BFGS-B iterations, on Lez."""
+    return _calibration(
+        "Lez", "distributed", "lbfgsb", "Lez Bayesian distributed L-BFGS-B (100 iterations)", 2, "bayesian_optimize"
+    )
 
 
 def lez_sbs() -> Workload:
@@ -373,6 +394,9 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
     "lez_distributed_lbfgsb": lez_distributed_lbfgsb,
     "lez_hybrid_lbfgsb": lez_hybrid_lbfgsb,
     "cance_distributed_lbfgsb": cance_distributed_lbfgsb,
+    "lez_bayesian_sbs": lez_bayesian_sbs,
+    "lez_bayesian_distributed": lez_bayesian_distributed,
+    "cance_bayesian_lbfgsb": cance_bayesian_lbfgsb,
     "lez_ann_mlp": lez_ann_mlp,
     "lez_ann_cnn": lez_ann_cnn,
     "lez_multiple_forward": lez_multiple_forward,
