@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     import xarray as xr
 
 _DATA = ("atmos_data", "physio_data", "response_data", "u_response_data", "response")
-_MAPS = ("rr_parameters", "rr_initial_states", "rr_final_states")
+_MAPS = ("rr_parameters", "rr_initial_states", "rr_final_states", "serr_mu_parameters", "serr_sigma_parameters")
 
 
 class _Copied:
