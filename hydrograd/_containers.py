@@ -61,9 +61,10 @@ class Fields(Namespace):
 
 
 class KeyedMaps(Fields):
-    """Maps of named quantities stacked along the last axis, as smash shows them:
-    ``keys`` (names) and ``values`` (``(nrow, ncol, len(keys))``). Prefer the model's
-    ``get_*``/``set_*`` methods, which work by name."""
+    """Named quantities stacked along the last axis, as smash shows them: ``keys`` (names) and
+    ``values`` (``(nrow, ncol, len(keys))`` for maps, ``(ng, len(keys))`` for per-gauge
+    structural-error parameters). Prefer the model's ``get_*``/``set_*`` methods, which work by
+    name."""
 
     def __init__(self, keys: list[str] | tuple[str, ...], values: np.ndarray):
         super().__init__(keys=np.array(keys, dtype="<U32"), values=values)
@@ -76,5 +77,5 @@ class KeyedMaps(Fields):
 
     def matches(self, other: Fields) -> str | None:
         if isinstance(other, KeyedMaps) and list(other.keys) != list(self.keys):
-            return f"it holds {list(other.keys)}, this model's {list(self.keys)}"
+            return f"it holds {[str(k) for k in other.keys]}, this model's {[str(k) for k in self.keys]}"
         return super().matches(other)

@@ -29,9 +29,17 @@ from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
 from hydrograd.config.samples import multiset_alpha
 from hydrograd.config.setup import Setup
-from hydrograd.config.values import checked_value
+from hydrograd.config.values import checked_gauge_value, checked_value
 from hydrograd.core.cost import ObservationCost
-from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, Spec
+from hydrograd.core.parameters import (
+    RR_PARAMETERS,
+    RR_STATES,
+    SERR_MU_MAPPINGS,
+    SERR_PARAMETERS,
+    SERR_SIGMA_MAPPINGS,
+    Spec,
+    default_serr_values,
+)
 from hydrograd.core.registry import Structure, get_structure
 from hydrograd.core.simulate import CoreInputs, SimulationOutput
 from hydrograd.formats.inputs import MISSING, atmos_namespace, read_inputs
@@ -60,12 +68,13 @@ from hydrograd.simulation.outputs import (
     Optimize,
     grid_outputs,
 )
+from hydrograd.simulation.structural_error import serr_mu, serr_sigma
 
 if TYPE_CHECKING:
     import xarray as xr
 
 _DATA = ("atmos_data", "physio_data", "response_data", "u_response_data", "response")
-_MAPS = ("rr_parameters", "rr_initial_states", "rr_final_states")
+_MAPS = ("rr_parameters", "rr_initial_states", "rr_final_states", "serr_mu_parameters", "serr_sigma_parameters")
 
 
 class _Copied:
@@ -109,6 +118,8 @@ class Model:
     rr_parameters = _Copied()
     rr_initial_states = _Copied()
     rr_final_states = _Copied()
+    serr_mu_parameters = _Copied()
+    serr_sigma_parameters = _Copied()
     nn_parameters = _Copied()
 
     def __init__(self, setup: dict[str, Any], mesh: dict[str, Any], *, verbose: bool = True):
@@ -134,6 +145,10 @@ class Model:
         self.rr_parameters = KeyedMaps(structure.parameters, np.stack(list(parameters.values()), axis=-1))
         self.rr_initial_states = KeyedMaps(structure.states, states)
         self.rr_final_states = KeyedMaps(structure.states, np.full_like(states, MISSING))
+        # the structural-error model of a Bayesian calibration: one set of parameters per gauge
+        mu, sigma = SERR_MU_MAPPINGS[self.setup.serr_mu_mapping], SERR_SIGMA_MAPPINGS[self.setup.serr_sigma_mapping]
+        self.serr_mu_parameters = KeyedMaps(mu, default_serr_values(mu, self.mesh.ng))
+        self.serr_sigma_parameters = KeyedMaps(sigma, default_serr_values(sigma, self.mesh.ng))
         self.nn_parameters = Fields(**network_arrays(self.setup.neurons, self.setup.n_layers))
 
     @classmethod
@@ -190,7 +205,8 @@ class Model:
 
     def facts(self, values: bool = False) -> ModelFacts:
         """What option checks need to know about this model, as a frozen value; ``values`` adds the
-        range of every parameter and initial state on the active cells."""
+        range of every parameter and initial state on the active cells, and of every
+        structural-error parameter over the gauges."""
         return model_facts(
             self.setup,
             self.mesh.code,
@@ -200,6 +216,7 @@ class Model:
             self._maps(self.rr_initial_states),
             self._network(),
             values,
+            serr={**self._maps(self.serr_mu_parameters), **self._maps(self.serr_sigma_parameters)},
         )
 
     @staticmethod
@@ -273,15 +290,16 @@ class Model:
 
     # ---- parameters and states -------------------------------------------------------------
 
-    def _check_key(self, key: str, maps: KeyedMaps, what: str) -> str:
+    def _check_key(self, key: str, maps: KeyedMaps, what: str, owner: str | None = None) -> str:
+        """``key`` lower-cased, once known to be one of ``maps``' keys (those of the structure, or of
+        ``owner`` when given)."""
         if not isinstance(key, str):
             raise TypeError(f"{what} name must be a str, got {key!r}")
         name = key.lower()
         valid = [str(k) for k in maps.keys]
         if name not in valid:
-            raise ValueError(
-                f"Unknown {what} '{key}' for structure '{self.setup.structure}'.{closest(name, valid)} Choices: {valid}"
-            )
+            owner = owner or f"structure '{self.setup.structure}'"
+            raise ValueError(f"Unknown {what} '{key}' for {owner}.{closest(name, valid)} Choices: {valid}")
         return name
 
     def _check_value(self, name: str, value: Any, spec: Spec, what: str) -> np.ndarray:
@@ -340,6 +358,58 @@ class Model:
     def get_rr_initial_states_bounds(self) -> dict[str, tuple[float, float]]:
         """Default calibration bounds of the structure's initial states, in smash's order."""
         return {k: spec.bounds for k, spec in RR_STATES.items() if k in self.rr_initial_states.keys}
+
+    # ---- structural-error model (Bayesian calibration) ----------------------------------------
+
+    def _serr_key(self, key: str, kind: str) -> str:
+        """``key`` checked against the parameters of the ``kind`` (``"mu"``/``"sigma"``) mapping."""
+        mapping = getattr(self.setup, f"serr_{kind}_mapping")
+        maps = getattr(self, f"serr_{kind}_parameters")
+        return self._check_key(key, maps, f"serr_{kind}_parameter", f"serr_{kind}_mapping '{mapping}'")
+
+    def _set_serr(self, kind: str, key: str, value: float | np.ndarray) -> None:
+        name = self._serr_key(key, kind)
+        what = f"serr_{kind}_parameter"
+        checked = checked_gauge_value(name, value, SERR_PARAMETERS[name], what, self.mesh.ng)
+        getattr(self, f"serr_{kind}_parameters").get(name)[...] = checked
+
+    def get_serr_mu_parameters(self, key: str) -> np.ndarray:
+        """Structural-error mean parameter ``key`` of every gauge, shape ``(ng,)`` (a copy)."""
+        return self.serr_mu_parameters.get(self._serr_key(key, "mu")).copy()
+
+    def set_serr_mu_parameters(self, key: str, value: float | np.ndarray) -> None:
+        """Set structural-error mean parameter ``key`` to a number or one value per gauge ``(ng,)``,
+        within its feasible domain."""
+        self._set_serr("mu", key, value)
+
+    def get_serr_sigma_parameters(self, key: str) -> np.ndarray:
+        """Structural-error deviation parameter ``key`` of every gauge, shape ``(ng,)`` (a copy)."""
+        return self.serr_sigma_parameters.get(self._serr_key(key, "sigma")).copy()
+
+    def set_serr_sigma_parameters(self, key: str, value: float | np.ndarray) -> None:
+        """Set structural-error deviation parameter ``key`` to a number or one value per gauge
+        ``(ng,)``, within its feasible domain."""
+        self._set_serr("sigma", key, value)
+
+    def get_serr_mu_parameters_bounds(self) -> dict[str, tuple[float, float]]:
+        """Default calibration bounds of the mean mapping's parameters (none for ``"Zero"``)."""
+        names = SERR_MU_MAPPINGS[self.setup.serr_mu_mapping]
+        return {k: spec.bounds for k, spec in SERR_PARAMETERS.items() if k in names}
+
+    def get_serr_sigma_parameters_bounds(self) -> dict[str, tuple[float, float]]:
+        """Default calibration bounds of the deviation mapping's parameters."""
+        names = SERR_SIGMA_MAPPINGS[self.setup.serr_sigma_mapping]
+        return {k: spec.bounds for k, spec in SERR_PARAMETERS.items() if k in names}
+
+    def get_serr_mu(self) -> np.ndarray:
+        """Mean of the structural error ``(ng, ntime_step)`` float32 (m3/s): the mean mapping
+        applied to ``response.q`` as it stands (-99 before any run, as in smash)."""
+        return serr_mu(self.setup.serr_mu_mapping, self.serr_mu_parameters.values, self.response.q)
+
+    def get_serr_sigma(self) -> np.ndarray:
+        """Standard deviation of the structural error ``(ng, ntime_step)`` float32 (m3/s): the
+        deviation mapping applied to ``response.q`` as it stands."""
+        return serr_sigma(self.setup.serr_sigma_mapping, self.serr_sigma_parameters.values, self.response.q)
 
     # ---- flux-correction network of hybrid structures ---------------------------------------
 

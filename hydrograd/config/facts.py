@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from hydrograd.config.setup import Setup
-from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, SERR_PARAMETERS
+from hydrograd.core.parameters import RR_PARAMETERS, RR_STATES, SERR_MU_MAPPINGS, SERR_PARAMETERS, SERR_SIGMA_MAPPINGS
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,10 +25,14 @@ class ModelFacts:
     - ``nn_parameters``: the flux-correction network's ``weight_1, bias_1, ...`` (none when not
       hybrid), with their ``nn_shapes``;
     - ``current``: name -> ``(min, max)`` of the parameter's or initial state's values on the
-      active cells;
+      active cells, and of each structural-error parameter's values over the gauges (none when
+      the mesh has no gauge);
     - ``descriptor_names``, ``grid_shape`` ``(nrow, ncol)``, ``nac`` (the number of active cells);
     - ``gauge_codes`` and ``outlet_gauges`` (whether each gauge sits at an outlet of the mesh);
-    - ``start``, ``end``, ``dt`` (s) and ``time_index`` (the dates closing each time step).
+    - ``start``, ``end``, ``dt`` (s) and ``time_index`` (the dates closing each time step);
+    - ``serr_mu_mapping``, ``serr_sigma_mapping``: the structural-error mappings of a Bayesian
+      calibration (smash's defaults unless given), whose parameter names are
+      ``serr_mu_parameters`` and ``serr_sigma_parameters``.
     """
 
     structure: str
@@ -47,6 +51,8 @@ class ModelFacts:
     end: pd.Timestamp
     dt: float
     time_index: pd.DatetimeIndex
+    serr_mu_mapping: str = "Zero"
+    serr_sigma_mapping: str = "Linear"
 
     @property
     def nd(self) -> int:
@@ -56,10 +62,24 @@ class ModelFacts:
     def ntime_step(self) -> int:
         return len(self.time_index)
 
+    @property
+    def serr_mu_parameters(self) -> tuple[str, ...]:
+        """The structural-error mean mapping's parameters, in smash's order (none for ``"Zero"``)."""
+        return SERR_MU_MAPPINGS[self.serr_mu_mapping]
+
+    @property
+    def serr_sigma_parameters(self) -> tuple[str, ...]:
+        """The structural-error deviation mapping's parameters, in smash's order."""
+        return SERR_SIGMA_MAPPINGS[self.serr_sigma_mapping]
+
     def default_bounds(self, name: str) -> tuple[float, float]:
         """Default calibration bounds of a parameter, state or structural-error parameter (the
         core's tables)."""
-        return (RR_PARAMETERS.get(name) or RR_STATES.get(name) or SERR_PARAMETERS[name]).bounds
+        if name in self.rr_parameters:
+            return RR_PARAMETERS[name].bounds
+        if name in SERR_PARAMETERS:
+            return SERR_PARAMETERS[name].bounds
+        return RR_STATES[name].bounds
 
 
 def model_facts(
@@ -71,16 +91,21 @@ def model_facts(
     states: Mapping[str, np.ndarray],
     network: Mapping[str, np.ndarray],
     values: bool = False,
+    serr: Mapping[str, np.ndarray] | None = None,
 ) -> ModelFacts:
     """The facts of a model with this ``setup``, gauges and ``active_cell`` grid, parameter and
     initial-state maps (name -> ``(nrow, ncol)``, in the structure's order) and hybrid ``network``;
-    ``values`` adds the range of every map on the active cells (what bounds checks need)."""
+    ``values`` adds the range of every map on the active cells, and of every structural-error
+    parameter of ``serr`` (name -> ``(ng,)``) over the gauges (what bounds checks need)."""
     current = {}
     if values:
         active = np.asarray(active_cell) == 1
         for name, grid in {**parameters, **states}.items():
             on_cells = np.asarray(grid)[active]
             current[name] = (float(on_cells.min()), float(on_cells.max()))
+        for name, per_gauge in (serr or {}).items():
+            if np.size(per_gauge):
+                current[name] = (float(np.min(per_gauge)), float(np.max(per_gauge)))
     return ModelFacts(
         structure=setup.structure,
         hydrological_module=setup.hydrological_module,
@@ -98,4 +123,6 @@ def model_facts(
         end=setup.end,
         dt=setup.dt,
         time_index=setup.time_index(),
+        serr_mu_mapping=setup.serr_mu_mapping,
+        serr_sigma_mapping=setup.serr_sigma_mapping,
     )

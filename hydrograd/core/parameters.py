@@ -118,3 +118,10 @@ def default_parameter_value(name: str, dt: float) -> float:
     if name == "llr":
         value *= dt / 3600.0
     return value
+
+
+def default_serr_values(names: tuple[str, ...], ng: int) -> np.ndarray:
+    """smash's starting structural-error parameters: ``(ng, len(names))`` float32, each column the
+    default of that parameter (``SERR_PARAMETERS``) at every gauge."""
+    defaults = np.array([SERR_PARAMETERS[k].default for k in names], dtype=np.float32)
+    return np.tile(defaults, (ng, 1)).reshape(ng, len(names))

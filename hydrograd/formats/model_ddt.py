@@ -16,8 +16,9 @@ gzip-compressed datasets, text arrays as bytes at least 128 wide (smash's width)
 - ``atmos_data``: ``mean_prcp``, ``mean_pet``, ``mean_snow``, ``mean_temp`` ``(ng, ntime_step)``;
 - ``rr_parameters``, ``rr_initial_states``, ``rr_final_states``: ``keys`` ``(n,)`` and ``values``
   ``(nrow, ncol, n)`` float32;
-- ``serr_mu_parameters``, ``serr_sigma_parameters``: ``keys`` and ``values`` ``(ng, n)``, smash's
-  defaults (hydrograd has no structural-error model);
+- ``serr_mu_parameters``, ``serr_sigma_parameters``: ``keys`` ``(n,)`` (the setup's mappings'
+  parameters; ``n`` may be 0) and ``values`` ``(ng, n)`` float32, the model's structural-error
+  parameters;
 - ``nn_parameters``: ``weight_i`` ``(n_out, n_in)`` and ``bias_i`` ``(n_out,)`` float32 of every
   layer the model allocates (smash's placeholders included).
 
@@ -35,10 +36,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from hydrograd.core.parameters import SERR_MU_MAPPINGS, SERR_SIGMA_MAPPINGS
 from hydrograd.formats._atomic import as_path, atomic_path
 from hydrograd.formats._hdf5 import FORMAT_VERSION, FORMAT_VERSION_KEY, open_saved, read_dict, write_dict
-from hydrograd.formats.model_file import SavedModel, serr_group
+from hydrograd.formats.model_file import SavedModel
 
 _MARK = "save_model_ddt"
 _GROUP = "model_ddt"
@@ -92,12 +92,9 @@ def ddt_groups(saved: SavedModel) -> dict[str, dict[str, Any]]:
         for name, keys in DDT_KEYS.items()
         if all(key in sources[name] for key in keys)
     }
-    for name in ("rr_parameters", "rr_initial_states", "rr_final_states"):
+    for name in _KEYED:
         maps = getattr(saved, name)
         groups[name] = {"keys": maps.keys, "values": maps.values}
-    ng = len(saved.mesh["code"])
-    groups["serr_mu_parameters"] = serr_group(saved.setup.serr_mu_mapping, SERR_MU_MAPPINGS, ng)
-    groups["serr_sigma_parameters"] = serr_group(saved.setup.serr_sigma_mapping, SERR_SIGMA_MAPPINGS, ng)
     groups["nn_parameters"] = dict(saved.nn_parameters)
     return groups
 

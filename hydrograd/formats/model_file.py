@@ -26,8 +26,9 @@ bytes):
   leaves it);
 - ``rr_parameters``, ``rr_initial_states``, ``rr_final_states``: ``keys`` and ``values``
   ``(nrow, ncol, n)``;
-- ``serr_mu_parameters``, ``serr_sigma_parameters``: smash's defaults (:func:`serr_group`;
-  hydrograd has no structural-error model; they are written for smash and ignored on reading);
+- ``serr_mu_parameters``, ``serr_sigma_parameters``: the structural-error parameters, ``keys``
+  (the setup's mapping's names, in its order) and ``values`` ``(ng, n)`` float32 (``n`` may be 0:
+  ``serr_mu_mapping`` ``"Zero"``); a file without the group reads as smash's defaults;
 - ``nn_parameters``: the hybrid network, ``weight_i`` ``(neurons[i], neurons[i-1])`` and
   ``bias_i`` ``(neurons[i],)`` for every layer smash allocates (empty arrays for the others).
 
@@ -36,8 +37,8 @@ keeps its dtype and bits, so a round trip is exact. ``smash.io.read_model`` read
 when the model is one smash 1.3.0 knows: a structure it has (``gr4_ude`` rather than hydrograd's
 ``gr4_ode_mlp`` alias), at most two hidden layers, and a mesh carrying smash's partition keys
 (``npar``, ``ncpar``, ``cscpar``, ``cpar_to_rowcol``, ``flwpar``; meshes from smash,
-``generate_mesh`` and ``load_dataset`` have them). ``read_model`` reads smash's files back, the
-structural-error parameters aside. A model file with a snow module but without its snowfall and
+``generate_mesh`` and ``load_dataset`` have them). ``read_model`` reads smash's files back. A
+model file with a snow module but without its snowfall and
 temperature arrays (hydrograd wrote them so before it read snow data, when they could only be
 -99) reads them back as -99, as ``smash.io.read_model`` leaves an array absent from the file,
 provided its setup reads neither (``read_snow``, ``read_temp``, ``prcp_partitioning`` False).
@@ -56,7 +57,7 @@ import numpy as np
 
 from hydrograd._containers import KeyedMaps
 from hydrograd.config.setup import DEFAULT_SETUP, DERIVED_COUNTS, Setup
-from hydrograd.core.parameters import SERR_MU_MAPPINGS, SERR_PARAMETERS, SERR_SIGMA_MAPPINGS
+from hydrograd.core.parameters import SERR_MU_MAPPINGS, SERR_SIGMA_MAPPINGS, default_serr_values
 from hydrograd.core.registry import get_structure
 from hydrograd.formats._atomic import as_path, atomic_path
 from hydrograd.formats._hdf5 import (
@@ -73,6 +74,7 @@ from hydrograd.preprocess.sparse import SparseMatrix, SparseSeries, check_matrix
 _MARK = "save_model"
 
 _KEYED = ("rr_parameters", "rr_initial_states", "rr_final_states")
+_SERR = ("serr_mu_parameters", "serr_sigma_parameters")
 _DATA = ("atmos_data", "physio_data", "response_data", "response")
 _SNOW_KINDS = ("snow", "temp")
 
@@ -84,8 +86,9 @@ class SavedModel:
     data groups (name -> array; with sparse storage, ``atmos_data`` holds ``sparse_prcp``,
     ``sparse_pet`` and, with a snow module, ``sparse_snow`` and ``sparse_temp`` as
     :class:`~hydrograd.preprocess.sparse.SparseSeries` instead of the grids), its parameter and
-    state maps, and its hybrid network (``weight_i``/``bias_i``, smash's layout; empty for a
-    conceptual structure). ``u_response_data`` holds ``q_stdev``."""
+    state maps, its structural-error parameters (``(ng, n)``), and its hybrid network
+    (``weight_i``/``bias_i``, smash's layout; empty for a conceptual structure).
+    ``u_response_data`` holds ``q_stdev``."""
 
     setup: Setup
     mesh: Mapping[str, Any]
@@ -97,6 +100,8 @@ class SavedModel:
     rr_parameters: KeyedMaps
     rr_initial_states: KeyedMaps
     rr_final_states: KeyedMaps
+    serr_mu_parameters: KeyedMaps
+    serr_sigma_parameters: KeyedMaps
     nn_parameters: Mapping[str, np.ndarray]
 
 
@@ -123,16 +128,6 @@ def _network_shapes(setup: Setup) -> dict[str, tuple[int, ...]]:
         out[f"weight_{i}"] = (n_out, n_in)
         out[f"bias_{i}"] = (n_out,)
     return out
-
-
-def serr_group(mapping: str, table: dict[str, tuple[str, ...]], ng: int) -> dict[str, np.ndarray]:
-    """smash's default structural-error parameters of ``mapping`` (a key of ``table``:
-    ``SERR_MU_MAPPINGS`` or ``SERR_SIGMA_MAPPINGS``) for ``ng`` gauges: ``keys`` (``S128``) and
-    ``values`` ``(ng, len(keys))`` float32."""
-    keys = table[mapping]
-    defaults = [SERR_PARAMETERS[k].default for k in keys]
-    values = np.tile(np.array(defaults, dtype=np.float32), (ng, 1)).reshape(ng, len(keys))
-    return {"keys": np.array(keys, dtype="S128"), "values": values}
 
 
 def _sparse_arrays(series: SparseSeries) -> dict[str, np.ndarray]:
@@ -174,7 +169,6 @@ def write_model_file(saved: SavedModel, path: str | os.PathLike) -> str:
     if not path.endswith(".hdf5"):
         path += ".hdf5"
     setup = saved.setup
-    ng = len(saved.mesh["code"])
     with atomic_path(path) as tmp, h5py.File(tmp, "x") as h5:
         group = h5.create_group("model")
         write_dict(group.create_group("setup"), _setup_attributes(setup), "setup key")
@@ -190,15 +184,11 @@ def write_model_file(saved: SavedModel, path: str | os.PathLike) -> str:
         for name in _DATA[1:]:  # after atmos_data
             write_dict(group.create_group(name), dict(getattr(saved, name)), name)
         write_dict(group.create_group("u_response_data"), dict(saved.u_response_data), "u_response_data")
-        for name in _KEYED:
+        for name in (*_KEYED, *_SERR):
             maps = getattr(saved, name)
             sub = group.create_group(name)
             write_array(sub, "keys", np.asarray(maps.keys).astype("S128"), name)
             write_array(sub, "values", maps.values, name)
-        mu = serr_group(setup.serr_mu_mapping, SERR_MU_MAPPINGS, ng)
-        write_dict(group.create_group("serr_mu_parameters"), mu, "serr")
-        sigma = serr_group(setup.serr_sigma_mapping, SERR_SIGMA_MAPPINGS, ng)
-        write_dict(group.create_group("serr_sigma_parameters"), sigma, "serr")
         network = {
             key: saved.nn_parameters[key] if key in saved.nn_parameters else np.zeros(shape, dtype=np.float32)
             for key, shape in _network_shapes(setup).items()
@@ -246,13 +236,33 @@ def _array(group: dict[str, Any], key: str, shape: tuple[int, ...], where: str, 
     return value
 
 
-def _keyed(names: tuple[str, ...], grid: tuple[int, int], group: dict[str, Any], where: str, path: str) -> KeyedMaps:
-    """The ``keys``/``values`` group as maps of ``names``, in that order."""
+def _keyed(
+    names: tuple[str, ...],
+    grid: tuple[int, ...],
+    group: dict[str, Any],
+    where: str,
+    path: str,
+    owner: str = "the structure's",
+) -> KeyedMaps:
+    """The ``keys``/``values`` group as maps of ``names``, in that order (``values`` shaped
+    ``(*grid, len(names))``; ``owner`` says whose names they are, for the message)."""
     keys = [str(k) for k in np.asarray(group.get("keys", []))]
     if sorted(keys) != sorted(names):
-        raise ValueError(f"'{path}': '{where}/keys' lists {keys}; the structure's are {list(names)}")
+        raise ValueError(f"'{path}': '{where}/keys' lists {keys}; {owner} are {list(names)}")
     values = _array(group, "values", (*grid, len(keys)), where, path)
-    return KeyedMaps(names, np.stack([values[..., keys.index(k)] for k in names], axis=-1).astype(np.float32))
+    ordered = np.stack([values[..., keys.index(k)] for k in names], axis=-1) if names else values
+    return KeyedMaps(names, ordered.astype(np.float32))
+
+
+def _serr(setup: Setup, kind: str, ng: int, groups: dict[str, Any], path: str) -> KeyedMaps:
+    """The structural-error parameters of the ``kind`` (``"mu"``/``"sigma"``) mapping: the file's
+    values, or smash's defaults for a file without the group."""
+    mapping = getattr(setup, f"serr_{kind}_mapping")
+    names = (SERR_MU_MAPPINGS if kind == "mu" else SERR_SIGMA_MAPPINGS)[mapping]
+    where = f"serr_{kind}_parameters"
+    if where not in groups:
+        return KeyedMaps(names, default_serr_values(names, ng))
+    return _keyed(names, (ng,), groups[where], where, path, f"the parameters of serr_{kind}_mapping '{mapping}'")
 
 
 def _sparse_series(group: Any, key: str, nt: int, nac: int, path: str) -> SparseSeries:
@@ -353,6 +363,8 @@ def read_model_file(path: str | os.PathLike) -> SavedModel:
         rr_parameters=_keyed(structure.parameters, grid, groups["rr_parameters"], "rr_parameters", path),
         rr_initial_states=_keyed(structure.states, grid, groups["rr_initial_states"], "rr_initial_states", path),
         rr_final_states=_keyed(structure.states, grid, groups["rr_final_states"], "rr_final_states", path),
+        serr_mu_parameters=_serr(setup, "mu", ng, groups, path),
+        serr_sigma_parameters=_serr(setup, "sigma", ng, groups, path),
         nn_parameters={
             key: _array(network, key, shape, "nn_parameters", path)
             for key, shape in list(_network_shapes(setup).items())[:n_used]

@@ -14,6 +14,8 @@ import hydrograd as hg
 from hydrograd.io import read_model_ddt, save_model, save_model_ddt
 
 QUIET = {"verbose": False}
+SERR_MAPPINGS = {"serr_mu_mapping": "Constant", "serr_sigma_mapping": "Linear"}
+SG0 = np.array([0.5, 1.5, 2.5])
 GROUPS = [
     "mesh",
     "nn_parameters",
@@ -31,9 +33,12 @@ GROUPS = [
 
 @pytest.fixture(scope="module")
 def model():
-    """A Lez hybrid model (so the network is more than placeholders), after a forward run."""
+    """A Lez hybrid model (so the network is more than placeholders) with per-gauge
+    structural-error parameters, after a forward run."""
     setup, mesh = hg.factory.load_dataset("Lez")
-    model = hg.Model({**setup, "hydrological_module": "gr4_mlp"}, mesh, verbose=False)
+    model = hg.Model({**setup, "hydrological_module": "gr4_mlp", **SERR_MAPPINGS}, mesh, verbose=False)
+    model.set_serr_mu_parameters("mg0", SG0 - 1.0)
+    model.set_serr_sigma_parameters("sg0", SG0)
     model.set_nn_parameters_weight(initializer="glorot_normal", random_state=1)
     model.set_rr_parameters("cp", np.random.default_rng(0).uniform(50.0, 900.0, (27, 14)).astype(np.float32))
     model.forward_run(common_options=QUIET)
@@ -62,6 +67,7 @@ def test_layout_and_values(model, tmp_path):
     setup = dict(ddt["setup"])
     descriptor_name = setup.pop("descriptor_name")
     assert setup == {k: getattr(model.setup, k) for k in setup} and len(setup) == 9
+    assert setup["serr_mu_mapping"] == "Constant"
     assert descriptor_name.dtype == np.dtype("<U128") and descriptor_name.tolist() == list(model.setup.descriptor_name)
     assert ddt["mesh"]["code"].dtype == np.dtype("<U128") and ddt["mesh"]["code"].tolist() == list(model.mesh.code)
     assert type(ddt["mesh"]["xres"]) is np.float64 and type(ddt["setup"]["start_time"]) is str
@@ -70,7 +76,12 @@ def test_layout_and_values(model, tmp_path):
     np.testing.assert_array_equal(ddt["response"]["q"], model.response.q)
     np.testing.assert_array_equal(ddt["nn_parameters"]["weight_1"], model.nn_parameters.weight_1)
     assert ddt["serr_sigma_parameters"]["keys"].tolist() == ["sg0", "sg1"]
-    np.testing.assert_array_equal(ddt["serr_sigma_parameters"]["values"], np.float32([[1.0, 0.2]] * 3))
+    assert ddt["serr_sigma_parameters"]["values"].dtype == np.float32
+    np.testing.assert_array_equal(
+        ddt["serr_sigma_parameters"]["values"], np.float32([[0.5, 0.2], [1.5, 0.2], [2.5, 0.2]])
+    )
+    assert ddt["serr_mu_parameters"]["keys"].tolist() == ["mg0"]
+    np.testing.assert_array_equal(ddt["serr_mu_parameters"]["values"], np.float32([[-0.5], [0.5], [1.5]]))
     with h5py.File(tmp_path / "ddt.hdf5") as h5:
         assert h5.attrs["_save_func"] == "save_model_ddt" and h5.attrs["format_version"] == 1
         assert h5["model_ddt/rr_parameters/keys"].dtype == np.dtype("S128")
@@ -114,8 +125,10 @@ def test_files_written_by_either_tool_read_alike(model, tmp_path):
     smash = pytest.importorskip("smash")
     setup, mesh = smash.factory.load_dataset("Lez")
     with contextlib.redirect_stdout(io.StringIO()):
-        reference = smash.Model({**setup, "hydrological_module": "gr4_mlp"}, mesh)
+        reference = smash.Model({**setup, "hydrological_module": "gr4_mlp", **SERR_MAPPINGS}, mesh)
         reference.rr_parameters.values = model.rr_parameters.values
+        reference.set_serr_mu_parameters("mg0", SG0 - 1.0)
+        reference.set_serr_sigma_parameters("sg0", SG0)
         reference.set_nn_parameters_weight(model.get_nn_parameters_weight())
         reference.forward_run()
     theirs, ours = str(tmp_path / "theirs.hdf5"), tmp_path / "ours.hdf5"

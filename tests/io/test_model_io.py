@@ -30,13 +30,16 @@ def lez():
 
 @pytest.fixture(scope="module")
 def calibrated(lez):
-    """A Lez model with distributed parameters and initial states, after a forward run."""
+    """A Lez model with distributed parameters and initial states, per-gauge structural-error
+    parameters, after a forward run."""
     setup, mesh = lez
     model = hg.Model(setup, mesh, verbose=False)
     rng = np.random.default_rng(0)
     model.set_rr_parameters("cp", rng.uniform(50.0, 900.0, (27, 14)).astype(np.float32))
     model.set_rr_initial_states("hp", rng.uniform(0.0, 1.0, (27, 14)).astype(np.float32))
     model.u_response_data.q_stdev = rng.uniform(0.0, 2.0, (3, 364))
+    model.set_serr_sigma_parameters("sg0", rng.uniform(0.5, 3.0, 3))
+    model.set_serr_sigma_parameters("sg1", rng.uniform(0.05, 1.0, 3))
     model.forward_run(common_options=QUIET)
     return model
 
@@ -59,8 +62,15 @@ def assert_same_model(got: hg.Model, expected: hg.Model) -> None:
                 np.testing.assert_array_equal(left[key], value, err_msg=f"{name}.{key}")
             else:
                 assert left[key] == value, f"{name}.{key}"
-    for name in ("rr_parameters", "rr_initial_states", "rr_final_states"):
+    for name in (
+        "rr_parameters",
+        "rr_initial_states",
+        "rr_final_states",
+        "serr_mu_parameters",
+        "serr_sigma_parameters",
+    ):
         np.testing.assert_array_equal(getattr(got, name).keys, getattr(expected, name).keys)
+        assert getattr(got, name).values.shape == getattr(expected, name).values.shape, name
         assert getattr(got, name).values.dtype == np.float32
         np.testing.assert_array_equal(getattr(got, name).values, getattr(expected, name).values, err_msg=name)
 
@@ -102,6 +112,8 @@ def test_smash_reads_our_file_and_we_read_smash_files(calibrated, tmp_path):
     save_model(calibrated, ours)
     reference = smash.io.read_model(str(ours))
     np.testing.assert_array_equal(reference.get_rr_parameters("cp"), calibrated.get_rr_parameters("cp"))
+    np.testing.assert_array_equal(reference.serr_sigma_parameters.values, calibrated.serr_sigma_parameters.values)
+    assert reference.serr_mu_parameters.values.shape == (3, 0)
     reference.forward_run(common_options=QUIET)
     np.testing.assert_allclose(
         reference.response.q, calibrated.response.q, rtol=0, atol=1e-5 * calibrated.response.q.max()
@@ -111,6 +123,7 @@ def test_smash_reads_our_file_and_we_read_smash_files(calibrated, tmp_path):
     smash.io.save_model(reference, str(theirs))
     back = read_model(theirs)
     np.testing.assert_array_equal(back.rr_parameters.values, calibrated.rr_parameters.values)
+    np.testing.assert_array_equal(back.serr_sigma_parameters.values, calibrated.serr_sigma_parameters.values)
     np.testing.assert_array_equal(back.response.q, reference.response.q)
     back.forward_run(common_options=QUIET)
     np.testing.assert_allclose(back.response.q, calibrated.response.q, rtol=0, atol=1e-6)
@@ -129,6 +142,74 @@ def test_observation_deviations_travel_both_ways(calibrated, tmp_path):
     back = read_model(theirs)
     assert back.u_response_data.q_stdev.dtype == np.float32
     np.testing.assert_array_equal(back.u_response_data.q_stdev, reference.u_response_data.q_stdev)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(("mu", "sigma"), [("Linear", "Gaussian"), ("Constant", "Power")])
+def test_structural_error_parameters_travel_both_ways(lez, tmp_path, mu, sigma):
+    """Every mapping's parameters, as the model holds them: through our files, into smash, changed
+    there and back into hydrograd, with the same structural error."""
+    smash = pytest.importorskip("smash")
+    setup, mesh = lez
+    model = hg.Model({**setup, "serr_mu_mapping": mu, "serr_sigma_mapping": sigma}, mesh, verbose=False)
+    rng = np.random.default_rng(5)
+    for key in model.serr_mu_parameters.keys:
+        model.set_serr_mu_parameters(str(key), rng.uniform(-1.0, 1.0, 3))
+    for key in model.serr_sigma_parameters.keys:
+        model.set_serr_sigma_parameters(str(key), rng.uniform(0.1, 2.0, 3))
+    model.forward_run(common_options=QUIET)
+    ours = tmp_path / "ours.hdf5"
+    save_model(model, ours)
+    again = read_model(ours)
+    assert_same_model(again, model)
+    np.testing.assert_array_equal(again.get_serr_sigma(), model.get_serr_sigma())
+    reference = smash.io.read_model(str(ours))
+    for name in ("serr_mu_parameters", "serr_sigma_parameters"):
+        assert getattr(reference, name).keys.tolist() == getattr(model, name).keys.tolist()
+        np.testing.assert_array_equal(getattr(reference, name).values, getattr(model, name).values, err_msg=name)
+    np.testing.assert_array_equal(reference.get_serr_mu(), model.get_serr_mu())
+    np.testing.assert_array_equal(reference.get_serr_sigma(), model.get_serr_sigma())
+    first_sigma = str(reference.serr_sigma_parameters.keys[0])
+    reference.set_serr_sigma_parameters(first_sigma, np.array([7.0, 8.0, 9.0]))
+    reference.set_serr_mu_parameters("mg0", -3.0)
+    theirs = tmp_path / "theirs.hdf5"
+    smash.io.save_model(reference, str(theirs))
+    back = read_model(theirs)
+    np.testing.assert_array_equal(back.get_serr_sigma_parameters(first_sigma), np.float32([7.0, 8.0, 9.0]))
+    np.testing.assert_array_equal(back.get_serr_mu_parameters("mg0"), np.float32([-3.0] * 3))
+    np.testing.assert_array_equal(back.serr_sigma_parameters.values, reference.serr_sigma_parameters.values)
+    np.testing.assert_array_equal(back.get_serr_sigma(), reference.get_serr_sigma())
+
+
+def test_structural_error_parameters_missing_or_inconsistent(calibrated, tmp_path):
+    path = tmp_path / "model.hdf5"
+    save_model(calibrated, path)
+    with h5py.File(path, "r+") as h5:
+        del h5["model/serr_sigma_parameters"]
+    again = read_model(path)  # smash's defaults, as a model built from the same setup has
+    np.testing.assert_array_equal(again.serr_sigma_parameters.values, np.float32([[1.0, 0.2]] * 3))
+    np.testing.assert_array_equal(again.serr_mu_parameters.values, calibrated.serr_mu_parameters.values)
+    with h5py.File(path, "r+") as h5:
+        group = h5["model"].create_group("serr_sigma_parameters")
+        group["keys"] = np.array([b"sg0", b"sg2"], dtype="S128")
+        group["values"] = np.ones((3, 2), dtype=np.float32)
+    with pytest.raises(
+        ValueError,
+        match=r"'serr_sigma_parameters/keys' lists \['sg0', 'sg2'\]; the parameters of serr_sigma_mapping "
+        r"'Linear' are \['sg0', 'sg1'\]",
+    ):
+        read_model(path)
+    with h5py.File(path, "r+") as h5:
+        del h5["model/serr_sigma_parameters/keys"]
+        h5["model/serr_sigma_parameters/keys"] = np.array([b"sg1", b"sg0"], dtype="S128")  # another order
+        h5["model/serr_sigma_parameters/values"][...] = np.float32([[0.3, 4.0]] * 3)
+    again = read_model(path)
+    np.testing.assert_array_equal(again.serr_sigma_parameters.values, np.float32([[4.0, 0.3]] * 3))
+    with h5py.File(path, "r+") as h5:
+        del h5["model/serr_sigma_parameters/values"]
+        h5["model/serr_sigma_parameters/values"] = np.ones((2, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"'serr_sigma_parameters/values' has shape \(2, 2\), expected \(3, 2\)"):
+        read_model(path)
 
 
 def test_observation_deviations_missing_or_misshapen(calibrated, tmp_path):
