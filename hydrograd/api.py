@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hydrograd.config.calibration import check_bayesian_mapping, serr_parameters
+from hydrograd.config.calibration import check_bayesian_mapping
 from hydrograd.config.cost_options import observation_cost_spec
 from hydrograd.config.optimize_options import check_mapping_optimizer, default_options
 from hydrograd.config.run_options import common_options as check_common_options
@@ -272,8 +272,8 @@ def default_bayesian_optimize_options(
     (those of ``optimize`` with the structural-error parameters added)."""
     check_model(model)
     mapping, optimizer = check_bayesian_mapping(mapping, optimizer)
-    serr = serr_parameters(model.setup.serr_mu_mapping, model.setup.serr_sigma_mapping)
-    return default_options(model.facts(), mapping, optimizer, serr)
+    facts = model.facts()
+    return default_options(facts, mapping, optimizer, (facts.serr_mu_parameters, facts.serr_sigma_parameters))
 
 
 def bayesian_optimize_control_info(

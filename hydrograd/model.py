@@ -256,10 +256,6 @@ class Model:
         statistics = {
             k: getattr(physio, k) for k in ("l_descriptor", "u_descriptor", "mean_descriptor", "std_descriptor")
         }
-        serr = {}
-        for name in ("serr_mu_parameters", "serr_sigma_parameters"):
-            maps = getattr(self, name)
-            serr[name] = {str(k): maps.values[:, i] for i, k in enumerate(maps.keys)}
         return CalibrationData(
             inputs=self.core_inputs(),
             q_obs=self.response_data.q,
@@ -270,8 +266,8 @@ class Model:
             descriptors=normalized_descriptors(physio.descriptor, self.setup.descriptor_tfm, statistics),
             descriptor_names=tuple(str(d) for d in self.setup.descriptor_name),
             network=self._network(),
-            serr_mu=serr["serr_mu_parameters"],
-            serr_sigma=serr["serr_sigma_parameters"],
+            serr_mu=self._maps(self.serr_mu_parameters),
+            serr_sigma=self._maps(self.serr_sigma_parameters),
             q_stdev=self.u_response_data.q_stdev,
         )
 
@@ -560,8 +556,7 @@ class Model:
         require_active_cells(self.layout)
         if not bayesian:
             return check_calibration(facts, mapping, optimizer, optimize_options)
-        serr = (self.setup.serr_mu_mapping, self.setup.serr_sigma_mapping)
-        return check_bayesian(facts, serr, mapping, optimizer, optimize_options, cost_options)
+        return check_bayesian(facts, mapping, optimizer, optimize_options, cost_options)
 
     def _optimize_control_info(
         self,
@@ -669,7 +664,6 @@ class Model:
         facts = self.facts(values=True)
         request = check_bayesian(
             facts,
-            (self.setup.serr_mu_mapping, self.setup.serr_sigma_mapping),
             mapping,
             optimizer,
             optimize_options,

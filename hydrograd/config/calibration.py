@@ -17,7 +17,6 @@ from hydrograd.config.optimize_options import OptimizeSpec, check_mapping_optimi
 from hydrograd.config.regularization import RegularizationSpec, regularization_spec, split_cost_options
 from hydrograd.config.run_options import CommonSpec, ReturnSpec, common_options, return_options
 from hydrograd.core.cost import ObservationCost
-from hydrograd.core.parameters import SERR_MU_MAPPINGS, SERR_SIGMA_MAPPINGS
 from hydrograd.core.structural_error import PRIORS
 
 
@@ -143,14 +142,8 @@ def check_bayesian_mapping(mapping: Any, optimizer: Any) -> tuple[str, str]:
     return check_mapping_optimizer(mapping, optimizer)
 
 
-def serr_parameters(mu_mapping: str, sigma_mapping: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The structural-error parameters ``(mean's, deviation's)`` of the model's mappings."""
-    return SERR_MU_MAPPINGS[mu_mapping], SERR_SIGMA_MAPPINGS[sigma_mapping]
-
-
 def check_bayesian(
     facts: ModelFacts,
-    serr_mappings: tuple[str, str],
     mapping: Any = "uniform",
     optimizer: Any = None,
     optimize_options: dict[str, Any] | None = None,
@@ -159,15 +152,15 @@ def check_bayesian(
     returns: dict[str, Any] | None = None,
     callback: Any = None,
 ) -> CalibrationRequest:
-    """Check the arguments of ``bayesian_optimize`` against a model's ``facts`` and its
-    structural-error ``serr_mappings`` ``(mu, sigma)``, before any work. Every mapping but
+    """Check the arguments of ``bayesian_optimize`` against a model's ``facts`` (its
+    structural-error mappings included), before any work. Every mapping but
     ``"ann"`` is accepted, with the optimizers ``optimize`` pairs with it; the structural-error
     parameters of the mappings are calibrated too unless ``optimize_options["parameters"]`` says
     otherwise."""
     common_spec = common_options(common)
     mapping, optimizer = check_bayesian_mapping(mapping, optimizer)
-    mu, sigma = serr_mappings
-    serr = serr_parameters(mu, sigma)
+    mu, sigma = facts.serr_mu_mapping, facts.serr_sigma_mapping
+    serr = (facts.serr_mu_parameters, facts.serr_sigma_parameters)
     options = check_optimize_options(facts, mapping, optimizer, optimize_options, serr)
     returns_spec = return_options(returns, "bayesian_optimize", facts.time_index)
     given = {} if cost_options is None else cost_options

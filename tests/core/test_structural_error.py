@@ -73,9 +73,7 @@ def test_log_likelihood_is_the_gaussian_density_of_the_residuals(mu, sigma):
     u[2, 3] = -1.0  # unknown deviation: the step is left out
     spec = _spec(mu, sigma, gauges=(0, 2), start=5)
     with jax.enable_x64(True):
-        value, feasible = log_likelihood(
-            spec, *(jnp.asarray(a) for a in (Q_SIM, Q_OBS, u, MU_PAR[:, :2], SIGMA_PAR))
-        )
+        value, feasible = log_likelihood(spec, *(jnp.asarray(a) for a in (Q_SIM, Q_OBS, u, MU_PAR[:, :2], SIGMA_PAR)))
         value = float(value)
     residual = Q_OBS - Q_SIM - _mu(mu, MU_PAR, Q_SIM)
     scale = np.sqrt(_sigma(sigma, SIGMA_PAR, Q_SIM) ** 2 + u**2)
