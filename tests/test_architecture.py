@@ -33,6 +33,7 @@ FLOORS = {
     "io": 9,
     "factory": 9,
     "app": 10,
+    "distributed": 10,
     "__init__": 10,
 }
 """Floor of each top-level module or subpackage of hydrograd."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hydrograd._validate import closest
-from hydrograd.factory.synthetic import load_synthetic
+from hydrograd.factory.synthetic import load_region, load_synthetic
 from hydrograd.formats.mesh import read_mesh
 from hydrograd.formats.setup import read_setup
 
@@ -16,7 +16,8 @@ DATA_ENV = "HYDROGRAD_DATA"
 REFERENCE_DISTRIBUTION = "hydro-smash"
 REFERENCE_DATASETS = ("Lez", "Cance", "France")
 SYNTHETIC = "Synthetic"
-DATASET_NAMES = ("flwdir", *REFERENCE_DATASETS, SYNTHETIC)
+REGION = "SyntheticRegion"
+DATASET_NAMES = ("flwdir", *REFERENCE_DATASETS, SYNTHETIC, REGION)
 
 
 def _search_roots() -> list[Path]:
@@ -47,11 +48,13 @@ def _find(relative: str) -> Path:
     )
 
 
-def load_dataset(name: str) -> Any:
+def load_dataset(name: str, n: int | None = None) -> Any:
     """Setup and mesh dicts of a named dataset, ready for ``Model(setup, mesh)``.
 
     ``"Lez"``, ``"Cance"``, ``"France"`` (smash's reference datasets), ``"Synthetic"`` (generated
     by hydrograd on first use, no download) or ``"flwdir"`` (path of the France flow directions).
+    ``"SyntheticRegion"`` with ``n``: ``n`` synthetic catchments, a dict name -> ``(setup, mesh)``
+    (``hydrograd.factory.synthetic.load_region``).
     """
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a str, got {name!r}")
@@ -60,6 +63,12 @@ def load_dataset(name: str) -> Any:
     if key not in canonical:
         raise ValueError(f"Unknown dataset '{name}'.{closest(name, DATASET_NAMES)} Choices: {list(DATASET_NAMES)}")
     name = canonical[key]
+    if (n is not None) != (name == REGION):
+        raise ValueError(
+            f"n (the number of catchments) is given with '{REGION}' and only with it; got n={n!r} for '{name}'"
+        )
+    if name == REGION:
+        return load_region(n)
     if name == "flwdir":
         return str(_find("France_flwdir.tif"))
     if name == SYNTHETIC:

@@ -429,10 +429,12 @@ def generate_synthetic(
 # ---- cache -------------------------------------------------------------------------------
 
 
-def cache_directory() -> Path:
-    """Folder of the cached dataset: ``$HYDROGRAD_CACHE/synthetic-v<VERSION>``, by default under
+def cache_directory(seed: int = DEFAULT_SEED) -> Path:
+    """Folder of the cached dataset of ``seed``: ``$HYDROGRAD_CACHE/synthetic-v<VERSION>`` for the
+    default catchment, ``synthetic-v<VERSION>-seed<seed>`` for another one, by default under
     ``~/.cache/hydrograd``."""
-    return cache_root() / f"synthetic-v{VERSION}"
+    suffix = "" if seed == DEFAULT_SEED else f"-seed{seed}"
+    return cache_root() / f"synthetic-v{VERSION}{suffix}"
 
 
 def is_complete(folder: str | os.PathLike, seed: int = DEFAULT_SEED) -> bool:
@@ -447,35 +449,79 @@ def is_complete(folder: str | os.PathLike, seed: int = DEFAULT_SEED) -> bool:
     return all((folder / name).is_file() for name in manifest.get("files", []))
 
 
-def _ensure_cached(folder: Path) -> None:
+def _ensure_cached(folder: Path, seed: int = DEFAULT_SEED, verbose: bool = True) -> None:
     """Generate into a temporary sibling and rename it into place, so that an interrupted or
     concurrent generation never leaves a partial dataset at ``folder``."""
-    if is_complete(folder):
+    if is_complete(folder, seed):
         return
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        generate_synthetic(tmp, verbose=True)
-        if folder.exists() and not is_complete(folder):
+        generate_synthetic(tmp, seed, verbose=verbose)
+        if folder.exists() and not is_complete(folder, seed):
             shutil.rmtree(folder, ignore_errors=True)
         try:
             os.rename(tmp, folder)
         except OSError:
-            if not is_complete(folder):
+            if not is_complete(folder, seed):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_synthetic() -> tuple[dict[str, Any], dict[str, Any]]:
-    """Setup and mesh dicts of the synthetic catchment, generated into the cache on first use.
+def load_synthetic(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Setup and mesh dicts of the synthetic catchment of ``seed``, generated into the cache on
+    first use.
 
     The setup's directories are absolute; ``Model(*load_synthetic())`` reads everything.
     """
-    folder = cache_directory()
-    _ensure_cached(folder)
+    folder = cache_directory(seed)
+    _ensure_cached(folder, seed, verbose)
     setup = read_setup(folder / f"setup_{NAME}.yaml")
     for key in _DIRECTORY_KEYS:
         setup[key] = str(folder / setup[key])
     mesh = read_mesh(str(folder / f"mesh_{NAME}.hdf5"))
     return setup, mesh
+
+
+REGION_FIRST_SEED = 1
+"""Seed of a synthetic region's first catchment; the next seeds follow, skipping those whose terrain
+cannot host the gauges (:func:`region_seeds`)."""
+
+
+def _hosts_gauges(seed: int) -> bool:
+    """Whether the terrain of ``seed`` has cells draining each main-stem gauge's share of the basin."""
+    terrain = make_terrain(np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[0]), SHAPE)
+    try:
+        choose_gauges(terrain, GAUGE_TARGETS)
+    except ValueError:
+        return False
+    return True
+
+
+def region_seeds(n: int) -> list[int]:
+    """The seeds of a synthetic region of ``n`` catchments: the first ``n`` from
+    :data:`REGION_FIRST_SEED` on whose terrain hosts the gauges."""
+    seeds: list[int] = []
+    seed = REGION_FIRST_SEED
+    while len(seeds) < n:
+        if _hosts_gauges(seed):
+            seeds.append(seed)
+        seed += 1
+    return seeds
+
+
+def load_region(n: int, *, verbose: bool = True) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """A region of ``n`` synthetic catchments, each its own terrain, gauges, weather and truth (the
+    catchments of :func:`region_seeds`), generated into the cache on first use: name (``SYN-<seed>``) ->
+    ``(setup, mesh)``, each ready for ``Model(setup, mesh)``."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"a synthetic region needs a positive int number of catchments n, got {n!r}")
+    seeds = region_seeds(int(n))
+    progress = progress_bar(len(seeds), "</> Loading the synthetic region", verbose)
+    region = {}
+    for seed in seeds:
+        region[f"SYN-{seed}"] = load_synthetic(seed, verbose=False)
+        progress.update()
+    progress.close()
+    return region
