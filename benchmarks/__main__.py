@@ -89,19 +89,32 @@ def _runnable(names: list[str]) -> list[str]:
     return kept
 
 
+def _failed(name: str, error: RuntimeError) -> None:
+    """A row saying ``name`` failed; the script's error on stderr."""
+    print(f"| {name} | failed: {str(error).splitlines()[0]} |", flush=True)
+    print(error, file=sys.stderr, flush=True)
+
+
 def _in_fresh_scripts(names: list[str], breakdown: bool) -> None:
     """The end-to-end tables, or the breakdown table, of ``names``."""
     names = _runnable(names)
     if breakdown:
         print(f"\n{end_to_end.BREAKDOWN_HEADER}", flush=True)
         for name in names:
-            for row in end_to_end.breakdown(name):
-                print(end_to_end.breakdown_row(row), flush=True)
+            try:
+                for row in end_to_end.breakdown(name):
+                    print(end_to_end.breakdown_row(row), flush=True)
+            except RuntimeError as error:
+                _failed(name, error)
         return
     print(f"hydro-smash 1.3.0 installed: {HAVE_SMASH}\n\n{end_to_end.E2E_HEADER}", flush=True)
     rows = []
     for name in names:
-        rows.append(end_to_end.end_to_end(name))
+        try:
+            rows.append(end_to_end.end_to_end(name))
+        except RuntimeError as error:
+            _failed(name, error)
+            continue
         print(end_to_end.e2e_row(rows[-1]), flush=True)
     print(f"\n{end_to_end.PHASES_HEADER}")
     for row in rows:
