@@ -106,6 +106,7 @@ def _in_fresh_scripts(names: list[str], breakdown: bool) -> None:
                     print(end_to_end.breakdown_row(row), flush=True)
             except RuntimeError as error:
                 _failed(name, error)
+        print(f"\nat the end: {end_to_end.load_average()}")
         return
     print(f"hydro-smash 1.3.0 installed: {HAVE_SMASH}\n\n{end_to_end.E2E_HEADER}", flush=True)
     rows = []
@@ -119,6 +120,7 @@ def _in_fresh_scripts(names: list[str], breakdown: bool) -> None:
     print(f"\n{end_to_end.PHASES_HEADER}")
     for row in rows:
         print("\n".join(end_to_end.phase_rows(row)), flush=True)
+    print(f"\nat the end: {end_to_end.load_average()}")
 
 
 if __name__ == "__main__":

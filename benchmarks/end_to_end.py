@@ -68,11 +68,19 @@ def _avx512() -> str:
     return "yes" if " avx512f" in flags else "no"
 
 
+def load_average() -> str:
+    """The machine's 1, 5 and 15-minute load averages (a shared machine's other work), if known."""
+    try:
+        return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
 def machine_line() -> str:
-    """The line every benchmark output starts with: CPU model, logical cores, AVX-512, Python."""
+    """The line every benchmark output starts with: CPU model, logical cores, AVX-512, Python, load."""
     return (
         f"CPU: {cpu_model()} ({os.cpu_count()} logical cores, AVX-512: {_avx512()}, {platform.machine()}), "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()}, {load_average()}"
     )
 
 
