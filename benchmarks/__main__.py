@@ -13,8 +13,8 @@ compilation, and the size of XLA's CPU pool is chosen for its own domain (see
 ``--end-to-end`` times instead each workload's whole user script (``benchmarks/scripts``: imports,
 model build, the call, a closing forward run) in fresh processes: hydrograd with a cold persistent
 compilation cache, hydrograd again with it warm, and hydro-smash. ``--breakdown`` splits hydrograd's
-first call, cold and warm, into tracing, lowering, compilation, cache load, execution and Python
-(``benchmarks.end_to_end``). Every output starts with the CPU's model.
+first call, cold and warm, into tracing, lowering, compilation, cache load, Python outside JAX and
+execution & waits (``benchmarks.end_to_end``). Every output starts with the CPU's model.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ then hydro-smash, each in a fresh Python process, and prints the wall seconds of
 its start to its exit) and of its phases (import, build, call, close).
 
 ``python -m benchmarks --breakdown [workload ...]`` runs hydrograd's script cold then warm with JAX's
-instruments on (``benchmarks._script_driver``) and splits its first call into tracing, lowering,
-XLA compilation, persistent-cache load, cache keying and writing, execution, and the rest (Python
-outside JAX, dispatch).
+instruments on (``benchmarks._script_driver``) and splits each phase after the imports, the first
+call above all, into tracing, lowering, XLA compilation, persistent-cache load, cache keying and
+writing, then the main thread's time outside JAX's stages: Python it runs, and time it waits
+(execution on XLA's threads, the background compiler).
 
 Only the standard library is imported here; hydrograd only to look for a dataset.
 """
