@@ -9,6 +9,12 @@ Set ``HYDROGRAD_JAX_CACHE=0`` to measure compilation without the persistent cach
 Each workload runs in a fresh Python process, as a user's script would: its first call pays every
 compilation, and the size of XLA's CPU pool is chosen for its own domain (see
 ``hydrograd._process``), not for the previous workload's.
+
+``--end-to-end`` times instead each workload's whole user script (``benchmarks/scripts``: imports,
+model build, the call, a closing forward run) in fresh processes: hydrograd with a cold persistent
+compilation cache, hydrograd again with it warm, and hydro-smash. ``--breakdown`` splits hydrograd's
+first call, cold and warm, into tracing, lowering, compilation, cache load, Python outside JAX and
+execution & waits (``benchmarks.end_to_end``). Every output starts with the CPU's model.
 """
 
 from __future__ import annotations
@@ -16,12 +22,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import platform
 import subprocess
 import sys
 
 import jax
 
+from benchmarks import end_to_end
 from benchmarks._timing import alternate, once
 from benchmarks.workloads import HAVE_SMASH, WORKLOADS
 
@@ -43,15 +49,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workloads", nargs="*", choices=[*WORKLOADS, []], help="default: all")
     parser.add_argument("--in-this-process", action="store_true", help=argparse.SUPPRESS)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="whole user scripts in fresh processes: hydrograd cold and warm cache, hydro-smash",
+    )
+    mode.add_argument("--breakdown", action="store_true", help="hydrograd's first call split into stages")
     args = parser.parse_args()
     if args.in_this_process:
         for name in args.workloads:
             print(_row(name), flush=True)
         return
     names = args.workloads or list(WORKLOADS)
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {jax.device_count()} {jax.default_backend()} device(s)"
-    )
+    print(end_to_end.machine_line())
+    if args.end_to_end or args.breakdown:
+        _in_fresh_scripts(names, args.breakdown)
+        return
+    print(f"JAX: {jax.device_count()} {jax.default_backend()} device(s)")
     print(f"hydro-smash 1.3.0 installed: {HAVE_SMASH}\n")
     print(
         "| workload | hydrograd first call (s) | hydrograd (s) | hydro-smash (s) | speed-up | speed-up, first call "
@@ -60,6 +75,52 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |", flush=True)
     for name in names:
         subprocess.run([sys.executable, "-m", "benchmarks", "--in-this-process", name], check=True)
+
+
+def _runnable(names: list[str]) -> list[str]:
+    """``names`` whose dataset is here; a line for each one skipped."""
+    kept = []
+    for name in names:
+        missing = end_to_end.missing_dataset(name)
+        if missing is None:
+            kept.append(name)
+        else:
+            print(f"skipped {name}: {missing}")
+    return kept
+
+
+def _failed(name: str, error: RuntimeError) -> None:
+    """A row saying ``name`` failed; the script's error on stderr."""
+    print(f"| {name} | failed: {str(error).splitlines()[0]} |", flush=True)
+    print(error, file=sys.stderr, flush=True)
+
+
+def _in_fresh_scripts(names: list[str], breakdown: bool) -> None:
+    """The end-to-end tables, or the breakdown table, of ``names``."""
+    names = _runnable(names)
+    if breakdown:
+        print(f"\n{end_to_end.BREAKDOWN_HEADER}", flush=True)
+        for name in names:
+            try:
+                for row in end_to_end.breakdown(name):
+                    print(end_to_end.breakdown_row(row), flush=True)
+            except RuntimeError as error:
+                _failed(name, error)
+        print(f"\nat the end: {end_to_end.load_average()}")
+        return
+    print(f"hydro-smash 1.3.0 installed: {HAVE_SMASH}\n\n{end_to_end.E2E_HEADER}", flush=True)
+    rows = []
+    for name in names:
+        try:
+            rows.append(end_to_end.end_to_end(name))
+        except RuntimeError as error:
+            _failed(name, error)
+            continue
+        print(end_to_end.e2e_row(rows[-1]), flush=True)
+    print(f"\n{end_to_end.PHASES_HEADER}")
+    for row in rows:
+        print("\n".join(end_to_end.phase_rows(row)), flush=True)
+    print(f"\nat the end: {end_to_end.load_average()}")
 
 
 if __name__ == "__main__":
