@@ -120,14 +120,6 @@ def untransform(x_t: jnp.ndarray, kinds: jnp.ndarray, lower: jnp.ndarray, upper:
     return jnp.where(normalized, x_t * (high - low) + low, out)
 
 
-def _sbs_kind(low: float, high: float) -> int:
-    if low < 0:
-        return ASINH
-    if high <= 1:
-        return LOGIT
-    return LOG
-
-
 def _inv_scaled_sigmoid(y: float, low: float, high: float) -> float:
     """Intercept giving ``y`` everywhere when descriptor coefficients are 0. Like smash, only the
     upper side is kept 1e-3 away from the bound."""
@@ -148,42 +140,46 @@ def build_control(
     (name -> ``(nac,)``); entries for the network, if any, are appended by the caller."""
     x, low, high, nbd, names = [], [], [], [], []
 
-    def add(value, name, bounds=None):
-        x.append(value)
-        names.append(name)
-        if bounds is None:
-            low.append(-np.inf)
-            high.append(np.inf)
-            nbd.append(0)
-        else:
-            low.append(bounds[0])
-            high.append(bounds[1])
-            nbd.append(2)
+    def add(values, new_names, bounds=None):
+        """Entries ``values`` (a number or an array) named ``new_names``, bounded or not."""
+        values = np.atleast_1d(np.asarray(values, dtype=np.float32))
+        x.append(values)
+        names.extend(new_names)
+        n = values.size
+        low.append(np.full(n, -np.inf if bounds is None else bounds[0], np.float32))
+        high.append(np.full(n, np.inf if bounds is None else bounds[1], np.float32))
+        nbd.append(np.full(n, 0 if bounds is None else 2, np.int32))
 
+    # 1-based row and column of each cell, for the distributed mapping's names
+    row_col = [f"{r}-{c}" for r, c in zip((rows + 1).tolist(), (cols + 1).tolist(), strict=True)]
     for i, name in enumerate(mapping.names):
         bounds = mapping.bounds[i]
         values = np.asarray(current[name], dtype=np.float32)
         mean = float(values.sum(dtype=np.float32) / np.float32(values.size))
         if mapping.kind == "uniform":
-            add(mean, f"{name}-0", bounds)
+            add(mean, [f"{name}-0"], bounds)
         elif mapping.kind == "distributed":
-            for v, r, c in zip(values, rows, cols, strict=True):
-                add(float(v), f"{name}-{r + 1}-{c + 1}", bounds)
+            add(values, [f"{name}-{rc}" for rc in row_col], bounds)
         else:
-            add(_inv_scaled_sigmoid(mean, *bounds), f"{name}-0")
+            add(_inv_scaled_sigmoid(mean, *bounds), [f"{name}-0"])
             for d in mapping.descriptors[i]:
-                add(0.0, f"{name}-{descriptor_names[d]}-a")
+                add(0.0, [f"{name}-{descriptor_names[d]}-a"])
                 if mapping.kind == "multi-power":
-                    add(1.0, f"{name}-{descriptor_names[d]}-b", (0.5, 2.0))
+                    add(1.0, [f"{name}-{descriptor_names[d]}-b"], (0.5, 2.0))
 
-    x0 = np.asarray(x, dtype=np.float32)
-    lower = np.asarray(low, dtype=np.float32)
-    upper = np.asarray(high, dtype=np.float32)
-    nbd_arr = np.asarray(nbd, dtype=np.int32)
+    def joined(parts, dtype):
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+    x0 = joined(x, np.float32)
+    lower = joined(low, np.float32)
+    upper = joined(high, np.float32)
+    nbd_arr = joined(nbd, np.int32)
     kinds = np.zeros(x0.size, dtype=np.int32)
     if control_tfm == "normalize":
         kinds[nbd_arr == 2] = NORMALIZE
     elif control_tfm == "sbs":
-        for j in np.flatnonzero(nbd_arr == 2):
-            kinds[j] = _sbs_kind(lower[j], upper[j])
+        bounded = nbd_arr == 2
+        kinds[bounded & (lower < 0)] = ASINH
+        kinds[bounded & (lower >= 0) & (upper <= 1)] = LOGIT
+        kinds[bounded & (lower >= 0) & (upper > 1)] = LOG
     return Control(x0, lower, upper, nbd_arr, names, kinds, mapping, x0.size)

@@ -86,9 +86,7 @@ def _check_start(control: Control) -> None:
     starts each name's intercept at the value giving its current mean, kept 1e-3 below the upper
     bound as smash keeps it; bounds narrower than that (``alpha1``'s default (1e-6, 5e-4)) leave
     no such value, and smash then calibrates NaN parameters."""
-    undefined = sorted(
-        {name.split("-")[0] for name, x in zip(control.names, control.x0, strict=True) if not np.isfinite(x)}
-    )
+    undefined = sorted({control.names[i].split("-")[0] for i in np.flatnonzero(~np.isfinite(control.x0))})
     if undefined:
         bounds = {name: control.mapping.bounds[control.mapping.names.index(name)] for name in undefined}
         raise ValueError(

@@ -302,6 +302,11 @@ def _observation_noise(rng: np.random.Generator, q: np.ndarray) -> np.ndarray:
     return qobs
 
 
+class UnsuitableTerrainError(ValueError):
+    """The terrain of a seed cannot host the synthetic catchment's gauges (no cell drains a main-stem
+    gauge's share of the basin, or the mesh generator delineates other areas than the terrain's)."""
+
+
 @dataclass(frozen=True)
 class SyntheticTruth:
     """What generation knows beyond the files: true maps on the mesh grid (float32
@@ -346,7 +351,10 @@ def _generate_fields(seed: int) -> _Fields:
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
     )
     terrain = make_terrain(terrain_rng, SHAPE)
-    main = choose_gauges(terrain, GAUGE_TARGETS)
+    try:
+        main = choose_gauges(terrain, GAUGE_TARGETS)
+    except ValueError as error:
+        raise UnsuitableTerrainError(f"seed {seed}: {error}") from None
     gauges = _gauge_table(terrain, main + choose_headwaters(terrain, main, HEADWATER_CELLS))
     descriptors = descriptor_fields(descriptor_rng, terrain, CELL_SIZE)
     dates = pd.date_range(START_TIME, END_TIME, freq=f"{DT}s")[1:]
@@ -392,7 +400,7 @@ def generate_synthetic(
         code=table["code"].to_numpy(),
     )
     if not np.allclose(mesh["area_dln"], mesh["area"]):
-        raise RuntimeError(
+        raise UnsuitableTerrainError(
             f"the mesh generator delineated areas {mesh['area_dln'].tolist()} m2 for gauges of drained "
             f"areas {mesh['area'].tolist()} m2 (seed {seed})"
         )
@@ -486,42 +494,32 @@ def load_synthetic(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> tuple[d
 
 REGION_FIRST_SEED = 1
 """Seed of a synthetic region's first catchment; the next seeds follow, skipping those whose terrain
-cannot host the gauges (:func:`region_seeds`)."""
+cannot host the gauges (:class:`UnsuitableTerrainError`, remembered by a marker file in the cache)."""
 
 
-def _hosts_gauges(seed: int) -> bool:
-    """Whether the terrain of ``seed`` has cells draining each main-stem gauge's share of the basin."""
-    terrain = make_terrain(np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[0]), SHAPE)
-    try:
-        choose_gauges(terrain, GAUGE_TARGETS)
-    except ValueError:
-        return False
-    return True
-
-
-def region_seeds(n: int) -> list[int]:
-    """The seeds of a synthetic region of ``n`` catchments: the first ``n`` from
-    :data:`REGION_FIRST_SEED` on whose terrain hosts the gauges."""
-    seeds: list[int] = []
-    seed = REGION_FIRST_SEED
-    while len(seeds) < n:
-        if _hosts_gauges(seed):
-            seeds.append(seed)
-        seed += 1
-    return seeds
+def _rejected_marker(seed: int) -> Path:
+    return cache_root() / f"synthetic-v{VERSION}-seed{seed}.unsuitable"
 
 
 def load_region(n: int, *, verbose: bool = True) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """A region of ``n`` synthetic catchments, each its own terrain, gauges, weather and truth (the
-    catchments of :func:`region_seeds`), generated into the cache on first use: name (``SYN-<seed>``) ->
+    catchments of the seeds from :data:`REGION_FIRST_SEED` on whose terrain suits), generated into
+    the cache on first use: name (``SYN-<seed>``) ->
     ``(setup, mesh)``, each ready for ``Model(setup, mesh)``."""
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"a synthetic region needs a positive int number of catchments n, got {n!r}")
-    seeds = region_seeds(int(n))
-    progress = progress_bar(len(seeds), "</> Loading the synthetic region", verbose)
+    progress = progress_bar(int(n), "</> Loading the synthetic region", verbose)
     region = {}
-    for seed in seeds:
-        region[f"SYN-{seed}"] = load_synthetic(seed, verbose=False)
-        progress.update()
+    seed = REGION_FIRST_SEED
+    while len(region) < n:
+        marker = _rejected_marker(seed)
+        if not marker.exists():
+            try:
+                region[f"SYN-{seed}"] = load_synthetic(seed, verbose=False)
+                progress.update()
+            except UnsuitableTerrainError as error:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.write_text(f"{error}\n")
+        seed += 1
     progress.close()
     return region
