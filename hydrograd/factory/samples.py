@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import truncnorm
 
 from hydrograd._validate import as_positive_float, choice, closest, is_real, reject_unknown_keys
 from hydrograd.nn.initializers import check_random_state, random_generator
@@ -178,6 +177,10 @@ def generate_samples(
             data[name] = rng.uniform(low, high, n)
             data[f"_dst_{name}"] = np.full(n, 1.0 / (high - low))
         return Samples(data)
+    # imported here: scipy.stats takes about a second to import, which a script that draws no
+    # Gaussian samples should not pay
+    from scipy.stats import truncnorm
+
     centres = _means(mean, names, bounds)
     coef = DEFAULT_COEF_STD if coef_std is None else as_positive_float(coef_std, "coef_std argument")
     for name, (low, high), centre in zip(names, bounds, centres, strict=True):

@@ -7,7 +7,6 @@ import functools
 import math
 
 import numpy as np
-import scipy.optimize
 
 from hydrograd.optimizers._base import (
     CALLBACK_STOP_MESSAGE,
@@ -85,6 +84,10 @@ def _scipy_minimize(
                     "projg": state["projg"],
                 }
             )
+
+    # imported here: scipy.optimize takes about half a second to import, which a calibration by
+    # another optimizer should not pay
+    import scipy.optimize
 
     if method == "lbfgsb":
         result = scipy.optimize.minimize(
