@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import jax
 import pandas as pd
 
 from hydrograd._progress import progress_bar
@@ -57,6 +58,10 @@ def _calibrate_one(name: str, setup: dict, mesh: dict, options: dict, output: st
         "worker": socket.gethostname(),
     }
     _write_atomically(folder / f"{name}.json", lambda tmp: tmp.write_text(json.dumps(summary)))
+    # Another catchment has other shapes, hence other programs: drop this one's. A worker keeping
+    # every compiled program of hundreds of catchments reaches Linux's limit of memory mappings per
+    # process (vm.max_map_count) and XLA aborts.
+    jax.clear_caches()
     return summary
 
 
