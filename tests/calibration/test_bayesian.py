@@ -202,3 +202,19 @@ def test_cost_gradient_matches_finite_differences(cance_power):
 def test_bad_arguments_are_refused_with_the_reason(cance, kwargs, error, match):
     with pytest.raises(error, match=match):
         hydrograd.bayesian_optimize(cance[1], common_options=QUIET, **kwargs)
+
+
+def test_hybrid_structure_control_and_steps_match_smash():
+    """gr4_mlp: the network's weights follow the structural-error blocks, as in smash."""
+    pair = _models({"hydrological_module": "gr4_mlp", "end_time": "2014-10-12 00:00"})
+    for model in pair:
+        model.set_nn_parameters_weight(initializer="glorot_uniform", random_state=0)
+    reference, ours = pair
+    ref_info = smash.bayesian_optimize_control_info(reference, optimizer="lbfgsb", cost_options={"gauge": "all"})
+    info = hydrograd.bayesian_optimize_control_info(ours, optimizer="lbfgsb", cost_options={"gauge": "all"})
+    assert list(info["name"]) == list(ref_info["name"])
+    np.testing.assert_array_equal(info["nbk"], ref_info["nbk"])
+    np.testing.assert_allclose(info["x"], ref_info["x"], rtol=1e-6)
+    ref, got = _both(pair, optimizer="lbfgsb", optimize_options={"termination_crit": {"maxiter": 2}})
+    assert got[1].cost == pytest.approx(ref[1].cost, rel=1e-5)
+    np.testing.assert_allclose(got[1].control_vector, ref[1].control_vector, atol=1e-4)
