@@ -8,12 +8,11 @@ relative to their largest entry.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
 import hydrograd
+from tests._parity import model_pair
 
 smash = pytest.importorskip("smash")
 
@@ -25,14 +24,7 @@ QUIET = {"verbose": False}
 
 def _models(structure: dict | None = None):
     """smash's and hydrograd's Cance models over ``PERIOD``, default parameters."""
-    extra = {**PERIOD, **(structure or {})}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        setup, mesh = smash.factory.load_dataset("Cance")
-        reference = smash.Model({**setup, **extra}, mesh)
-        setup, mesh = hydrograd.factory.load_dataset("Cance")
-        ours = hydrograd.Model({**setup, **extra}, mesh, verbose=False)
-    return reference, ours
+    return model_pair("Cance", **{**PERIOD, **(structure or {})})
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from scipy import stats
 import hydrograd
 from hydrograd.calibration.run import build_problem, problem_precision
 from hydrograd.config.calibration import check_bayesian
+from tests._parity import model_pair
 
 smash = pytest.importorskip("smash")
 
@@ -24,14 +25,7 @@ RETURNS = {"cost": True, "log_lkh": True, "log_prior": True, "log_h": True, "con
 
 
 def _models(extra: dict | None = None):
-    extra = {**PERIOD, **(extra or {})}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        setup, mesh = smash.factory.load_dataset("Cance")
-        reference = smash.Model({**setup, **extra}, mesh)
-        setup, mesh = hydrograd.factory.load_dataset("Cance")
-        ours = hydrograd.Model({**setup, **extra}, mesh, verbose=False)
-    return reference, ours
+    return model_pair("Cance", **{**PERIOD, **(extra or {})})
 
 
 @pytest.fixture(scope="module")
