@@ -31,7 +31,12 @@ run before the first model leaves XLA's default. The measurements behind these d
 ``benchmarks/RESULTS.md`` ("The machine's two states", "Seventh session").
 
 Last, :data:`COMPILER` is the one background thread that compiles the programs a calibration only
-needs at its end while its iterations run (XLA compiles outside the interpreter's lock).
+needs at its end while its iterations run (XLA compiles outside the interpreter's lock). A
+calibration settles what it submitted before it returns or raises (``ClosingRun.settle`` in
+``hydrograd.calibration.run``: queued compilations cancelled, the running one waited for), so no
+compilation of a finished calibration runs alongside what the process does next. The thread does
+not see the caller's ``jax.enable_x64`` context (JAX's contexts are thread-local): a program that
+needs one enters it in the submitted function.
 """
 
 from __future__ import annotations

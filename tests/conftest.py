@@ -28,6 +28,24 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped under HYDROGRAD_STRICT_SKIPS=1, where every test must run: {reason}"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop every program JAX compiled for a test module once the module is done.
+
+    Each compiled XLA CPU program keeps a few memory mappings of its own (code, constants) as long as
+    JAX's caches hold it, so one process running the whole suite (tens of thousands of programs:
+    eager scans, gradients, every structure) ran into Linux's limit on a process's mappings
+    (``vm.max_map_count``, 65530 by default); XLA's next mapping then failed and the interpreter
+    aborted or crashed while compiling, loading or serializing a program (at 64,640 mappings, in
+    tests/core/test_simulate.py). Cleared per module, the count falls back to about 2,500 between
+    modules and peaked at about 19,000 (inside test_simulate.py); programs a later module needs again
+    come back from the persistent compilation cache."""
+    yield
+    import jax
+
+    jax.clear_caches()
+
+
 def _data_root() -> Path | None:
     root = os.environ.get("HYDROGRAD_DATA")
     return Path(root) if root and Path(root).is_dir() else None

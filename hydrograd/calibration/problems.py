@@ -273,11 +273,11 @@ class MappedProblem:
         cost, (jobs, jreg, _) = cost_terms_jit(self.device_x(x_t), self.objective, self.data)
         return {"cost": float(cost), "jobs": float(jobs), "jreg": float(jreg)}
 
-    def compile_in_background(self) -> None:
+    def compile_in_background(self) -> Future | None:
         """Start compiling the calibrated maps' program on the background thread (it depends on
-        shapes only)."""
+        shapes only); its Future, None when it was already started."""
         if self._maps_program is not None:
-            return
+            return None
         double, x0, objective, data = self.double, self.device_x(self.x0), self.objective, self.data
 
         def lower_and_compile():
@@ -285,6 +285,7 @@ class MappedProblem:
                 return control_maps_jit.lower(x0, objective, data).compile()
 
         self._maps_program = COMPILER.submit(lower_and_compile)
+        return self._maps_program
 
     def maps(self, x_t: np.ndarray) -> dict[str, np.ndarray]:
         """Calibrated name -> float32 values on the active cells, for a transformed control."""
@@ -434,8 +435,9 @@ class NetworkProblem:
             gradient_norm=lambda _: self._step["input_norm"],
         )
 
-    def compile_in_background(self) -> None:
+    def compile_in_background(self) -> Future | None:
         """Nothing to compile ahead: the output maps' program is small."""
+        return None
 
     def solution(self, result: OptimizerResult, returns: ReturnSpec) -> Solution:
         weights, trained = self._unravel(to_device(result.x))

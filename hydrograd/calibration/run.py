@@ -11,13 +11,14 @@ the same path for every mapping and optimizer:
 4. the found vector becomes parameter values (and network weights), and the closing forward run
    simulates with them.
 
-Nothing is written anywhere: an error or a Ctrl-C on the way leaves the caller's model untouched.
+Nothing is written anywhere: an error or a Ctrl-C on the way leaves the caller's model untouched,
+and no compilation of the calibration is left on the background thread (``ClosingRun.settle``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import replace
 from typing import Any
 
@@ -44,13 +45,18 @@ INTERRUPTED = "    INTERRUPTED: the model is left as it was before optimize"
 class ClosingRun:
     """The forward run that ends a calibration. Its compilation starts on the background thread after
     the first iteration (once the calibration's own program is compiled, so the two compilations do
-    not compete) and only depends on shapes, so it serves the calibrated values."""
+    not compete) and only depends on shapes, so it serves the calibrated values.
 
-    def __init__(self, record: Record, shapes: CoreInputs, background: Callable[[], None]):
+    Used as a context manager around the calibration, it leaves nothing of the calibration on the
+    background thread when the calibration returns or raises (:meth:`settle`)."""
+
+    def __init__(self, record: Record, shapes: CoreInputs, background: Callable[[], Future | None]):
         self.record = record
         self.shapes = shapes
         self.background = background
         self.compiled: Future[Compiled] | None = None
+        self.started: list[Future] = []
+        """Every compilation this calibration submitted to the background thread, in order."""
 
     def starting_after(self, callback: Callable[[dict], None] | None) -> Callable[[dict], None]:
         """``callback`` for an optimizer, starting the compilations at its first call."""
@@ -58,7 +64,10 @@ class ClosingRun:
         def on_iteration(info: dict) -> None:
             if self.compiled is None:
                 self.compiled = COMPILER.submit(compile_forward, self.shapes, self.record)
-                self.background()
+                self.started.append(self.compiled)
+                other = self.background()
+                if other is not None:
+                    self.started.append(other)
             if callback is not None:
                 callback(info)
 
@@ -66,6 +75,21 @@ class ClosingRun:
 
     def run(self, inputs: CoreInputs) -> SimulationOutput:
         return forward(inputs, self.record, None if self.compiled is None else self.compiled.result())
+
+    def settle(self) -> None:
+        """Cancel the background compilations not started yet and wait for the one under way (XLA's
+        compilation cannot be stopped), so none outlives the calibration: one left running when a
+        calibration fails or is interrupted would compile alongside whatever the process runs next.
+        Nothing to do after a calibration that returned: its closing programs were used."""
+        for future in reversed(self.started):
+            future.cancel()
+        wait(self.started)
+
+    def __enter__(self) -> ClosingRun:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.settle()
 
 
 def _minimize(problem: MappedProblem | NetworkProblem, request: CalibrationRequest, report: Report, callback):
@@ -135,41 +159,49 @@ def build_problem(
     return (NetworkProblem if request.options.mapping == "ann" else MappedProblem)(data, request, precision)
 
 
-def calibrate(data: CalibrationData, request: CalibrationRequest) -> CalibrationResult:
-    """Run the calibration ``request`` asks for on ``data``; see the module docstring."""
+def _search(problem: MappedProblem | NetworkProblem, request: CalibrationRequest, closing: ClosingRun):
+    """The optimizer's search (after the regularization weight's cycles, when asked), printing
+    smash's lines; the optimizer's result and the L-curve (or None)."""
     options = request.options
-    inputs = data.inputs
-    precision = problem_precision(data, request)
     user_callback = None if request.callback is None else (lambda info: request.callback(iopt=Optimize(**info)))
-    with jax.enable_x64(precision.double):
-        problem = build_problem(data, request, precision)
-        closing = ClosingRun(request.returns.record, inputs.shapes(), problem.compile_in_background)
-        progress = IterationProgress(request.common.verbose, options.termination_crit["maxiter"])
-        report = progress.report
-        report("</> Bayesian Optimize" if request.bayesian is not None else "</> Optimize")
-        try:
-            lcurve = None
-            if request.regularization.auto is not None:
+    progress = IterationProgress(request.common.verbose, options.termination_crit["maxiter"])
+    report = progress.report
+    report("</> Bayesian Optimize" if request.bayesian is not None else "</> Optimize")
+    try:
+        lcurve = None
+        if request.regularization.auto is not None:
 
-                def cycle(wjreg: float) -> dict[str, float]:
-                    problem.set_wjreg(wjreg)
-                    progress.restart()
-                    return problem.terms(
-                        _minimize(problem, request, report, closing.starting_after(progress.callback(None))).x
-                    )
-
-                jobs_start = problem.terms(problem.x0)["jobs"]
-                wjreg, lcurve = choose_wjreg(request.regularization.auto, jobs_start, cycle, report)
+            def cycle(wjreg: float) -> dict[str, float]:
                 problem.set_wjreg(wjreg)
                 progress.restart()
-            result = _minimize(problem, request, report, closing.starting_after(progress.callback(user_callback)))
-        except KeyboardInterrupt:
-            report(INTERRUPTED)
-            raise
-        finally:
-            progress.close()
-        solution = problem.solution(result, request.returns)
-    output = closing.run(_closing_inputs(inputs, solution, data))
+                return problem.terms(
+                    _minimize(problem, request, report, closing.starting_after(progress.callback(None))).x
+                )
+
+            jobs_start = problem.terms(problem.x0)["jobs"]
+            wjreg, lcurve = choose_wjreg(request.regularization.auto, jobs_start, cycle, report)
+            problem.set_wjreg(wjreg)
+            progress.restart()
+        result = _minimize(problem, request, report, closing.starting_after(progress.callback(user_callback)))
+    except KeyboardInterrupt:
+        report(INTERRUPTED)
+        raise
+    finally:
+        progress.close()
+    return result, lcurve
+
+
+def calibrate(data: CalibrationData, request: CalibrationRequest) -> CalibrationResult:
+    """Run the calibration ``request`` asks for on ``data``; see the module docstring."""
+    inputs = data.inputs
+    precision = problem_precision(data, request)
+    with jax.enable_x64(precision.double):
+        problem = build_problem(data, request, precision)
+    with ClosingRun(request.returns.record, inputs.shapes(), problem.compile_in_background) as closing:
+        with jax.enable_x64(precision.double):
+            result, lcurve = _search(problem, request, closing)
+            solution = problem.solution(result, request.returns)
+        output = closing.run(_closing_inputs(inputs, solution, data))
     returned = {
         **solution.returned,
         **problem.closing_terms(output, request.returns),

@@ -35,11 +35,11 @@ def _inside(problem: MappedProblem, x: np.ndarray) -> np.ndarray:
 def _check(problem: MappedProblem, x: np.ndarray, n_directions: int = 3, rtol: float = 2e-5):
     rng = np.random.default_rng(0)
     x = _inside(problem, x)
-    jax.config.update("jax_enable_x64", True)
-    try:
+    with jax.enable_x64(True):
         data = _float64(problem.data)
         x = jnp.asarray(x, jnp.float64)
         value, grad = value_and_grad_jit(x, problem.objective, data)
+        assert grad.dtype == jnp.float64
         assert np.all(np.isfinite(np.asarray(grad)))
         for _ in range(n_directions):
             v = jnp.asarray(rng.normal(size=x.shape))
@@ -50,8 +50,6 @@ def _check(problem: MappedProblem, x: np.ndarray, n_directions: int = 3, rtol: f
             an = float(jnp.dot(grad, v))
             assert an == pytest.approx(fd, rel=rtol, abs=1e-9), (an, fd)
         return float(value)
-    finally:
-        jax.config.update("jax_enable_x64", False)
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,17 @@
 """Stopping a calibration: a callback raising StopIteration ends it cleanly on the best iterate;
-Ctrl-C (KeyboardInterrupt) leaves the model exactly as it was and says so."""
+Ctrl-C (KeyboardInterrupt) leaves the model exactly as it was and says so; however a calibration
+ends, none of its background compilations outlives it."""
 
 from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 import hydrograd as smash
+from hydrograd.calibration import problems, run
 from hydrograd.optimizers import CALLBACK_STOP_MESSAGE
 
 
@@ -108,3 +113,57 @@ def test_a_callback_without_iopt_is_refused_before_any_work(model, capsys):
     with pytest.raises(ValueError, match="iopt"):
         model.copy().optimize(callback=lambda state: None)
     assert capsys.readouterr().out == ""
+
+
+class _LateCompiler:
+    """A one-thread executor like ``hydrograd._process.COMPILER`` whose jobs start a second late,
+    so that a calibration ending after its first iteration finds one compilation running and the
+    next one queued."""
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-late-compile")
+        self.futures = []
+
+    def submit(self, fn, *args):
+        def late():
+            time.sleep(1.0)
+            return fn(*args)
+
+        future = self.pool.submit(late)
+        self.futures.append(future)
+        return future
+
+
+@pytest.mark.parametrize("ending", [KeyboardInterrupt, RuntimeError, None])
+def test_no_background_compilation_outlives_its_calibration(model, monkeypatch, ending):
+    """Whether the calibration raises (Ctrl-C, a failing callback) or returns, the compilations it
+    submitted are finished or cancelled when it ends (a queued one is cancelled, not run)."""
+    compiler = _LateCompiler()
+    monkeypatch.setattr(run, "COMPILER", compiler)
+    monkeypatch.setattr(problems, "COMPILER", compiler)
+
+    def stop(iopt):
+        if ending is not None:
+            raise ending("stop")
+
+    def calibrate():
+        return model.copy().optimize(
+            mapping="distributed",
+            optimizer="lbfgsb",
+            optimize_options={"termination_crit": {"maxiter": 1}},
+            callback=stop,
+            common_options={"verbose": False},
+        )
+
+    try:
+        if ending is None:
+            calibrate()
+        else:
+            with pytest.raises(ending, match="stop"):
+                calibrate()
+        assert len(compiler.futures) == 2  # the closing forward run, then the calibrated maps
+        assert all(future.done() for future in compiler.futures)
+        if ending is not None:
+            assert not compiler.futures[0].cancelled() and compiler.futures[1].cancelled()
+    finally:
+        compiler.pool.shutdown(wait=True, cancel_futures=True)

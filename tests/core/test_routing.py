@@ -68,11 +68,10 @@ def plain_loop(local, theta, downstream, n):
 
 @pytest.fixture(scope="module")
 def graph64():
-    jax.config.update("jax_enable_x64", True)
-    flwdir, active, dx, acc = comb_mesh()
-    graph, _ = build_flow_graph(flwdir, active, dx, dx, acc, dtype=np.float64)
-    yield graph
-    jax.config.update("jax_enable_x64", False)
+    with jax.enable_x64(True):
+        flwdir, active, dx, acc = comb_mesh()
+        graph, _ = build_flow_graph(flwdir, active, dx, dx, acc, dtype=np.float64)
+        yield graph
 
 
 def test_levels_are_contiguous_and_drain_forward(graph64):

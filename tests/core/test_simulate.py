@@ -21,9 +21,8 @@ def inputs64():
     setup, mesh = smash.factory.load_dataset("Lez")
     setup.update(start_time="2012-09-01", end_time="2012-11-30")
     catchment = read_catchment(setup, mesh)
-    jax.config.update("jax_enable_x64", True)
-    yield as_float64(catchment.core_inputs())
-    jax.config.update("jax_enable_x64", False)
+    with jax.enable_x64(True):
+        yield as_float64(catchment.core_inputs())
 
 
 def _value_and_grad(inputs, schedule="auto"):

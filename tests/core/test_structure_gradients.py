@@ -22,9 +22,8 @@ EXCHANGES = {"losing": (-1.5, -0.1), "gaining": (0.1, 1.5)}
 
 @pytest.fixture
 def float64():
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", False)
+    with jax.enable_x64(True):
+        yield
 
 
 @pytest.mark.parametrize("exchange", list(EXCHANGES))

@@ -109,9 +109,8 @@ def _balance_terms(module: str, params, history, fluxes, pet):
 
 @pytest.fixture
 def float64():
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", False)
+    with jax.enable_x64(True):
+        yield
 
 
 @pytest.mark.parametrize("module", BASES)

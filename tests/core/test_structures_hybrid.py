@@ -225,9 +225,8 @@ def test_jit_agrees_and_float32_stays_float32(module):
 
 @pytest.fixture
 def float64():
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", False)
+    with jax.enable_x64(True):
+        yield
 
 
 @pytest.mark.parametrize("module", [*HYBRIDS, "gr4_ode"])
