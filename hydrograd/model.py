@@ -616,16 +616,7 @@ class Model:
         if not isinstance(control_vector, np.ndarray | jax.Array | list | tuple):
             raise TypeError(f"control_vector must be a numpy array, got {type(control_vector).__name__}")
         values = control_values(self.calibration_data(), request, np.asarray(control_vector))
-        layout = self.layout
-        for name, grid in values.grid.items():
-            target = self.rr_parameters if name in facts.rr_parameters else self.rr_initial_states
-            target.get(name)[...] = grid
-        for name, active in values.active.items():
-            target = self.rr_parameters if name in facts.rr_parameters else self.rr_initial_states
-            target.get(name)[layout.rows, layout.cols] = active
-        for key, entries in values.network.items():
-            setattr(self.nn_parameters, key, entries)
-        self._write_serr(values.serr)
+        self._write_found(facts, values.grid, values.active, values.network, values.serr)
 
     def optimize(
         self,
@@ -684,30 +675,38 @@ class Model:
         """Run the calibration ``request`` asks for, write what it found and its closing run into the
         model, and return the grid outputs and the calibration's own return values."""
         result = calibrate(self.calibration_data(), request)
-        layout = self.layout
-        for name, values in result.values.items():
-            target = self.rr_parameters if name in facts.rr_parameters else self.rr_initial_states
-            if result.on_grid:
-                target.get(name)[...] = values
-            else:
-                target.get(name)[layout.rows, layout.cols] = values
-        for key, values in result.network.items():
-            setattr(self.nn_parameters, key, values)
-        self._write_serr(result.serr)
+        grid, active = (result.values, {}) if result.on_grid else ({}, result.values)
+        self._write_found(facts, grid, active, result.network, result.serr)
         self._write_run(result.output)
         ret = grid_outputs(
-            result.output, layout, facts.rr_states, self._structure.fluxes, request.returns, facts.time_index
+            result.output, self.layout, facts.rr_states, self._structure.fluxes, request.returns, facts.time_index
         )
         ret.update(result.returned)
         return ret
 
-    def _write_serr(self, values: dict[str, np.ndarray]) -> None:
-        """Set structural-error parameters (name -> ``(ng,)``) of either mapping."""
+    def _write_found(
+        self,
+        facts: ModelFacts,
+        grid: dict[str, np.ndarray],
+        active: dict[str, np.ndarray],
+        network: dict[str, np.ndarray],
+        serr: dict[str, np.ndarray],
+    ) -> None:
+        """Write what a calibration or a control vector set: parameter and initial-state maps on the
+        whole ``grid`` (``(nrow, ncol)``) or on the ``active`` cells (``(nac,)``, the flow graph's
+        order), hybrid ``network`` entries and structural-error parameters (``(ng,)`` per name)."""
+        layout = self.layout
+        for values, cells in ((grid, ...), (active, (layout.rows, layout.cols))):
+            for name, value in values.items():
+                target = self.rr_parameters if name in facts.rr_parameters else self.rr_initial_states
+                target.get(name)[cells] = value
+        for key, value in network.items():
+            setattr(self.nn_parameters, key, value)
         for name in ("serr_mu_parameters", "serr_sigma_parameters"):
             maps = getattr(self, name)
             for i, key in enumerate(maps.keys):
-                if str(key) in values:
-                    maps.values[:, i] = values[str(key)]
+                if str(key) in serr:
+                    maps.values[:, i] = serr[str(key)]
 
     def multiset_estimate(
         self,

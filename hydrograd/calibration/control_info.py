@@ -38,6 +38,17 @@ def serr_gauges(request: CalibrationRequest) -> tuple[int, ...]:
     return request.cost.gauges if request.bayesian is not None else ()
 
 
+def serr_layout(options: OptimizeSpec, gauges: tuple[int, ...]) -> list[tuple[int, str, int]]:
+    """The structural-error entries of a control, in smash's order: ``(block, parameter, gauge)``
+    with ``block`` 0 for the mean's parameters, 1 for the deviation's."""
+    return [
+        (block, key, g)
+        for block, keys in enumerate((options.serr_mu, options.serr_sigma))
+        for key in keys
+        for g in gauges
+    ]
+
+
 def mapped_control(data: CalibrationData, options: OptimizeSpec, gauges: tuple[int, ...] = ()) -> Control:
     """The control vector of a mapped calibration (not ``"ann"``) at the model's current values:
     the mapped coefficients, the selected structural-error parameters at ``gauges``, then the
@@ -61,11 +72,10 @@ def mapped_control(data: CalibrationData, options: OptimizeSpec, gauges: tuple[i
         list(data.descriptor_names),
         options.control_tfm,
     )
+    current = (data.serr_mu, data.serr_sigma)
     serr = [
-        (f"{key}-{data.gauge_codes[g]}", float(values[key][g]), options.bounds[key])
-        for values, keys in ((data.serr_mu, options.serr_mu), (data.serr_sigma, options.serr_sigma))
-        for key in keys
-        for g in gauges
+        (f"{key}-{data.gauge_codes[g]}", float(current[block][key][g]), options.bounds[key])
+        for block, key, g in serr_layout(options, gauges)
     ]
     if serr:
         control = add_serr(control, serr, options.control_tfm)
@@ -207,13 +217,12 @@ def control_values(data: CalibrationData, request: CalibrationRequest, x_t: np.n
                 if mapping.kind == "distributed":  # column-major in the control
                     values = values[layout.order]
                 active[name] = values
-    serr = {}
+    current = (data.serr_mu, data.serr_sigma)
+    serr: dict[str, np.ndarray] = {}
     start = mapping.size
-    for values, keys in ((data.serr_mu, options.serr_mu), (data.serr_sigma, options.serr_sigma)):
-        for key in keys:
-            serr[key] = np.array(values[key], dtype=np.float32)
-            serr[key][list(gauges)] = raw[start : start + len(gauges)]
-            start += len(gauges)
+    for block, key, g in serr_layout(options, gauges):
+        serr.setdefault(key, np.array(current[block][key], dtype=np.float32))[g] = raw[start]
+        start += 1
     network = {}
     for key in options.nn_parameters:
         shape = data.network[key].shape

@@ -191,7 +191,11 @@ def regularization(x_t: Array, objective: Objective, data: ObjectiveData) -> Arr
 def error_parameters(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[Array, Array]:
     """The structural-error parameters ``(mu (ng, n), sigma (ng, n))`` for a transformed control
     vector: the control's entries at the calibrated gauges, ``data``'s values elsewhere."""
-    x = untransform(x_t, data.kinds, data.lower, data.upper)
+    return _error_parameters(untransform(x_t, data.kinds, data.lower, data.upper), objective, data)
+
+
+def _error_parameters(x: Array, objective: Objective, data: ObjectiveData) -> tuple[Array, Array]:
+    """:func:`error_parameters` of the raw control vector ``x``."""
     values = x[objective.mapping.size : objective.network_start]
     blocks = [data.serr_mu.astype(x.dtype), data.serr_sigma.astype(x.dtype)]
     for b in (0, 1):
@@ -208,7 +212,7 @@ def posterior(x_t: Array, objective: Objective, data: ObjectiveData, q_sim: Arra
     rounded to single precision when ``objective.cost_precision`` is ``"float32"``, as smash
     reports it."""
     x = untransform(x_t, data.kinds, data.lower, data.upper)
-    mu, sigma = error_parameters(x_t, objective, data)
+    mu, sigma = _error_parameters(x, objective, data)
     terms = log_posterior(
         objective.bayesian,
         x[: objective.mapping.size],
@@ -226,9 +230,7 @@ def posterior(x_t: Array, objective: Objective, data: ObjectiveData, q_sim: Arra
 def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[Array, tuple[Array, Array, Array]]:
     """``(J, (jobs, jreg, q))`` with ``q`` the simulated discharge at the gauges (for a Bayesian
     calibration ``J = jobs`` is the negative log-posterior and ``jreg`` 0)."""
-    params, states = control_maps(x_t, objective, data)
-    correction = flux_correction(x_t, objective, data)
-    q_sim = gauge_discharge(objective.structure, objective.dt, data, params, states, correction)
+    q_sim = control_discharge(x_t, objective, data)
     if objective.bayesian is not None:
         cost = posterior(x_t, objective, data, q_sim).cost
         return cost, (cost, jnp.zeros((), cost.dtype), q_sim)
@@ -239,6 +241,13 @@ def cost_terms(x_t: Array, objective: Objective, data: ObjectiveData) -> tuple[A
     jreg = regularization(x_t, objective, data)
     cost = jobs + data.wjreg * jreg if objective.weighted else jobs
     return cost, (jobs, jreg, q_sim)
+
+
+def control_discharge(x_t: Array, objective: Objective, data: ObjectiveData) -> Array:
+    """Simulated discharge at the gauges ``(ng, ntime_step)`` m3/s for a transformed control vector."""
+    params, states = control_maps(x_t, objective, data)
+    correction = flux_correction(x_t, objective, data)
+    return gauge_discharge(objective.structure, objective.dt, data, params, states, correction)
 
 
 def gauge_discharge(
@@ -303,10 +312,7 @@ cost_terms_jit = jax.jit(cost_terms, static_argnames=("objective",))
 @functools.partial(jax.jit, static_argnames=("objective",))
 def posterior_terms_jit(x_t: Array, objective: Objective, data: ObjectiveData) -> LogPosterior:
     """The Bayesian cost's terms for a transformed control vector, as one compiled program."""
-    params, states = control_maps(x_t, objective, data)
-    correction = flux_correction(x_t, objective, data)
-    q_sim = gauge_discharge(objective.structure, objective.dt, data, params, states, correction)
-    return posterior(x_t, objective, data, q_sim)
+    return posterior(x_t, objective, data, control_discharge(x_t, objective, data))
 
 
 @functools.partial(jax.jit, static_argnames=("objective",))

@@ -28,7 +28,7 @@ from hydrograd._process import COMPILER
 from hydrograd.calibration.ann import NetData, NetObjective, check_net, flat_value_and_grad, network_maps_jit
 from hydrograd.calibration.compilation import without_gc_on_first_call
 from hydrograd.calibration.control import Control, untransform
-from hydrograd.calibration.control_info import mapped_control, serr_gauges
+from hydrograd.calibration.control_info import mapped_control, serr_gauges, serr_layout
 from hydrograd.calibration.data import CalibrationData
 from hydrograd.calibration.objective import (
     Objective,
@@ -128,18 +128,8 @@ def _bayesian_cost(
             stacklevel=6,
         )
     priors = tuple(bayesian.control_prior.get(name, ("FlatPrior", ())) for name in order[:n_mapped])
-    gauges = serr_gauges(request)
-    serr = tuple(
-        (block, keys.index(key), g)
-        for block, (keys, chosen) in enumerate(
-            (
-                (SERR_MU_MAPPINGS[bayesian.mu_mapping], options.serr_mu),
-                (SERR_SIGMA_MAPPINGS[bayesian.sigma_mapping], options.serr_sigma),
-            )
-        )
-        for key in chosen
-        for g in gauges
-    )
+    keys = (SERR_MU_MAPPINGS[bayesian.mu_mapping], SERR_SIGMA_MAPPINGS[bayesian.sigma_mapping])
+    serr = tuple((block, keys[block].index(key), g) for block, key, g in serr_layout(options, serr_gauges(request)))
     cost = request.cost
     return BayesianCost(bayesian.mu_mapping, bayesian.sigma_mapping, priors, cost.gauges, cost.start), serr
 
