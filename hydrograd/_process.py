@@ -16,6 +16,13 @@ changes the process in exactly these ways, each overridable:
   (``CACHE_MAX_BYTES``, least recently used entries evicted), which also makes JAX lock it: without
   the lock, processes sharing the cache (parallel runs, workers of a cluster) can read an entry
   another one is still writing, and crash.
+- hydrograd's hot programs (forward runs, a calibration's cost, gradient and maps, ``backward_run``)
+  keep what ``jax.export`` traced and lowered under ``~/.cache/hydrograd/exported`` (or
+  ``$HYDROGRAD_CACHE/exported``): a new process running the same program (same structure, options,
+  shapes and dtypes, x64 mode, jax and hydrograd sources) deserializes it instead of tracing and
+  lowering it again, and takes its compiled executable from the cache above. Bounded
+  (``EXPORT_MAX_BYTES``, least recently used entries evicted), off with
+  ``HYDROGRAD_EXPORT_CACHE=0``; see ``hydrograd._exported``.
 
 XLA flags only apply if set before JAX starts its CPU backend, i.e. when hydrograd is imported
 before any JAX computation runs.
@@ -53,6 +60,7 @@ COPY_INSERTION_FLAG = "--xla_cpu_copy_insertion_use_region_analysis"
 _WIDTHS = ("128", "256", "512")
 JAX_CACHE_ENV = "HYDROGRAD_JAX_CACHE"
 CACHE_ENV = "HYDROGRAD_CACHE"
+EXPORT_CACHE_ENV = "HYDROGRAD_EXPORT_CACHE"
 CPU_THREADS_ENV = "HYDROGRAD_CPU_THREADS"
 POOL_SIZE_ENV = ("PJRT_NPROC", "NPROC")
 """Environment variables XLA reads for its CPU pool size, the first one set wins."""
@@ -64,6 +72,9 @@ CACHE_MAX_BYTES = 4 << 30
 CACHE_MIN_COMPILE_SECONDS = 0.03
 """Programs compiled in less time than this are not cached: reading the entry would cost about as
 much as compiling them (a calibration's small programs are above it; ``benchmarks/RESULTS.md``)."""
+
+EXPORT_MAX_BYTES = 256 << 20
+"""Size of the exported programs' cache beyond which its least recently used entries go."""
 
 COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hydrograd-compile")
 """The background thread that compiles the programs a calibration needs after its iterations."""

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hydrograd._arrays import to_device
+from hydrograd._exported import ExportedJit
 from hydrograd.calibration.control import untransform
 from hydrograd.core.cost import CostData, ObservationCost, observation_cost
 from hydrograd.core.graph import FlowGraph
@@ -296,16 +297,16 @@ def _value(x_t, objective, data):
     return cost_terms(x_t, objective, data)[0]
 
 
-cost_jit = jax.jit(_value, static_argnames=("objective",))
+cost_jit = ExportedJit(_value, ("objective",), "objective.cost")
 """J for one control vector."""
 
 batched_cost_jit = jax.jit(jax.vmap(_value, in_axes=(0, None, None)), static_argnames=("objective",))
 """J for a batch of control vectors ``(n, size)`` at once (step-by-step search)."""
 
-value_and_grad_jit = jax.jit(jax.value_and_grad(_value), static_argnames=("objective",))
+value_and_grad_jit = ExportedJit(jax.value_and_grad(_value), ("objective",), "objective.value_and_grad")
 """``(J, dJ/dx)`` for one control vector."""
 
-cost_terms_jit = jax.jit(cost_terms, static_argnames=("objective",))
+cost_terms_jit = ExportedJit(cost_terms, ("objective",), "objective.cost_terms")
 """``cost_terms`` as one compiled program."""
 
 
@@ -315,16 +316,19 @@ def posterior_terms_jit(x_t: Array, objective: Objective, data: ObjectiveData) -
     return posterior(x_t, objective, data, control_discharge(x_t, objective, data))
 
 
-@functools.partial(jax.jit, static_argnames=("objective",))
-def discharge_vjp(x_t: Array, cotangent: Array, objective: Objective, data: ObjectiveData) -> Array:
+def _discharge_vjp(x_t: Array, cotangent: Array, objective: Objective, data: ObjectiveData) -> Array:
     """``cotangent . d(domain discharge)/dx``, the gradient of ``sum(cotangent * q_domain)``
     (``cotangent`` shaped and typed as :func:`domain_discharge`'s output)."""
     _, pullback = jax.vjp(lambda x: domain_discharge(x, objective, data), x_t)
     return pullback(cotangent)[0]
 
 
+discharge_vjp = ExportedJit(_discharge_vjp, ("objective",), "objective.discharge_vjp")
+"""``_discharge_vjp`` as one compiled program."""
+
+
 error_parameters_jit = jax.jit(error_parameters, static_argnames=("objective",))
 """``error_parameters`` as one compiled program."""
 
-control_maps_jit = jax.jit(control_maps, static_argnames=("objective",))
+control_maps_jit = ExportedJit(control_maps, ("objective",), "objective.control_maps")
 """``control_maps`` as one compiled program (run op by op, each operation would compile alone)."""
