@@ -4,8 +4,8 @@ instead of tracing hydrograd's Python again (the persistent compilation cache th
 compiled executable).
 
 A program is keyed by everything its tracing depends on: the function, its static arguments, the
-structure, shapes and dtypes of its array arguments, JAX's tracing settings (x64 above all), the
-versions of jax, jaxlib and numpy, and a digest of hydrograd's source files (a changed line is a
+structure, shapes and dtypes of its array arguments, JAX's tracing settings (x64 above all) and
+backend, the versions of jax, jaxlib and numpy, and a digest of hydrograd's source files (a changed line is a
 new program). A key that cannot be written down the same in every process (a static value whose
 only description is its address) leaves the program to plain ``jax.jit``, as do calls under a JAX
 transformation and the switch below. The entries are plain files under
@@ -97,9 +97,11 @@ def _environment() -> str:
 
 
 def _trace_settings() -> str:
-    """JAX's settings that change a trace (x64 among them), as :func:`stable` describes them; the
-    trace context's axis environment, empty outside a transformation, is left out."""
-    return stable(tuple(v for v in jax_config.trace_context() if " at 0x" not in repr(v)))
+    """JAX's settings that change a trace (x64 among them) and the backend it lowers for, as
+    :func:`stable` describes them; the trace context's axis environment, empty outside a
+    transformation (whose calls do not come here), is left out."""
+    settings = tuple(v for v in jax_config.trace_context() if type(v).__name__ != "AxisEnv")
+    return stable((jax.default_backend(), settings))
 
 
 def _enabled() -> bool:
