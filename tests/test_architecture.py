@@ -16,6 +16,7 @@ FLOORS = {
     "_containers": 0,
     "_progress": 0,
     "_process": 0,
+    "_exported": 0,
     "core": 1,
     "optimizers": 2,
     "mesh": 3,
