@@ -151,7 +151,7 @@ def stack(trees: Sequence[Any]) -> Any:
         if jax.tree_util.tree_structure(tree) != structure:
             raise ValueError(f"catchment {t} of the batch is not built like catchment 0: {structure} != ...")
     out = []
-    for i, first in enumerate(leaves[0]):
+    for i in range(len(leaves[0])):
         shapes = {np.shape(leaf[i]) for leaf in leaves}
         if len(shapes) > 1:
             raise ValueError(f"the batch's catchments differ in the shape of an input (shapes {sorted(shapes)})")
@@ -193,7 +193,7 @@ def filled_batch(items: Sequence[Any], size: int) -> list[Any]:
 
 
 @functools.partial(jax.jit, static_argnames=("record",))
-def simulate_batch(inputs: CoreInputs, record: Record = Record()) -> SimulationOutput:
+def simulate_batch(inputs: CoreInputs, record: Record) -> SimulationOutput:
     """:func:`~hydrograd.core.simulate.simulate` over stacked, padded catchments (leading batch
     axis on every array), as one compiled program."""
     return jax.vmap(lambda one: simulate(one, record))(inputs)
@@ -214,7 +214,7 @@ def unpad_output(output: SimulationOutput, k: int, nac: int, gauge_order: np.nda
 
 def forward_batch(
     inputs: Sequence[CoreInputs],
-    record: Record = Record(),
+    record: Record,
     batch_size: int | None = None,
     n_devices: int | None = None,
     progress: Callable[[int], None] | None = None,
@@ -267,6 +267,6 @@ def check_batchable(inputs: Sequence[CoreInputs]) -> None:
             if value != reference[key]:
                 raise ValueError(
                     f"catchment {k} of the batch differs from catchment 0 in its {key} ({value!r} against "
-                    f"{reference[key]!r}): a batch runs catchments of one structure, time step and period; split it into batches that share them"
+                    f"{reference[key]!r}): a batch runs catchments of one structure, time step and period; "
+                    "split it into batches that share them"
                 )
-
