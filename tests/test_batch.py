@@ -30,7 +30,8 @@ def test_forward_run_writes_each_model_as_its_own_forward_run(models):
         alone = copy.deepcopy(model)
         expected = alone.forward_run(return_options=returns, common_options={"verbose": False})
         np.testing.assert_allclose(batch[name].response.q, alone.response.q, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(batch[name].rr_final_states.values, alone.rr_final_states.values, rtol=1e-5, atol=1e-5)
+        final, expected_final = batch[name].rr_final_states.values, alone.rr_final_states.values
+        np.testing.assert_allclose(final, expected_final, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(ret.q_domain, expected.q_domain, rtol=1e-5, atol=1e-5)
         assert ret.time_step.equals(expected.time_step)
 

@@ -31,7 +31,11 @@ def _requests(models, **options):
 
 
 CASES = {
-    "lbfgsb uniform": {"mapping": "uniform", "optimizer": "lbfgsb", "optimize_options": {"termination_crit": {"maxiter": 4}}},
+    "lbfgsb uniform": {
+        "mapping": "uniform",
+        "optimizer": "lbfgsb",
+        "optimize_options": {"termination_crit": {"maxiter": 4}},
+    },
     "sbs uniform, one gauge each": {
         "mapping": "uniform",
         "optimizer": "sbs",
