@@ -11,12 +11,18 @@ float rounding, and gets the same return value.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
+import pandas as pd
+
+from hydrograd._progress import IterationProgress
 from hydrograd.calibration.batch import calibrate_batch
+from hydrograd.calibration.regional import train_regional
 from hydrograd.config.calibration import check_calibration
 from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.model import Model
+from hydrograd.nn import Net
 from hydrograd.simulation.batch import forward_batch
 from hydrograd.simulation.inputs import require_active_cells
 from hydrograd.simulation.outputs import ForwardRun, Optimize
@@ -129,3 +135,69 @@ class ModelBatch:
             ret = model._write_calibration(result, request, model_facts)
             out.append(Optimize(**ret) if ret else None)
         return out
+
+    def regionalize(
+        self,
+        validation: Sequence[str] = (),
+        optimizer: str | None = None,
+        optimize_options: dict[str, Any] | None = None,
+        cost_options: dict[str, Any] | None = None,
+        common_options: dict[str, Any] | None = None,
+    ) -> Regionalization:
+        """Train one descriptors-to-parameters network across the batch (``mapping="ann"``'s options:
+        ``net``, a multilayer perceptron, smash's default one by default; ``parameters``, ``bounds``,
+        ``learning_rate``, ``termination_crit``, ``random_state``), leaving out the catchments named
+        in ``validation``; write every model's parameters from the trained network (held-out ones
+        included: their regionalized, ungauged-style values) and run every model forward.
+
+        The descriptors are normalized with statistics over all the batch's active cells, so that
+        the network reads one scale everywhere. Returns the network and each catchment's NSE at
+        its first cost gauge, training and validation catchments apart."""
+        common = check_common_options(common_options)
+        unknown = sorted(set(validation) - set(self.names))
+        if unknown:
+            raise KeyError(f"validation names catchments not in the batch: {unknown}")
+        statistics = regional_statistics(self.models)
+        facts, requests, data = [], [], []
+        quiet = {**(common_options or {}), "verbose": False}
+        for model in self.models:
+            require_active_cells(model.layout)
+            model_facts = model.facts(values=True)
+            facts.append(model_facts)
+            requests.append(check_calibration(model_facts, "ann", optimizer, optimize_options, cost_options, quiet))
+            data.append(model.calibration_data(statistics))
+        train = [k for k, name in enumerate(self.names) if name not in set(validation)]
+        report = IterationProgress(common.verbose, requests[0].options.termination_crit["maxiter"], "</> Regionalize")
+        report.report(f"</> Regionalize ({len(train)} training, {len(validation)} validation catchments)")
+        try:
+            result = train_regional(data, requests, train, report.report, self.n_devices)
+        finally:
+            report.close()
+        for model, values, model_facts in zip(self.models, result.values, facts, strict=True):
+            model._write_found(model_facts, {}, values, {}, {})
+        self.forward_run(common_options={"verbose": False})
+        roles = ["validation" if name in set(validation) else "training" for name in self.names]
+        nse = pd.DataFrame({"catchment": self.names, "role": roles, "nse": result.nse.astype(np.float64)})
+        return Regionalization(result.net, nse, result.optimizer.iter_cost)
+
+
+class Regionalization(NamedTuple):
+    """A joint regionalization's outcome: the trained ``net``, a table of each catchment's ``nse``
+    (columns ``catchment``, ``role``: ``training`` or ``validation``, ``nse``) and the training
+    cost at each iteration ``iter_cost``."""
+
+    net: Net
+    nse: pd.DataFrame
+    iter_cost: list[float]
+
+
+def regional_statistics(models: Sequence[Model]) -> dict[str, np.ndarray]:
+    """Minimum, maximum, mean and standard deviation of each descriptor over every active cell of
+    ``models`` (``(nd,)`` each), for one normalization across them."""
+    cells = np.concatenate([m.layout.to_active(np.asarray(m.physio_data.descriptor)) for m in models])
+    return {
+        "l_descriptor": np.min(cells, axis=0),
+        "u_descriptor": np.max(cells, axis=0),
+        "mean_descriptor": np.mean(cells, axis=0),
+        "std_descriptor": np.std(cells, axis=0),
+    }

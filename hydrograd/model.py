@@ -260,10 +260,12 @@ class Model:
             **snow,
         )
 
-    def calibration_data(self) -> CalibrationData:
-        """The model as a calibration reads it (``hydrograd.calibration.calibrate``)."""
+    def calibration_data(self, descriptor_statistics: dict[str, np.ndarray] | None = None) -> CalibrationData:
+        """The model as a calibration reads it (``hydrograd.calibration.calibrate``); its descriptors
+        normalized with its own statistics, or with ``descriptor_statistics`` (``l_descriptor``,
+        ``u_descriptor``, ``mean_descriptor``, ``std_descriptor``, ``(nd,)`` each)."""
         physio = self.physio_data
-        statistics = {
+        statistics = descriptor_statistics or {
             k: getattr(physio, k) for k in ("l_descriptor", "u_descriptor", "mean_descriptor", "std_descriptor")
         }
         return CalibrationData(

@@ -94,3 +94,32 @@ def test_two_devices_give_the_numbers_of_one():
     assert out["devices"] == 2
     np.testing.assert_allclose(out["cost2"], out["cost1"], rtol=1e-6)
     np.testing.assert_allclose(out["q2"], out["q1"], rtol=1e-5)
+
+
+REGIONAL = {"optimizer": "adam", "optimize_options": {"termination_crit": {"maxiter": 3}, "random_state": 1}}
+
+
+def test_a_held_out_catchment_takes_no_part_in_the_training(models):
+    """The held-out catchment's observations do not move the training (doubling them changes no
+    iterate); the reported NSE is the one of each model's own run with the written values."""
+    names = list(models)
+    batch = ModelBatch({k: copy.deepcopy(m) for k, m in models.items()})
+    held_out = batch.regionalize(validation=[names[2]], **REGIONAL)
+    changed = {k: copy.deepcopy(m) for k, m in models.items()}
+    changed[names[2]].response_data.q = 2 * changed[names[2]].response_data.q
+    again = ModelBatch(changed).regionalize(validation=[names[2]], **REGIONAL)
+    np.testing.assert_allclose(held_out.iter_cost, again.iter_cost, rtol=1e-9)
+    assert list(held_out.nse["role"]) == ["training", "training", "validation"]
+    assert held_out.iter_cost[-1] < held_out.iter_cost[0]
+    for name, nse in zip(held_out.nse["catchment"], held_out.nse["nse"], strict=True):
+        model = batch[name]
+        outlet = int(np.argmax(model.mesh.area))  # the cost's gauge: the most downstream one
+        obs, sim = model.response_data.q[outlet], model.response.q[outlet]
+        valid = obs >= 0
+        expected = 1 - np.sum((obs[valid] - sim[valid]) ** 2) / np.sum((obs[valid] - obs[valid].mean()) ** 2)
+        assert nse == pytest.approx(expected, abs=1e-4)
+
+
+def test_regionalize_refuses_unknown_validation_names(models):
+    with pytest.raises(KeyError, match="SYN-99"):
+        ModelBatch(models).regionalize(validation=["SYN-99"])

@@ -111,10 +111,10 @@ class _Member:
         return self.data.inputs.graph.nac
 
 
-def _gauge_order(problem: MappedProblem, ng: int) -> np.ndarray:
-    """The cost's gauges first, in the cost's order, then the others."""
-    cost = problem.objective.cost.gauges
-    return np.array([*cost, *(g for g in range(ng) if g not in cost)], dtype=np.int64)
+def gauge_order(cost_gauges: tuple[int, ...], ng: int) -> np.ndarray:
+    """A catchment's ``ng`` gauges in the batch's rows: the cost's gauges first, in the cost's
+    order, then the others."""
+    return np.array([*cost_gauges, *(g for g in range(ng) if g not in cost_gauges)], dtype=np.int64)
 
 
 def _group_key(member: _Member) -> tuple:
@@ -418,7 +418,7 @@ def calibrate_batch(
         precision = problem_precision(one, request)
         with jax.enable_x64(precision.double):
             problem = build_problem(one, request, precision)
-        members.append(_Member(one, request, problem, _gauge_order(problem, len(one.gauge_codes))))
+        members.append(_Member(one, request, problem, gauge_order(request.cost.gauges, len(one.gauge_codes))))
     groups: dict[tuple, list[int]] = {}
     for k, member in enumerate(members):
         groups.setdefault(_group_key(member), []).append(k)
