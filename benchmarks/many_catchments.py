@@ -92,7 +92,8 @@ def main() -> None:
                 wall = time.perf_counter() - start
             assert (table["status"] == "done").all(), table
             rows[f"dask{workers}"] = 60 * n / wall
-            print(f"| hydrograd, {workers} Dask worker(s) (cluster start included) | {n} | {wall:.1f} | {60 * n / wall:.1f} |")
+            label = f"hydrograd, {workers} Dask worker(s) (cluster start included)"
+            print(f"| {label} | {n} | {wall:.1f} | {60 * n / wall:.1f} |")
     if HAVE_SMASH:
         import smash
 
@@ -106,7 +107,8 @@ def main() -> None:
         wall = time.perf_counter() - start
         rows["smash"] = 60 * k / wall
         print(f"| hydro-smash, one catchment after another | {k} | {wall:.1f} | {60 * k / wall:.1f} |")
-        print("\nspeed-ups against hydro-smash: " + json.dumps({k: round(v / rows["smash"], 1) for k, v in rows.items()}))
+        ratios = {k: round(v / rows["smash"], 1) for k, v in rows.items()}
+        print("\nspeed-ups against hydro-smash: " + json.dumps(ratios))
 
 
 if __name__ == "__main__":

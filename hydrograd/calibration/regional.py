@@ -130,7 +130,9 @@ def _maps_and_nse(weights, batch, spec, names, n_params, structure, dt, cost):
     return jax.vmap(one)(batch)
 
 
-def check_regional(data: Sequence[CalibrationData], requests: Sequence[CalibrationRequest], train: Sequence[int]) -> Net:
+def check_regional(
+    data: Sequence[CalibrationData], requests: Sequence[CalibrationRequest], train: Sequence[int]
+) -> Net:
     """The network to train (the request's, or smash's default for the first catchment's grid),
     after checking what a joint training needs; ValueError or TypeError otherwise."""
     request = requests[0]
@@ -207,7 +209,5 @@ def train_regional(
         maps, nse = _maps_and_nse(weights, batch, **static)
         maps, nse = np.asarray(maps), np.asarray(nse)
     net.history["loss_train"] = list(result.iter_cost[1:])
-    values = [
-        {name: maps[k, : data[k].inputs.graph.nac, i] for i, name in enumerate(options.names)} for k in range(n)
-    ]
+    values = [{name: maps[k, : data[k].inputs.graph.nac, i] for i, name in enumerate(options.names)} for k in range(n)]
     return RegionalResult(net, values, nse[:n], result)
