@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import jax
 import numpy as np
 import pytest
 
-from hydrograd.calibration.batch import calibrate_batch
-from hydrograd.calibration.run import calibrate
+from hydrograd.calibration.batch import _Batch, _Member, _unpad_control, calibrate_batch, gauge_order
+from hydrograd.calibration.run import build_problem, calibrate, problem_precision
 from hydrograd.config.calibration import check_calibration
 from hydrograd.model import Model
 from hydrograd.optimizers import _registry
@@ -99,3 +100,29 @@ def test_what_a_batch_does_not_calibrate_is_refused_by_name(models, options, mat
     requests = _requests(models[:1], optimizer="lbfgsb", **options)
     with pytest.raises(ValueError, match=f"catchment 'SYN-1'.*{match}"):
         calibrate_batch([models[0].calibration_data()], requests, names=["SYN-1"])
+
+
+def test_the_batched_gradient_is_each_catchments_own(models):
+    """One call of the batched objective gives every catchment the value and gradient its own
+    problem gives (the distributed mapping's control padded per block and cut back)."""
+    requests = _requests(models, mapping="distributed", optimizer="lbfgsb")
+    members = []
+    for model, request in zip(models, requests, strict=True):
+        data = model.calibration_data()
+        precision = problem_precision(data, request)
+        with jax.enable_x64(precision.double):
+            problem = build_problem(data, request, precision)
+        members.append(_Member(data, request, problem, gauge_order(request.cost.gauges, len(data.gauge_codes))))
+    batch = _Batch(members, len(members), None)
+    rng = np.random.default_rng(0)
+    xs = {}
+    for k, member in enumerate(members):
+        p = member.problem
+        xs[k] = np.clip(p.x0 + 0.05 * rng.standard_normal(p.x0.size), p.lower, p.upper)
+    values, grads = batch.value_and_grad(xs)
+    for k, member in enumerate(members):
+        with jax.enable_x64(member.problem.double):
+            value, grad = member.problem.value_and_grad(xs[k])
+        assert values[k] == pytest.approx(value, rel=1e-5)
+        own = _unpad_control(grads[k], member.problem.objective, batch.shape.nac)
+        np.testing.assert_allclose(own, grad, rtol=1e-3, atol=1e-6 * np.max(np.abs(grad)))
