@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from hydrograd._progress import IterationProgress
+from hydrograd._progress import IterationProgress, progress_bar
 from hydrograd.calibration.batch import calibrate_batch
 from hydrograd.calibration.regional import train_regional
 from hydrograd.config.calibration import check_calibration
@@ -94,9 +94,9 @@ class ModelBatch:
         common = requests[0].common
         if common.verbose:
             print(f"</> Forward Run ({len(self)} catchments)")
-        outputs = forward_batch(
-            [m.core_inputs() for m in self.models], requests[0].returns.record, self.batch_size, self.n_devices
-        )
+        inputs = [m.core_inputs() for m in self.models]
+        with progress_bar(len(self), "</> Forward Run (catchments)", common.verbose, unit="catchment") as bar:
+            outputs = forward_batch(inputs, requests[0].returns.record, self.batch_size, self.n_devices, bar.update)
         return [m._forward_result(out, r) for m, out, r in zip(self.models, outputs, requests, strict=True)]
 
     def optimize(
