@@ -84,15 +84,21 @@ def _padded(data: Sequence[CalibrationData], requests: Sequence[CalibrationReque
     return stack(members)
 
 
-def _catchment_cost(weights, spec, names, n_params, structure, dt, cost, member) -> jax.Array:
-    """One catchment's cost for the network's ``weights`` (float64)."""
+def _net_run(weights, spec, names, n_params, structure, dt, member) -> tuple[jax.Array, jax.Array]:
+    """One catchment's network output ``(nac, n_names)`` and discharge at its gauges
+    ``(ng, ntime_step)`` m3/s for the network's ``weights``."""
     inputs = member["inputs"]
     y = core_net.forward(spec, weights, member["x"])
     params, states = dict(inputs.params), dict(inputs.initial_states)
     for i, name in enumerate(names):
         target = params if i < n_params else states
         target[name] = y[:, i].astype(target[name].dtype)
-    q = gauge_discharge(structure, dt, inputs, params, states, None)
+    return y, gauge_discharge(structure, dt, inputs, params, states, None)
+
+
+def _catchment_cost(weights, spec, names, n_params, structure, dt, cost, member) -> jax.Array:
+    """One catchment's cost for the network's ``weights`` (float64)."""
+    _, q = _net_run(weights, spec, names, n_params, structure, dt, member)
     q, q_obs, extra = as_float64((q, member["q_obs"], member["cost_data"]))
     return observation_cost(q, q_obs, cost, extra)
 
@@ -117,13 +123,7 @@ def _maps_and_nse(weights, batch, spec, names, n_params, structure, dt, cost):
     """Every catchment's parameter values and the NSE of its first cost gauge."""
 
     def one(member):
-        inputs = member["inputs"]
-        y = core_net.forward(spec, weights, member["x"])
-        params, states = dict(inputs.params), dict(inputs.initial_states)
-        for i, name in enumerate(names):
-            target = params if i < n_params else states
-            target[name] = y[:, i].astype(target[name].dtype)
-        q = gauge_discharge(structure, dt, inputs, params, states, None)
+        y, q = _net_run(weights, spec, names, n_params, structure, dt, member)
         nse = METRICS["nse"](member["q_obs"][0, cost.start :], q[0, cost.start :])
         return y.astype(jnp.float32), nse
 
