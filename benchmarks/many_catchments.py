@@ -1,22 +1,28 @@
-"""Independent calibrations of a synthetic region: catchments per minute with
-``hydrograd.distributed.calibrate_catchments`` on 1 and 2 Dask workers, against hydro-smash
-calibrating the same catchments one at a time in one process.
+"""Independent calibrations of a synthetic region, in catchments per minute: hydrograd's
+``ModelBatch`` (one program per batch, on 1 and 2 host devices), ``hydrograd.distributed.
+calibrate_catchments`` on 1 and 2 Dask workers, and hydro-smash calibrating the catchments one at a
+time in one process.
 
-``python -m benchmarks.many_catchments [N]`` (default 8 catchments; generating each the first time
-takes about 10 s, cached afterwards). Every calibration is smash's default (uniform mapping,
-step-by-step search).
+``python -m benchmarks.many_catchments [N] [--smash K] [--optimizer sbs|lbfgsb] [--no-dask]``
+(default 8 catchments; generating each the first time takes several seconds, cached afterwards).
+Every run builds its models from the files (``Model(setup, mesh)``) and calibrates them with the
+uniform mapping (SBS: smash's default calibration); its wall time includes both. hydro-smash
+calibrates the first ``K`` catchments only (default: all), and its rate is theirs.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
 import warnings
 
 from benchmarks.workloads import HAVE_SMASH
-from hydrograd.distributed import calibrate_catchments
 from hydrograd.factory.synthetic import load_region
 
 
@@ -31,30 +37,78 @@ def _cpu() -> str:
     return platform.processor() or platform.machine()
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 8
+def _options(optimizer: str) -> dict:
+    return {"mapping": "uniform", "optimizer": optimizer, "common_options": {"verbose": False}}
+
+
+def _batch(n: int, optimizer: str, devices: int) -> float:
+    """Wall seconds of ``ModelBatch`` building and calibrating the region (run in this process)."""
+    import hydrograd
+
     region = load_region(n, verbose=False)
-    print(f"CPU: {_cpu()}; {n} synthetic catchments, uniform SBS (smash's default calibration)\n")
-    print("| run | wall (s) | catchments per minute |")
-    print("| --- | --- | --- |")
-    for workers in (1, 2):
-        with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
-            table = calibrate_catchments(region, out, n_workers=workers, verbose=False)
-            wall = time.perf_counter() - start
-        assert (table["status"] == "done").all(), table
-        print(f"| hydrograd, {workers} Dask worker(s) (cluster start included) | {wall:.1f} | {60 * n / wall:.1f} |")
+    start = time.perf_counter()
+    models = [hydrograd.Model(setup, mesh, verbose=False) for setup, mesh in region.values()]
+    results = hydrograd.ModelBatch(models, n_devices=devices).optimize(**_options(optimizer))
+    wall = time.perf_counter() - start
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert not failed, failed[:3]
+    return wall
+
+
+def _batch_in_process(n: int, optimizer: str, devices: int) -> float:
+    """:func:`_batch` in a fresh process with ``devices`` host devices."""
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    code = f"from benchmarks.many_catchments import _batch; print(_batch({n}, {optimizer!r}, {devices}))"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(run.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", type=int, nargs="?", default=8)
+    parser.add_argument("--smash", type=int, default=None, help="catchments hydro-smash calibrates (default: all)")
+    parser.add_argument("--optimizer", default="sbs", choices=("sbs", "lbfgsb"))
+    parser.add_argument("--no-dask", action="store_true")
+    args = parser.parse_args()
+    n = args.n
+    region = load_region(n, verbose=False)
+    print(f"CPU: {_cpu()}; {os.cpu_count()} logical cores; load average {os.getloadavg()[0]:.1f}")
+    print(f"{n} synthetic catchments, uniform mapping, {args.optimizer}\n")
+    print("| run | catchments | wall (s) | catchments per minute |")
+    print("| --- | --- | --- | --- |")
+    rows = {}
+    for devices in (1, 2):
+        wall = _batch_in_process(n, args.optimizer, devices)
+        rows[f"batch{devices}"] = 60 * n / wall
+        print(f"| hydrograd ModelBatch, {devices} host device(s) | {n} | {wall:.1f} | {60 * n / wall:.1f} |")
+    if not args.no_dask:
+        from hydrograd.distributed import calibrate_catchments
+
+        options = {k: v for k, v in _options(args.optimizer).items() if k != "common_options"}
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory() as out:
+                start = time.perf_counter()
+                table = calibrate_catchments(region, out, n_workers=workers, verbose=False, **options)
+                wall = time.perf_counter() - start
+            assert (table["status"] == "done").all(), table
+            rows[f"dask{workers}"] = 60 * n / wall
+            label = f"hydrograd, {workers} Dask worker(s) (cluster start included)"
+            print(f"| {label} | {n} | {wall:.1f} | {60 * n / wall:.1f} |")
     if HAVE_SMASH:
         import smash
 
+        k = min(args.smash or n, n)
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for setup, mesh in region.values():
+            for setup, mesh in list(region.values())[:k]:
                 model = smash.Model(setup, mesh)
-                model.optimize(common_options={"verbose": False})
+                model.optimize(**_options(args.optimizer))
         wall = time.perf_counter() - start
-        print(f"| hydro-smash, one catchment after another | {wall:.1f} | {60 * n / wall:.1f} |")
+        rows["smash"] = 60 * k / wall
+        print(f"| hydro-smash, one catchment after another | {k} | {wall:.1f} | {60 * k / wall:.1f} |")
+        ratios = {k: round(v / rows["smash"], 1) for k, v in rows.items()}
+        print("\nspeed-ups against hydro-smash: " + json.dumps(ratios))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from hydrograd.api import (  # noqa: E402
     precipitation_indices,
     signatures,
 )
+from hydrograd.batch import ModelBatch  # noqa: E402
 from hydrograd.factory.samples import Samples  # noqa: E402
 from hydrograd.model import Model  # noqa: E402
 from hydrograd.signal import PrecipitationIndices, Signatures  # noqa: E402
@@ -45,6 +46,7 @@ __all__ = [
     "BayesianOptimize",
     "ForwardRun",
     "Model",
+    "ModelBatch",
     "MultipleForwardRun",
     "MultisetEstimate",
     "Optimize",

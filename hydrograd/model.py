@@ -8,7 +8,7 @@ them, and writes their results into itself. Nothing below this floor knows it.
 from __future__ import annotations
 
 import copy as _copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import numpy as np
@@ -19,12 +19,12 @@ from hydrograd._progress import progress_bar
 from hydrograd._validate import as_bool, choice, closest, is_real
 from hydrograd.calibration.backward import backward
 from hydrograd.calibration.control_info import control_info, control_values
-from hydrograd.calibration.data import CalibrationData, normalized_descriptors
+from hydrograd.calibration.data import CalibrationData, CalibrationResult, normalized_descriptors
 from hydrograd.calibration.run import calibrate
 from hydrograd.config.calibration import CalibrationRequest, check_backward, check_bayesian, check_calibration
 from hydrograd.config.cost_options import observation_cost_spec
 from hydrograd.config.facts import ModelFacts, model_facts
-from hydrograd.config.run_options import ReturnSpec
+from hydrograd.config.run_options import CommonSpec, ReturnSpec
 from hydrograd.config.run_options import common_options as check_common_options
 from hydrograd.config.run_options import return_options as check_return_options
 from hydrograd.config.samples import multiset_alpha
@@ -75,6 +75,16 @@ if TYPE_CHECKING:
 
 _DATA = ("atmos_data", "physio_data", "response_data", "u_response_data", "response")
 _MAPS = ("rr_parameters", "rr_initial_states", "rr_final_states", "serr_mu_parameters", "serr_sigma_parameters")
+
+
+class ForwardRequest(NamedTuple):
+    """``forward_run``'s checked arguments: ``common`` and ``returns`` options, the model's
+    ``facts`` and the ``cost`` of the returned ``cost``/``jobs``."""
+
+    common: CommonSpec
+    facts: ModelFacts
+    returns: ReturnSpec
+    cost: ObservationCost
 
 
 class _Copied:
@@ -250,10 +260,12 @@ class Model:
             **snow,
         )
 
-    def calibration_data(self) -> CalibrationData:
-        """The model as a calibration reads it (``hydrograd.calibration.calibrate``)."""
+    def calibration_data(self, descriptor_statistics: dict[str, np.ndarray] | None = None) -> CalibrationData:
+        """The model as a calibration reads it (``hydrograd.calibration.calibrate``); its descriptors
+        normalized with its own statistics, or with ``descriptor_statistics`` (``l_descriptor``,
+        ``u_descriptor``, ``mean_descriptor``, ``std_descriptor``, ``(nd,)`` each)."""
         physio = self.physio_data
-        statistics = {
+        statistics = descriptor_statistics or {
             k: getattr(physio, k) for k in ("l_descriptor", "u_descriptor", "mean_descriptor", "std_descriptor")
         }
         return CalibrationData(
@@ -473,7 +485,11 @@ class Model:
     def _run_in_place(self, returns: ReturnSpec, facts: ModelFacts) -> dict[str, Any]:
         """Run the model forward, write its discharge and final states into it, and return the grid
         outputs ``returns`` asks for."""
-        out = forward(self.core_inputs(), returns.record)
+        return self._write_forward(forward(self.core_inputs(), returns.record), returns, facts)
+
+    def _write_forward(self, out: SimulationOutput, returns: ReturnSpec, facts: ModelFacts) -> dict[str, Any]:
+        """Write a forward run's discharge and final states into the model; the grid outputs
+        ``returns`` asks for."""
         self._write_run(out)
         return grid_outputs(out, self.layout, facts.rr_states, self._structure.fluxes, returns, facts.time_index)
 
@@ -485,14 +501,28 @@ class Model:
     ) -> ForwardRun | None:
         """Run the model over the whole period in place; return a ``ForwardRun`` when
         ``return_options`` asks for anything (see ``hydrograd.forward_run``)."""
+        request = self._forward_request(cost_options, common_options, return_options)
+        if request.common.verbose:
+            print("</> Forward Run")
+        return self._forward_result(forward(self.core_inputs(), request.returns.record), request)
+
+    def _forward_request(
+        self,
+        cost_options: dict[str, Any] | None,
+        common_options: dict[str, Any] | None,
+        return_options: dict[str, Any] | None,
+    ) -> ForwardRequest:
+        """``forward_run``'s arguments, checked against the model."""
         require_active_cells(self.layout)
         common = check_common_options(common_options)
         facts = self.facts()
         returns = check_return_options(return_options, "forward_run", facts.time_index)
-        spec = observation_cost_spec(cost_options, facts)
-        if common.verbose:
-            print("</> Forward Run")
-        result = self._run_in_place(returns, facts)
+        return ForwardRequest(common, facts, returns, observation_cost_spec(cost_options, facts))
+
+    def _forward_result(self, out: SimulationOutput, request: ForwardRequest) -> ForwardRun | None:
+        """Write the forward run ``out`` into the model; ``forward_run``'s return value."""
+        returns, spec = request.returns, request.cost
+        result = self._write_forward(out, returns, request.facts)
         if returns["cost"] or returns["jobs"]:
             if not spec.gauges:
                 raise ValueError(
@@ -674,7 +704,13 @@ class Model:
     def _calibrate_in_place(self, request: CalibrationRequest, facts: ModelFacts) -> dict[str, Any]:
         """Run the calibration ``request`` asks for, write what it found and its closing run into the
         model, and return the grid outputs and the calibration's own return values."""
-        result = calibrate(self.calibration_data(), request)
+        return self._write_calibration(calibrate(self.calibration_data(), request), request, facts)
+
+    def _write_calibration(
+        self, result: CalibrationResult, request: CalibrationRequest, facts: ModelFacts
+    ) -> dict[str, Any]:
+        """Write what the calibration ``result`` found and its closing run into the model; the grid
+        outputs ``request`` asks for and the calibration's own return values."""
         grid, active = (result.values, {}) if result.on_grid else ({}, result.values)
         self._write_found(facts, grid, active, result.network, result.serr)
         self._write_run(result.output)

@@ -81,3 +81,12 @@ def synthetic_inputs() -> tuple[dict, dict]:
     from hydrograd.factory import load_dataset
 
     return load_dataset("Synthetic")
+
+
+@pytest.fixture(scope="session")
+def synthetic_region() -> dict[str, tuple[dict, dict]]:
+    """Three catchments of the synthetic region (different sizes, gauge counts and weather):
+    name -> (setup, mesh), generated into the cache on first use."""
+    from hydrograd.factory import load_dataset
+
+    return load_dataset("SyntheticRegion", n=3)

@@ -35,6 +35,7 @@ FLOORS = {
     "factory": 9,
     "app": 10,
     "distributed": 10,
+    "batch": 10,
     "__init__": 10,
 }
 """Floor of each top-level module or subpackage of hydrograd."""

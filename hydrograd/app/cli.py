@@ -31,7 +31,8 @@ examples:
 """
 
 RUN_DESCRIPTION = """\
-Build a model from one YAML file, optionally calibrate it, run it and write the results to netCDF.
+Build a model (or many catchments' models) from one YAML file, optionally calibrate, run and write
+the results to netCDF.
 
 top-level keys (unknown keys are rejected, with the closest valid key suggested):
   setup:        smash setup keys (hydrological_module, dt, start_time, end_time, read_prcp,
@@ -44,15 +45,23 @@ top-level keys (unknown keys are rejected, with the closest valid key suggested)
                   dataset: Lez | Cance | France | Synthetic
                                                      a named dataset; its setup is the default
                                                      that the setup section overrides
+  catchments:   instead of mesh, many catchments run together (hydrograd.ModelBatch):
+                  dataset: SyntheticRegion, n: 8     n synthetic catchments, or
+                  files: {{NAME: {{mesh: FILE, setup: {{...}}}}}}
+                                                     each catchment's mesh and setup keys
+                  (batch_size: 256)                  catchments per compiled program
+                  (validation: [NAME, ...])          held out of a joint regionalization
+                                                     (calibration mapping: ann)
   calibration:  optional; mapping ({mappings}),
                 optimizer ({optimizers}),
                 optimize_options and cost_options as in Model.optimize
-  output:       file: results.nc (required), states: false (state maps at every step),
+  output:       file: results.nc (required with mesh; with catchments folder: DIR, one
+                <name>.nc per catchment and summary.csv), states: false (state maps at every step),
                 q_domain: false (discharge of every cell at every step), verbose: true,
                 engine: netcdf4 | h5netcdf | scipy (default: the first one installed)
 
 paths: relative ones are relative to the config file's folder; ${{VARIABLES}} and ~ are expanded.
-example: examples/synthetic_run.yaml
+examples: examples/synthetic_run.yaml, examples/region_run.yaml
 """.format(mappings=", ".join(MAPPINGS), optimizers=", ".join(OPTIMIZERS))
 
 

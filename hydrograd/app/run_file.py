@@ -13,13 +13,21 @@ Layout (unknown keys are errors naming the closest valid key)::
       max_depth: 1                  #   (optional, mesh generation)
       epsg: 2154                    #   (optional, when the raster has no CRS)
       dataset: Lez                  # or a named dataset, whose setup the setup section overrides
+    catchments:     # instead of mesh: many catchments run together (hydrograd.ModelBatch)
+      dataset: SyntheticRegion      # n synthetic catchments, or
+      n: 8
+      files:                        # name -> that catchment's mesh file and setup keys
+        A1: {mesh: a1/mesh.hdf5, setup: {prcp_directory: a1/prcp}}
+      batch_size: 256               # (optional) catchments per compiled program
+      validation: [SYN-9]           # (optional) held out of a calibration with mapping: ann
     calibration:    # optional: Model.optimize's arguments
       mapping: multi-linear
       optimizer: lbfgsb
       optimize_options: {parameters: [cp, ct], termination_crit: {maxiter: 50}}
       cost_options: {gauge: all}
     output:
-      file: results.nc              # required
+      file: results.nc              # required with mesh; with catchments:
+      folder: results               #   one <name>.nc per catchment and summary.csv
       states: false                 # state maps at every time step
       q_domain: false               # discharge of every cell at every time step
       engine: null                  # netCDF writer: netcdf4, h5netcdf or scipy (default: first installed)
@@ -40,10 +48,12 @@ from hydrograd.config.optimize_options import check_mapping_optimizer
 from hydrograd.factory.dataset import DATASET_NAMES
 from hydrograd.formats.netcdf import ENGINES
 
-SECTIONS = ("setup", "mesh", "calibration", "output")
+SECTIONS = ("setup", "mesh", "catchments", "calibration", "output")
 MESH_KEYS = ("file", "flwdir", "gauges", "dataset", "max_depth", "epsg")
+CATCHMENTS_KEYS = ("dataset", "n", "files", "batch_size", "validation")
+CATCHMENT_FILE_KEYS = ("mesh", "setup")
 CALIBRATION_KEYS = ("mapping", "optimizer", "optimize_options", "cost_options")
-OUTPUT_KEYS = ("file", "states", "q_domain", "engine", "verbose")
+OUTPUT_KEYS = ("file", "folder", "states", "q_domain", "engine", "verbose")
 PATH_SETUP_KEYS = (
     "qobs_directory",
     "prcp_directory",
@@ -70,14 +80,29 @@ class MeshSource:
 
 
 @dataclass(frozen=True)
-class Output:
-    """What to write, and where."""
+class Catchments:
+    """Many catchments run as one batch: either ``n`` catchments of the dataset
+    ``"SyntheticRegion"``, or ``files``: name -> (mesh file, setup keys over the run's setup);
+    ``batch_size`` catchments per program; ``validation``: names held out of a joint
+    regionalization (``mapping: ann``)."""
 
-    file: Path
+    dataset: str | None = None
+    n: int | None = None
+    files: dict[str, tuple[Path, dict[str, Any]]] = field(default_factory=dict)
+    batch_size: int = 256
+    validation: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Output:
+    """What to write, and where: ``file`` (one model) or ``folder`` (a batch of catchments)."""
+
+    file: Path | None
     states: bool = False
     q_domain: bool = False
     engine: str | None = None
     verbose: bool = True
+    folder: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -87,9 +112,10 @@ class RunConfig:
 
     path: Path
     setup: dict[str, Any]
-    mesh: MeshSource
+    mesh: MeshSource | None
     output: Output
     calibration: dict[str, Any] | None = field(default=None)
+    catchments: Catchments | None = None
 
 
 def _section(raw: dict[str, Any], key: str, keys: tuple[str, ...] | None, required: bool) -> dict[str, Any] | None:
@@ -144,6 +170,58 @@ def _mesh(folder: Path, raw: dict[str, Any]) -> MeshSource:
     )
 
 
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"run file 'catchments': '{what}' must be a positive integer, got {value!r}")
+    return value
+
+
+def _setup_paths(folder: Path, setup: dict[str, Any], where: str) -> dict[str, Any]:
+    """``setup`` with its path keys resolved against ``folder``."""
+    setup = dict(setup)
+    for key in PATH_SETUP_KEYS:
+        if setup.get(key) is not None:
+            setup[key] = str(_path(folder, setup[key], f"{where} '{key}'"))
+    return setup
+
+
+def _catchments(folder: Path, raw: dict[str, Any]) -> Catchments:
+    given = [k for k in ("dataset", "files") if raw.get(k) is not None]
+    if len(given) != 1:
+        raise ValueError(
+            "run file 'catchments': give exactly one source: 'dataset' (SyntheticRegion, with 'n') or 'files' "
+            f"(name -> mesh file and setup keys); got {given or 'none'}"
+        )
+    batch_size = _positive_int(raw.get("batch_size", 256), "batch_size")
+    validation = raw.get("validation") or []
+    if not isinstance(validation, list) or not all(isinstance(v, str) for v in validation):
+        raise TypeError(f"run file 'catchments': 'validation' must be a list of catchment names, got {validation!r}")
+    if given[0] == "dataset":
+        choice(raw["dataset"], ["SyntheticRegion"], "run file catchments 'dataset'")
+        n = _positive_int(raw.get("n"), "n")
+        return Catchments(dataset="SyntheticRegion", n=n, batch_size=batch_size, validation=tuple(validation))
+    if raw.get("n") is not None:
+        raise ValueError("run file 'catchments': 'n' only serves 'dataset'")
+    files = raw["files"]
+    if not isinstance(files, dict) or not files:
+        raise TypeError(
+            f"run file 'catchments': 'files' must map names to {{mesh: FILE, setup: {{...}}}}, got {files!r}"
+        )
+    out = {}
+    for name, entry in files.items():
+        where = f"catchments files '{name}'"
+        if not isinstance(entry, dict):
+            raise TypeError(f"run file {where} must be a mapping with 'mesh' and 'setup', got {entry!r}")
+        reject_unknown_keys(entry, CATCHMENT_FILE_KEYS, f"run file {where}")
+        if entry.get("mesh") is None:
+            raise ValueError(f"run file {where}: 'mesh' (the catchment's smash mesh HDF5 file) is missing")
+        setup = entry.get("setup") or {}
+        if not isinstance(setup, dict):
+            raise TypeError(f"run file {where}: 'setup' must be a mapping, got {setup!r}")
+        out[str(name)] = (_path(folder, entry["mesh"], f"{where} 'mesh'"), _setup_paths(folder, setup, where))
+    return Catchments(files=out, batch_size=batch_size, validation=tuple(validation))
+
+
 def _calibration(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     if raw is None:
         return None
@@ -157,15 +235,24 @@ def _calibration(raw: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
-def _output(folder: Path, raw: dict[str, Any], override: str | os.PathLike | None) -> Output:
-    if override is None and raw.get("file") is None:
-        raise ValueError("run file 'output': 'file' (the netCDF file to write) is missing")
-    file = Path(override) if override is not None else _path(folder, raw["file"], "output 'file'")
+def _output(folder: Path, raw: dict[str, Any], override: str | os.PathLike | None, batch: bool) -> Output:
+    key = "folder" if batch else "file"
+    other = "file" if batch else "folder"
+    if raw.get(other) is not None:
+        raise ValueError(
+            f"run file 'output': '{other}' does not serve a run with '{'catchments' if batch else 'mesh'}'; "
+            f"give '{key}'"
+        )
+    if override is None and raw.get(key) is None:
+        what = "the folder of the catchments' netCDF files" if batch else "the netCDF file to write"
+        raise ValueError(f"run file 'output': '{key}' ({what}) is missing")
+    target = Path(override) if override is not None else _path(folder, raw[key], f"output '{key}'")
     engine = raw.get("engine")
     if engine is not None:
         engine = choice(engine, ENGINES, "run file output 'engine'")
     return Output(
-        file=file,
+        file=None if batch else target,
+        folder=target if batch else None,
         states=as_bool(raw.get("states", False), "run file output 'states'"),
         q_domain=as_bool(raw.get("q_domain", False), "run file output 'q_domain'"),
         engine=engine,
@@ -190,14 +277,20 @@ def read_run_config(path: str | os.PathLike, output: str | os.PathLike | None = 
                 f"Unknown run file section '{key}'.{closest(key, SECTIONS)} Valid sections: {list(SECTIONS)}"
             )
     folder = path.resolve().parent
-    setup = dict(_section(raw, "setup", None, required=False) or {})
-    for key in PATH_SETUP_KEYS:
-        if setup.get(key) is not None:
-            setup[key] = str(_path(folder, setup[key], f"setup '{key}'"))
+    setup = _setup_paths(folder, _section(raw, "setup", None, required=False) or {}, "setup")
+    if (raw.get("mesh") is None) == (raw.get("catchments") is None):
+        raise ValueError("run file: give exactly one of the sections 'mesh' (one model) and 'catchments' (many)")
+    batch = raw.get("catchments") is not None
+    mesh = None if batch else _mesh(folder, _section(raw, "mesh", MESH_KEYS, required=True))
+    catchments = _catchments(folder, _section(raw, "catchments", CATCHMENTS_KEYS, required=True)) if batch else None
+    calibration = _calibration(_section(raw, "calibration", CALIBRATION_KEYS, required=False))
+    if catchments is not None and catchments.validation and (calibration or {}).get("mapping") != "ann":
+        raise ValueError("run file 'catchments': 'validation' holds catchments out of a calibration with mapping: ann")
     return RunConfig(
         path=path,
         setup=setup,
-        mesh=_mesh(folder, _section(raw, "mesh", MESH_KEYS, required=True)),
-        output=_output(folder, _section(raw, "output", OUTPUT_KEYS, required=output is None) or {}, output),
-        calibration=_calibration(_section(raw, "calibration", CALIBRATION_KEYS, required=False)),
+        mesh=mesh,
+        output=_output(folder, _section(raw, "output", OUTPUT_KEYS, required=output is None) or {}, output, batch),
+        calibration=calibration,
+        catchments=catchments,
     )

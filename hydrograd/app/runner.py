@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hydrograd._progress import progress_bar
 from hydrograd.app.run_file import MeshSource, RunConfig, read_run_config
+from hydrograd.batch import ModelBatch
 from hydrograd.factory.dataset import load_dataset
 from hydrograd.formats.mesh import read_mesh
 from hydrograd.formats.netcdf import netcdf_engine, save_netcdf
@@ -59,8 +61,11 @@ def build_inputs(config: RunConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def run_config(path: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
-    """Run the run file at ``path`` (``output`` replaces its output file); returns the netCDF path."""
+    """Run the run file at ``path`` (``output`` replaces its output file, or folder); returns the
+    netCDF path (the output folder for a run of many catchments)."""
     config = read_run_config(path, output)
+    if config.catchments is not None:
+        return run_catchments(config)
     out = config.output
     engine = netcdf_engine(out.engine)
     setup, mesh = build_inputs(config)
@@ -86,6 +91,70 @@ def run_config(path: str | os.PathLike, output: str | os.PathLike | None = None)
                 print(f"    {code:<12}{value:>7.3f}")
     save_netcdf(dataset, out.file, engine)
     return out.file
+
+
+def catchment_inputs(config: RunConfig) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Name -> (setup, mesh) of each catchment a run file's ``catchments`` section describes (the
+    run's setup keys under each catchment's own)."""
+    source = config.catchments
+    if source.dataset is not None:
+        region = load_dataset(source.dataset, n=source.n)
+        return {name: ({**setup, **config.setup}, mesh) for name, (setup, mesh) in region.items()}
+    return {
+        name: ({**config.setup, **setup}, read_mesh(str(mesh_file)))
+        for name, (mesh_file, setup) in source.files.items()
+    }
+
+
+def run_catchments(config: RunConfig) -> Path:
+    """A run file's batch of catchments: build the models, run or calibrate them together
+    (``hydrograd.ModelBatch``), write ``<name>.nc`` per catchment and ``summary.csv`` (status and
+    NSE of each gauge) into the output folder; returns the folder."""
+    out, source = config.output, config.catchments
+    engine = netcdf_engine(out.engine)
+    inputs = catchment_inputs(config)
+    with progress_bar(len(inputs), "</> Building the models", out.verbose, unit="catchment") as bar:
+        models = {}
+        for name, (setup, mesh) in inputs.items():
+            models[name] = Model(setup, mesh, verbose=False)
+            bar.update()
+    batch = ModelBatch(models, batch_size=source.batch_size)
+    wanted = {"rr_states": out.states, "q_domain": out.q_domain}
+    return_options = wanted if any(wanted.values()) else None
+    common = {"verbose": out.verbose}
+    calibration = config.calibration
+    roles = dict.fromkeys(models, "")
+    if calibration is None:
+        rets = batch.forward_run(common_options=common, return_options=return_options)
+    elif calibration["mapping"] == "ann":
+        options = {k: v for k, v in calibration.items() if k != "mapping"}
+        reg = batch.regionalize(validation=list(source.validation), **options, common_options=common)
+        roles = dict(zip(reg.nse["catchment"], reg.nse["role"], strict=True))
+        rets = batch.forward_run(common_options={"verbose": False}, return_options=return_options)
+    else:
+        rets = batch.optimize(**calibration, common_options=common, return_options=return_options)
+    out.folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for (name, model), ret in zip(models.items(), rets, strict=True):
+        if isinstance(ret, Exception):
+            rows.append({"catchment": name, "role": roles[name], "status": f"failed: {ret}"})
+            continue
+        dataset = model.to_xarray(ret)
+        dataset.attrs["run_file"] = str(config.path.resolve())
+        nse = _nse(model) if model.mesh.ng else np.array([])
+        if nse.size:
+            dataset["nse"] = ("gauge", nse, {"long_name": "Nash-Sutcliffe efficiency of q against q_obs"})
+        save_netcdf(dataset, out.folder / f"{name}.nc", engine)
+        codes = [str(c) for c in model.mesh.code]
+        rows.extend(
+            {"catchment": name, "role": roles[name], "status": "done", "gauge": code, "nse": value}
+            for code, value in zip(codes, nse, strict=True)
+        )
+    summary = pd.DataFrame(rows)
+    summary.to_csv(out.folder / "summary.csv", index=False)
+    if out.verbose:
+        print(summary.to_string(index=False))
+    return out.folder
 
 
 def _nse(model) -> np.ndarray:

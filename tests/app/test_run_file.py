@@ -19,6 +19,7 @@ def _write(tmp_path: Path, content: dict) -> Path:
 
 
 BASE = {"mesh": {"dataset": "synthetic"}, "output": {"file": "out/results.nc"}}
+REGION = {"catchments": {"dataset": "SyntheticRegion", "n": 2}, "output": {"folder": "out"}}
 
 
 def test_relative_paths_are_relative_to_the_file_and_variables_expand(tmp_path, monkeypatch):
@@ -60,6 +61,22 @@ def test_output_override_makes_the_output_section_optional(tmp_path):
     assert config.output.file == tmp_path / "x.nc" and config.mesh.file == tmp_path / "m.hdf5"
 
 
+def test_a_batch_of_catchments_from_files(tmp_path):
+    content = {
+        "setup": {"prcp_directory": "prcp"},
+        "catchments": {"files": {"A": {"mesh": "a/mesh.hdf5", "setup": {"pet_directory": "a/pet"}}}, "batch_size": 8},
+        "calibration": {"mapping": "ann", "optimizer": "adam"},
+        "output": {"folder": "results"},
+    }
+    content["catchments"]["validation"] = ["A"]
+    config = read_run_config(_write(tmp_path, content))
+    mesh_file, setup = config.catchments.files["A"]
+    assert mesh_file == tmp_path / "a" / "mesh.hdf5" and setup == {"pet_directory": str(tmp_path / "a" / "pet")}
+    assert config.setup == {"prcp_directory": str(tmp_path / "prcp")}
+    assert config.catchments.batch_size == 8 and config.catchments.validation == ("A",)
+    assert config.mesh is None and config.output.folder == tmp_path / "results" and config.output.file is None
+
+
 def test_the_examples_are_valid_run_files():
     for path in sorted(EXAMPLES.glob("*.yaml")):
         read_run_config(path)
@@ -80,7 +97,20 @@ def test_the_examples_are_valid_run_files():
         ({**BASE, "mesh": {"flwdir": "f.tif"}}, ValueError, "needs 'gauges'"),
         ({**BASE, "mesh": {"file": "m.hdf5", "gauges": "g.csv"}}, ValueError, "only serve a mesh generated"),
         ({**BASE, "mesh": {"flwdir": "f.tif", "gauges": "g.csv", "epsg": "2154"}}, TypeError, "'epsg' must be"),
-        ({"output": {"file": "x.nc"}}, ValueError, "section 'mesh' is missing"),
+        ({"output": {"file": "x.nc"}}, ValueError, "exactly one of the sections 'mesh'"),
+        ({**BASE, "catchments": {"dataset": "SyntheticRegion", "n": 2}}, ValueError, "exactly one of the sections"),
+        (REGION | {"catchments": {"dataset": "SyntheticRegion"}}, ValueError, "'n' must be a positive integer"),
+        (REGION | {"catchments": {"dataset": "Lez", "n": 2}}, ValueError, "catchments 'dataset'"),
+        (REGION | {"catchments": {"n": 2}}, ValueError, "exactly one source"),
+        (REGION | {"catchments": {"files": {"A": {"setup": {}}}}}, ValueError, "'mesh' .* is missing"),
+        (REGION | {"catchments": {"files": {"A": {"mesh": "m", "setpu": {}}}}}, ValueError, "mean .setup."),
+        (REGION | {"catchments": {"dataset": "SyntheticRegion", "n": 2, "batchsize": 4}}, ValueError, "batch_size"),
+        (REGION | {"output": {"file": "x.nc"}}, ValueError, "'file' does not serve a run with 'catchments'"),
+        (
+            REGION | {"catchments": {"dataset": "SyntheticRegion", "n": 2, "validation": ["SYN-1"]}},
+            ValueError,
+            "mapping: ann",
+        ),
         ({"mesh": {"dataset": "Lez"}}, ValueError, "section 'output' is missing"),
         ({**BASE, "output": {"states": True}}, ValueError, "'file'"),
         ({**BASE, "output": {"file": "x.nc", "engine": "netcdf"}}, ValueError, "Did you mean 'netcdf4'"),

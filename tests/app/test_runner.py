@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 import yaml
@@ -109,3 +110,23 @@ def test_the_lez_example_generates_its_mesh_from_the_raw_files(tmp_path):
         assert list(ds["gauge"].values) == list(reference["code"])
         np.testing.assert_array_equal(ds["active_cell"].values, reference["active_cell"])
         assert ds.attrs["mapping"] == "uniform" and float(ds["nse"].min()) > 0.5
+
+
+def test_a_batch_of_catchments_writes_one_file_each_and_a_summary(synthetic_region, tmp_path):
+    """``catchments: {dataset: SyntheticRegion}``: each catchment's netCDF file holds what its own
+    model gives, and summary.csv one row per gauge."""
+    content = {
+        "catchments": {"dataset": "SyntheticRegion", "n": 2},
+        "setup": {"end_time": "2020-06-01"},
+        "output": {"folder": "results", "verbose": False},
+    }
+    folder = run_config(_write(tmp_path, content))
+    assert folder == tmp_path / "results"
+    summary = pd.read_csv(folder / "summary.csv")
+    assert set(summary["catchment"]) == {"SYN-1", "SYN-2"} and (summary["status"] == "done").all()
+    setup, mesh = synthetic_region["SYN-2"]
+    alone = smash.Model({**setup, "end_time": "2020-06-01"}, mesh, verbose=False)
+    alone.forward_run()
+    with xr.open_dataset(folder / "SYN-2.nc") as ds:
+        np.testing.assert_allclose(ds["q"].values, alone.response.q, rtol=1e-5, atol=1e-5)
+    assert len(summary[summary["catchment"] == "SYN-2"]) == mesh["ng"]
