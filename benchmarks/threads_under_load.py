@@ -15,6 +15,7 @@ with ``N`` processes spinning on a core each (``--load``, default 2), ended afte
 from __future__ import annotations
 
 import argparse
+import ast
 import glob
 import hashlib
 import json
@@ -50,7 +51,7 @@ def _thread_times() -> dict[str, tuple[str, float]]:
 def measure(script: str, package: str, repeats: int) -> dict:
     """Run ``script`` with ``package`` in this process: the walls and per-thread CPU seconds of
     ``repeats`` more runs of its ``call`` phase (of the phase itself if 0), and a digest of the
-    calibrated parameters."""
+    parameters of the model the call returns (the name its first assignment binds)."""
     from benchmarks._script_driver import phases
 
     path = str(SCRIPTS / f"{script}.py")
@@ -60,6 +61,8 @@ def measure(script: str, package: str, repeats: int) -> dict:
     result: dict = {"walls": [], "threads": []}
     for name, body in phases(Path(path).read_text()):
         code = compile(body, path, "exec")
+        if name == "call":
+            result["returned"] = next(n.targets[0].id for n in ast.walk(ast.parse(body)) if isinstance(n, ast.Assign))
         if name != "call" or repeats:
             exec(code, namespace)
         for _ in range(max(repeats, 1) if name == "call" else 0):
@@ -73,7 +76,7 @@ def measure(script: str, package: str, repeats: int) -> dict:
             result["threads"].append({k: v for k, v in split.items() if v > 0})
     import numpy as np
 
-    values = np.ascontiguousarray(namespace["calibrated"].rr_parameters.values, dtype=np.float64)
+    values = np.ascontiguousarray(namespace[result.pop("returned")].rr_parameters.values, dtype=np.float64)
     result["digest"] = hashlib.sha1(values.tobytes()).hexdigest()[:12]
     return result
 
