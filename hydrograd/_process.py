@@ -37,6 +37,16 @@ number of workers, or ``default``) or XLA's own ``PJRT_NPROC`` override it, and 
 run before the first model leaves XLA's default. The measurements behind these defaults are in
 ``benchmarks/RESULTS.md`` ("The machine's two states", "Seventh session").
 
+And one setting lasts only while scipy's optimizers run (L-BFGS-B, Nelder-Mead, Powell:
+:func:`limited_blas_threads`): every OpenBLAS library loaded in the process (scipy's, numpy's) runs on
+one thread. scipy's L-BFGS-B makes small BLAS calls at every iteration that OpenBLAS splits over its
+threads (one per core): each call waits until those threads get a core, and between calls they spin,
+which on a loaded machine takes a core's share from XLA's worker. ``HYDROGRAD_BLAS_THREADS`` (a
+number of threads, or ``default`` for OpenBLAS's own) overrides it, a count set in
+``OPENBLAS_NUM_THREADS`` wins; the counts are restored when the last optimizer running returns.
+Linux only (the libraries are found through ``/proc/self/maps``); nothing elsewhere. The
+measurements: ``benchmarks/RESULTS.md``, "Threads under load (issue 24 item 3)".
+
 Last, :data:`COMPILER` is the one background thread that compiles the programs a calibration only
 needs at its end while its iterations run (XLA compiles outside the interpreter's lock). A
 calibration settles what it submitted before it returns or raises (``ClosingRun.settle`` in
@@ -48,8 +58,12 @@ needs one enters it in the submitted function.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import jax
@@ -64,6 +78,18 @@ EXPORT_CACHE_ENV = "HYDROGRAD_EXPORT_CACHE"
 CPU_THREADS_ENV = "HYDROGRAD_CPU_THREADS"
 POOL_SIZE_ENV = ("PJRT_NPROC", "NPROC")
 """Environment variables XLA reads for its CPU pool size, the first one set wins."""
+BLAS_THREADS_ENV = "HYDROGRAD_BLAS_THREADS"
+OPENBLAS_THREADS_ENV = "OPENBLAS_NUM_THREADS"
+_OPENBLAS_THREAD_FUNCTIONS = [
+    (f"{prefix}_get_num_threads{suffix}", f"{prefix}_set_num_threads{suffix}")
+    for prefix in ("scipy_openblas", "openblas")
+    for suffix in ("", "64_")
+]
+"""The names OpenBLAS builds give their thread count's getter and setter (scipy's and numpy's wheels
+prefix them, 64-bit integer builds suffix them)."""
+_BLAS_LIMIT: dict = {"depth": 0, "restore": []}
+"""Optimizers inside :func:`limited_blas_threads` now, and the thread counts to restore after them."""
+_BLAS_LOCK = threading.Lock()
 SHARED_POOL_MIN_CELLS = 2500
 """Active cells from which a model's kernels gain from XLA's full CPU pool (see
 ``python -m benchmarks.pool_size``)."""
@@ -189,3 +215,70 @@ def size_cpu_pool(n_cells: int) -> None:
         jax.devices()
     finally:
         del os.environ[POOL_SIZE_ENV[0]]
+
+
+def optimizer_blas_threads(setting: str, openblas_threads: str | None) -> int | None:
+    """Threads of OpenBLAS while a scipy optimizer runs; None to leave its count alone.
+
+    ``setting`` is the value of ``HYDROGRAD_BLAS_THREADS``: ``"auto"`` (one thread), ``"default"``
+    or a number of threads; ``openblas_threads``, the value of ``OPENBLAS_NUM_THREADS``, wins when set.
+    """
+    setting = setting.strip().lower()
+    if setting not in ("auto", "default") and (not setting.isdigit() or int(setting) < 1):
+        raise ValueError(
+            f"{BLAS_THREADS_ENV}={setting!r} is not a number of BLAS threads hydrograd knows: "
+            "expected 'auto', 'default' or a positive number of threads"
+        )
+    if openblas_threads or setting == "default":
+        return None
+    return 1 if setting == "auto" else int(setting)
+
+
+def openblas_paths(maps: str) -> list[str]:
+    """The OpenBLAS libraries a process has loaded, from the text of its ``/proc/self/maps``."""
+    paths = (line.split(maxsplit=5)[-1] for line in maps.splitlines() if "openblas" in line)
+    return list(dict.fromkeys(path for path in paths if "openblas" in Path(path).name))
+
+
+def _openblas_thread_functions() -> list[tuple]:
+    try:
+        with open("/proc/self/maps") as handle:
+            maps = handle.read()
+    except OSError:
+        return []
+    found = []
+    for path in openblas_paths(maps):
+        try:
+            library = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
+        except OSError:
+            continue
+        for get, set_ in _OPENBLAS_THREAD_FUNCTIONS:
+            if hasattr(library, get) and hasattr(library, set_):
+                found.append((getattr(library, get), getattr(library, set_)))
+                break
+    return found
+
+
+@contextmanager
+def limited_blas_threads() -> Iterator[None]:
+    """Every loaded OpenBLAS on :func:`optimizer_blas_threads` threads inside the block; the first
+    block entered sets the counts, the last one left restores them (module docstring)."""
+    threads = optimizer_blas_threads(os.environ.get(BLAS_THREADS_ENV, "auto"), os.environ.get(OPENBLAS_THREADS_ENV))
+    if threads is None:
+        yield
+        return
+    with _BLAS_LOCK:
+        if _BLAS_LIMIT["depth"] == 0:
+            functions = _openblas_thread_functions()
+            _BLAS_LIMIT["restore"] = [(set_, get()) for get, set_ in functions]
+            for _, set_ in functions:
+                set_(threads)
+        _BLAS_LIMIT["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_LIMIT["depth"] -= 1
+            if _BLAS_LIMIT["depth"] == 0:
+                for set_, count in _BLAS_LIMIT["restore"]:
+                    set_(count)

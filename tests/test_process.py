@@ -1,5 +1,6 @@
-"""The process-wide JAX settings: the CPU vector width and the copy insertion analysis in
-``XLA_FLAGS`` (applied on import), and the size of XLA's CPU pool (chosen by the first model)."""
+"""The process-wide settings: the CPU vector width and the copy insertion analysis in ``XLA_FLAGS``
+(applied on import), the size of XLA's CPU pool (chosen by the first model) and OpenBLAS's threads
+while a scipy optimizer runs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import pytest
 
 from hydrograd._process import (
+    BLAS_THREADS_ENV,
     CACHE_MAX_BYTES,
     COPY_INSERTION_FLAG,
     CPU_THREADS_ENV,
@@ -17,6 +19,8 @@ from hydrograd._process import (
     SHARED_POOL_MIN_CELLS,
     VECTOR_WIDTH_ENV,
     cpu_pool_size,
+    openblas_paths,
+    optimizer_blas_threads,
     xla_flags_with_region_copy_insertion,
     xla_flags_with_vector_width,
 )
@@ -129,3 +133,62 @@ def test_import_bounds_and_locks_the_compilation_cache(tmp_path):
     folder, size = out.stdout.split()[-2:]
     assert folder == str(tmp_path / "jax-lru") and int(size) == CACHE_MAX_BYTES
     assert (tmp_path / "jax-lru" / ".lockfile").exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "openblas_threads", "expected"),
+    [
+        ("auto", None, 1),
+        (" Auto ", "", 1),
+        ("auto", "4", None),
+        ("default", None, None),
+        ("3", None, 3),
+        ("3", "4", None),
+    ],
+)
+def test_optimizer_blas_threads_are_one_unless_set(setting, openblas_threads, expected):
+    assert optimizer_blas_threads(setting, openblas_threads) == expected
+
+
+@pytest.mark.parametrize("setting", ["0", "-1", "many", "2.5"])
+def test_unknown_blas_threads_names_the_variable(setting):
+    with pytest.raises(ValueError, match=f"{BLAS_THREADS_ENV}='{setting}'.*positive number of threads"):
+        optimizer_blas_threads(setting, "4")
+
+
+def test_openblas_paths_are_the_loaded_openblas_libraries_once_each():
+    scipy_blas = "/venv/scipy.libs/libscipy_openblas-6cdc3b4a.so"
+    numpy_blas = "/venv/numpy.libs/libscipy_openblas64_-32a4b2a6.so"
+    maps = "\n".join(
+        [
+            f"7f00-7f10 r--p 00000000 08:01 11 {scipy_blas}",
+            f"7f10-7f20 r-xp 00010000 08:01 11 {scipy_blas}",
+            "7f20-7f30 rw-p 00000000 00:00 0 ",
+            "7f30-7f40 r--p 00000000 08:01 12 /opt/openblas/lib/libgfortran.so.5",
+            f"7f40-7f50 r-xp 00000000 08:01 13 {numpy_blas}",
+            "7f50-7f60 r-xp 00000000 08:01 14 /usr/lib/libm.so.6",
+        ]
+    )
+    assert openblas_paths(maps) == [scipy_blas, numpy_blas]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds OpenBLAS through /proc (Linux only)")
+@pytest.mark.parametrize(("setting", "inside"), [("auto", 1), ("default", 2)])
+def test_blas_threads_are_limited_inside_the_block_and_restored_after(setting, inside):
+    """In a fresh process with scipy's and numpy's OpenBLAS loaded, each set to two threads; an
+    inner block (a second optimizer running) leaves the outer block's count."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env.update({BLAS_THREADS_ENV: setting, "HYDROGRAD_JAX_CACHE": "0"})
+    code = (
+        "import scipy.optimize, numpy\n"
+        "from hydrograd import _process\n"
+        "functions = _process._openblas_thread_functions()\n"
+        "for _, set_ in functions: set_(2)\n"
+        "with _process.limited_blas_threads():\n"
+        "    with _process.limited_blas_threads(): pass\n"
+        "    inside = {get() for get, _ in functions}\n"
+        "print(len(functions), *inside, *{get() for get, _ in functions})\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    found, *counts = map(int, out.stdout.split()[-3:])
+    assert found >= 1 and counts == [inside, 2]

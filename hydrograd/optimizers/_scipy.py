@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from hydrograd._process import limited_blas_threads
 from hydrograd.optimizers._base import (
     CALLBACK_STOP_MESSAGE,
     INDENT,
@@ -89,32 +90,33 @@ def _scipy_minimize(
     # another optimizer should not pay
     import scipy.optimize
 
-    if method == "lbfgsb":
-        result = scipy.optimize.minimize(
-            counted_value_and_grad,
-            x0,
-            method="L-BFGS-B",
-            jac=True,
-            bounds=bounds,
-            callback=on_iteration,
-            options={
-                "maxiter": termination["maxiter"],
-                "ftol": 2.22e-16 * termination["factr"],
-                "gtol": termination["pgtol"],
-            },
-        )
-    else:
-        options = {"maxiter": termination["maxiter"]}
-        if method == "nelder-mead":
-            options.update(xatol=termination["xatol"], fatol=termination["fatol"])
-        result = scipy.optimize.minimize(
-            counted_cost,
-            x0,
-            method="Nelder-Mead" if method == "nelder-mead" else "Powell",
-            bounds=bounds,
-            callback=on_iteration,
-            options=options,
-        )
+    with limited_blas_threads():  # scipy's BLAS threads would spin between iterations
+        if method == "lbfgsb":
+            result = scipy.optimize.minimize(
+                counted_value_and_grad,
+                x0,
+                method="L-BFGS-B",
+                jac=True,
+                bounds=bounds,
+                callback=on_iteration,
+                options={
+                    "maxiter": termination["maxiter"],
+                    "ftol": 2.22e-16 * termination["factr"],
+                    "gtol": termination["pgtol"],
+                },
+            )
+        else:
+            options = {"maxiter": termination["maxiter"]}
+            if method == "nelder-mead":
+                options.update(xatol=termination["xatol"], fatol=termination["fatol"])
+            result = scipy.optimize.minimize(
+                counted_cost,
+                x0,
+                method="Nelder-Mead" if method == "nelder-mead" else "Powell",
+                bounds=bounds,
+                callback=on_iteration,
+                options=options,
+            )
     message = CALLBACK_STOP_MESSAGE if result.status == 99 else str(result.message)
     report(line())
     report(f"{INDENT}{message}")
