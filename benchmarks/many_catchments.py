@@ -4,6 +4,8 @@ calibrate_catchments`` on 1 and 2 Dask workers, and hydro-smash calibrating the 
 time in one process.
 
 ``python -m benchmarks.many_catchments [N] [--smash K] [--optimizer sbs|lbfgsb] [--no-dask]``
+``python -m benchmarks.many_catchments N --regionalize [--maxiter M]``: one network trained jointly
+(``ModelBatch.regionalize``) on three quarters of the catchments, the last quarter held out.
 (default 8 catchments; generating each the first time takes several seconds, cached afterwards).
 Every run builds its models from the files (``Model(setup, mesh)``) and calibrates them with the
 uniform mapping (SBS: smash's default calibration); its wall time includes both. hydro-smash
@@ -63,16 +65,43 @@ def _batch_in_process(n: int, optimizer: str, devices: int) -> float:
     return float(run.stdout.strip().splitlines()[-1])
 
 
+def _regionalize(n: int, maxiter: int) -> None:
+    """Joint regionalization over ``n`` catchments, the last quarter held out: wall time and NSE."""
+    import hydrograd
+
+    region = load_region(n, verbose=False)
+    names = list(region)
+    held_out = names[n - n // 4 :]
+    start = time.perf_counter()
+    models = {name: hydrograd.Model(setup, mesh, verbose=False) for name, (setup, mesh) in region.items()}
+    built = time.perf_counter() - start
+    result = hydrograd.ModelBatch(models).regionalize(
+        validation=held_out, optimizer="adam", optimize_options={"termination_crit": {"maxiter": maxiter}}
+    )
+    wall = time.perf_counter() - start
+    print(f"{n - len(held_out)} training and {len(held_out)} held-out catchments, adam, {maxiter} iterations")
+    print(
+        f"wall {wall:.1f} s (models built in {built:.1f} s); training cost {result.iter_cost[0]:.4f} -> "
+        f"{result.iter_cost[-1]:.4f}"
+    )
+    print(result.nse.groupby("role")["nse"].describe().to_string())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", type=int, nargs="?", default=8)
     parser.add_argument("--smash", type=int, default=None, help="catchments hydro-smash calibrates (default: all)")
     parser.add_argument("--optimizer", default="sbs", choices=("sbs", "lbfgsb"))
     parser.add_argument("--no-dask", action="store_true")
+    parser.add_argument("--regionalize", action="store_true", help="joint regionalization instead")
+    parser.add_argument("--maxiter", type=int, default=100, help="training iterations of --regionalize")
     args = parser.parse_args()
     n = args.n
-    region = load_region(n, verbose=False)
     print(f"CPU: {_cpu()}; {os.cpu_count()} logical cores; load average {os.getloadavg()[0]:.1f}")
+    if args.regionalize:
+        _regionalize(n, args.maxiter)
+        return
+    region = load_region(n, verbose=False)
     print(f"{n} synthetic catchments, uniform mapping, {args.optimizer}\n")
     print("| run | catchments | wall (s) | catchments per minute |")
     print("| --- | --- | --- | --- |")
