@@ -124,6 +124,18 @@ def test_flow_loop_is_reported():
         topological_levels(np.array([1, 2, 0, 3]))
 
 
+@pytest.fixture(scope="module")
+def columns64():
+    """Columns draining south out of the grid: every level is a row of 5 cells, read 8 lanes wide,
+    so the last levels' slices are moved back from the end of the cells."""
+    with jax.enable_x64(True):
+        flwdir = np.full((6, 5), 5.0, dtype=np.float32)
+        active = np.ones(flwdir.shape, dtype=np.int32)
+        dx = np.full(flwdir.shape, 1000.0, dtype=np.float32)
+        graph, _ = build_flow_graph(flwdir, active, dx, dx, _accumulate(flwdir, dx * dx), dtype=np.float64)
+        yield graph
+
+
 def test_lag0_conserves_runoff(graph64):
     n = graph64.nac
     qt = jnp.asarray(np.random.default_rng(3).uniform(0, 2, n))
@@ -133,8 +145,10 @@ def test_lag0_conserves_runoff(graph64):
     np.testing.assert_allclose(np.asarray(step.q)[outlets].sum(), float(qt.sum()), rtol=1e-12)
 
 
+@pytest.mark.parametrize("mesh", ["graph64", "columns64"])
 @pytest.mark.parametrize("name", ["linear", "kw"])
-def test_sweep_matches_plain_loop_and_adjoint_matches_numerical(graph64, name):
+def test_sweep_matches_plain_loop_and_adjoint_matches_numerical(request, mesh, name):
+    graph64 = request.getfixturevalue(mesh)
     n = graph64.nac
     rng = np.random.default_rng(4)
     has_up = np.asarray(graph64.has_upstream)[:n]
@@ -167,3 +181,21 @@ def test_sweep_matches_plain_loop_and_adjoint_matches_numerical(graph64, name):
         return jnp.sum(jnp.sin(q)) + jnp.sum(qup**2) * 0.1
 
     check_grads(loss, (floats,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6, eps=1e-6)
+
+
+def test_level_slices_stay_within_the_cells_and_mark_the_level():
+    bucket = routing.Bucket(starts=jnp.array([0, 4, 9]), counts=jnp.array([4, 3, 2]), lanes=jnp.arange(4))
+    n = 11
+    for i, (start, count) in enumerate([(0, 4), (4, 3), (9, 2)]):
+        first, valid = routing._level(bucket, jnp.int32(i), n)
+        assert 0 <= int(first) <= n - 4
+        cells = int(first) + np.arange(4)
+        np.testing.assert_array_equal(cells[np.asarray(valid)], np.arange(start, start + count))
+    assert int(routing._level(bucket, jnp.int32(2), n)[0]) == 7  # moved back from 9
+
+
+def test_sweep_reads_some_level_moved_back(columns64):
+    """The sweep tests above run levels whose slice would pass the last cell (the moved-back reads)."""
+    n = columns64.nac
+    assert max(int(b.lanes.shape[0]) for b in columns64.buckets) <= n
+    assert any(int(s) + b.lanes.shape[0] > n for b in columns64.buckets for s in np.asarray(b.starts))
