@@ -149,7 +149,10 @@ def stack(trees: Sequence[Any]) -> Any:
     leaves = [jax.tree_util.tree_leaves(t) for t in trees]
     for t, tree in enumerate(trees[1:], start=1):
         if jax.tree_util.tree_structure(tree) != structure:
-            raise ValueError(f"catchment {t} of the batch is not built like catchment 0: {structure} != ...")
+            raise ValueError(
+                f"catchment {t} of the batch does not hold the inputs catchment 0 holds (other fields, e.g. a snow "
+                "module's forcing or a hybrid network): a batch runs catchments built alike"
+            )
     out = []
     for i in range(len(leaves[0])):
         shapes = {np.shape(leaf[i]) for leaf in leaves}
