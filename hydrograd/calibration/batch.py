@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -36,7 +36,7 @@ from hydrograd.calibration.objective import Objective, ObjectiveData, _value, co
 from hydrograd.calibration.problems import MappedProblem
 from hydrograd.calibration.run import _iteration_results, build_problem, problem_precision
 from hydrograd.config.calibration import CalibrationRequest
-from hydrograd.core.simulate import SimulationOutput
+from hydrograd.core.simulate import CoreInputs, SimulationOutput
 from hydrograd.optimizers import OPTIMIZERS, Functions, OptimizerResult, Settings
 from hydrograd.simulation.batch import (
     BatchShape,
@@ -47,8 +47,6 @@ from hydrograd.simulation.batch import (
     gauge_rows,
     pad_cells,
     pad_core_inputs,
-    pad_forcing,
-    pad_graph,
     simulate_batch,
     stack,
     to_batch_device,
@@ -126,7 +124,6 @@ def _group_key(member: _Member) -> tuple:
         problem.double,
         None if distributed else problem.x0.size,
         member.data.inputs.forcing.ntime_step,
-        tuple(sorted(problem.data.params)),
     )
 
 
@@ -163,23 +160,36 @@ def _unpad_control(values: np.ndarray, objective: Objective, nac: int) -> np.nda
 
 
 def _padded_data(member: _Member, shape: BatchShape) -> ObjectiveData:
-    """A catchment's objective data in the batch's shape (host arrays)."""
+    """A catchment's objective data in the batch's shape (host arrays): the simulation's inputs as
+    :func:`pad_core_inputs` pads them, then the control, observations and cell tables."""
     data, objective, nac = member.problem.data, member.problem.objective, shape.nac
     rows = gauge_rows(member.gauge_order, shape.ng)
-    n = member.nac
     host = jax.tree_util.tree_map(np.asarray, data)
-    own = np.arange(n, nac)
+    core = pad_core_inputs(
+        CoreInputs(
+            objective.structure,
+            objective.dt,
+            host.params,
+            host.states,
+            host.forcing,
+            data.graph,
+            host.gauge_index,
+            host.imperviousness,
+        ),
+        shape,
+        member.gauge_order,
+    )
+    own = np.arange(member.nac, nac)
     neighbours = np.concatenate([host.neighbours, np.repeat(own[:, None], host.neighbours.shape[1], 1)])
-    control = {k: _pad_control(getattr(host, k), objective, nac) for k in ("kinds", "lower", "upper", "background")}
+    control = ("kinds", "lower", "upper", "background", "start")
     return host._replace(
-        **control,
-        start=_pad_control(host.start, objective, nac),
-        params={k: pad_cells(v, nac) for k, v in host.params.items()},
-        states={k: pad_cells(v, nac) for k, v in host.states.items()},
-        forcing=pad_forcing(host.forcing, data.graph, shape),
-        graph=pad_graph(data.graph, shape),
-        gauge_index=host.gauge_index[rows],
-        imperviousness=pad_cells(host.imperviousness, nac),
+        **{k: _pad_control(getattr(host, k), objective, nac) for k in control},
+        params=core.params,
+        states=core.initial_states,
+        forcing=core.forcing,
+        graph=core.graph,
+        gauge_index=core.gauge_index,
+        imperviousness=core.imperviousness,
         q_obs=host.q_obs[rows],
         descriptors=pad_cells(host.descriptors, nac, axis=0),
         neighbours=neighbours.astype(host.neighbours.dtype),
@@ -376,21 +386,6 @@ class _Batch:
         return CalibrationResult(values, False, {}, run, result, returned)
 
 
-@dataclass
-class BatchProgress:
-    """Counts finished catchments on one bar for the whole call."""
-
-    total: int
-    verbose: bool
-    bar: Any = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.bar = progress_bar(self.total, "</> Optimize (catchments)", self.verbose, unit="catchment")
-
-    def finished(self) -> None:
-        self.bar.update()
-
-
 def calibrate_batch(
     data: Sequence[CalibrationData],
     requests: Sequence[CalibrationRequest],
@@ -424,7 +419,7 @@ def calibrate_batch(
         groups.setdefault(_group_key(member), []).append(k)
     n_dev = batch_sharding(n_devices).mesh.size
     results: list[CalibrationResult | BaseException | None] = [None] * len(members)
-    progress = BatchProgress(len(members), verbose)
+    bar = progress_bar(len(members), "</> Optimize (catchments)", verbose, unit="catchment")
     try:
         for indices in groups.values():
             size = -(-min(batch_size, len(indices)) // n_dev) * n_dev
@@ -432,9 +427,9 @@ def calibrate_batch(
             for first in range(0, len(indices), size):
                 chunk = indices[first : first + size]
                 batch = _Batch([members[k] for k in chunk], size, n_devices)
-                batch.run(progress.finished)
+                batch.run(bar.update)
                 for k, result in zip(chunk, batch.results(), strict=True):
                     results[k] = result
     finally:
-        progress.bar.close()
+        bar.close()
     return results
