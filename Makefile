@@ -27,7 +27,7 @@ test: $(STAMP_TEST)
 	# tests/core/test_simulate.py: every compiled XLA CPU program keeps a few memory mappings while JAX's
 	# caches hold it, and the suite's programs reached Linux's vm.max_map_count (65530 by default).
 	# tests/conftest.py now clears JAX's caches after each test module (mappings peak near 19,000).
-	HYDROGRAD_STRICT_SKIPS=1 $(PY) -m pytest tests
+	HYDROGRAD_STRICT_SKIPS=1 $(PY) -m pytest tests --durations=25
 
 # smash's own test suite against hydrograd, one line per test (make test runs it at the light level,
 # in tests/peer/test_smash_suite.py); SMASH_TEST_LEVEL=light|full (smash's default: full)

@@ -35,7 +35,7 @@ FLOORS = {
     "factory": 9,
     "app": 10,
     "distributed": 10,
-    "batch": 10,
+    "batch": 9,
     "__init__": 10,
 }
 """Floor of each top-level module or subpackage of hydrograd."""

@@ -46,7 +46,7 @@ top-level keys (unknown keys are rejected, with the closest valid key suggested)
                                                      a named dataset; its setup is the default
                                                      that the setup section overrides
   catchments:   instead of mesh, many catchments run together (hydrograd.ModelBatch):
-                  dataset: SyntheticRegion, n: 8     n synthetic catchments, or
+                  dataset: SyntheticRegion, n: 8     n synthetic catchments (in memory), or
                   files: {{NAME: {{mesh: FILE, setup: {{...}}}}}}
                                                      each catchment's mesh and setup keys
                   (batch_size: 256)                  catchments per compiled program

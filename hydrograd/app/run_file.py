@@ -14,7 +14,7 @@ Layout (unknown keys are errors naming the closest valid key)::
       epsg: 2154                    #   (optional, when the raster has no CRS)
       dataset: Lez                  # or a named dataset, whose setup the setup section overrides
     catchments:     # instead of mesh: many catchments run together (hydrograd.ModelBatch)
-      dataset: SyntheticRegion      # n synthetic catchments, or
+      dataset: SyntheticRegion      # n synthetic catchments (forcing in memory), or
       n: 8
       files:                        # name -> that catchment's mesh file and setup keys
         A1: {mesh: a1/mesh.hdf5, setup: {prcp_directory: a1/prcp}}

@@ -5,6 +5,7 @@ write the results to netCDF (see :mod:`hydrograd.app.run_file` for the file's la
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from hydrograd._progress import progress_bar
 from hydrograd.app.run_file import MeshSource, RunConfig, read_run_config
 from hydrograd.batch import ModelBatch
 from hydrograd.factory.dataset import load_dataset
+from hydrograd.factory.region import InMemoryCatchment, region_in_memory
 from hydrograd.formats.mesh import read_mesh
 from hydrograd.formats.netcdf import netcdf_engine, save_netcdf
 from hydrograd.mesh.generate import generate_mesh
@@ -93,17 +95,26 @@ def run_config(path: str | os.PathLike, output: str | os.PathLike | None = None)
     return out.file
 
 
-def catchment_inputs(config: RunConfig) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """Name -> (setup, mesh) of each catchment a run file's ``catchments`` section describes (the
-    run's setup keys under each catchment's own)."""
-    source = config.catchments
+def catchment_models(config: RunConfig) -> dict[str, Model]:
+    """Name -> model of each catchment a run file's ``catchments`` section describes, the run's
+    setup keys under each catchment's own (over the dataset's: a synthetic region is built in
+    memory, cut at the run's ``end_time``)."""
+    source, verbose = config.catchments, config.output.verbose
     if source.dataset is not None:
-        region = load_dataset(source.dataset, n=source.n)
-        return {name: ({**setup, **config.setup}, mesh) for name, (setup, mesh) in region.items()}
-    return {
-        name: ({**config.setup, **setup}, read_mesh(str(mesh_file)))
-        for name, (mesh_file, setup) in source.files.items()
-    }
+        region = region_in_memory(source.n, end_time=config.setup.get("end_time"), verbose=verbose)
+        entries = {name: replace(c, setup={**c.setup, **config.setup}) for name, c in region.items()}
+    else:
+        entries = dict(source.files)
+    models = {}
+    with progress_bar(len(entries), "</> Building the models", verbose, unit="catchment") as bar:
+        for name, entry in entries.items():
+            if isinstance(entry, InMemoryCatchment):
+                models[name] = entry.model()
+            else:
+                mesh_file, setup = entry
+                models[name] = Model({**config.setup, **setup}, read_mesh(str(mesh_file)), verbose=False)
+            bar.update()
+    return models
 
 
 def run_catchments(config: RunConfig) -> Path:
@@ -112,12 +123,7 @@ def run_catchments(config: RunConfig) -> Path:
     NSE of each gauge) into the output folder; returns the folder."""
     out, source = config.output, config.catchments
     engine = netcdf_engine(out.engine)
-    inputs = catchment_inputs(config)
-    with progress_bar(len(inputs), "</> Building the models", out.verbose, unit="catchment") as bar:
-        models = {}
-        for name, (setup, mesh) in inputs.items():
-            models[name] = Model(setup, mesh, verbose=False)
-            bar.update()
+    models = catchment_models(config)
     batch = ModelBatch(models, batch_size=source.batch_size)
     wanted = {"rr_states": out.states, "q_domain": out.q_domain}
     return_options = wanted if any(wanted.values()) else None

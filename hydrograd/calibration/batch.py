@@ -53,6 +53,9 @@ from hydrograd.simulation.batch import (
     unpad_output,
 )
 
+MIN_EVALUATED_ROWS = 8
+"""Fewest rows a batch's evaluations shrink to as its searches finish (:meth:`_Batch._shrink`)."""
+
 BATCH_MAPPINGS = ("uniform", "distributed")
 """The mappings a batch calibrates (each catchment its own control vector)."""
 
@@ -211,22 +214,55 @@ class _Batch:
         self.size = size
         padded = filled_batch([_padded_data(m, self.shape) for m in members], size)
         with jax.enable_x64(self.double):
-            self.data = to_batch_device(stack(padded), self.sharding)
+            self.full_data = to_batch_device(stack(padded), self.sharding)
         self.background = np.stack([np.asarray(d.background) for d in padded])
+        self.n_devices = self.sharding.mesh.size
+        self.running = set(range(len(members)))
+        self._use_rows(np.arange(size))
         self.requests: list[tuple[str, Any] | None] = [None] * len(members)
         self.answers: list[Any] = [None] * len(members)
         self.finished = False
         self.failure: BaseException | None = None
         self.barrier = threading.Barrier(len(members), action=self._evaluate)
 
+    # ---- evaluated rows -------------------------------------------------------------------
+
+    def _use_rows(self, rows: np.ndarray) -> None:
+        """Evaluate the catchments ``rows`` (indices of members, one per row of the programs);
+        :attr:`position` gives each catchment's row."""
+        self.rows = rows
+        self.position: dict[int, int] = {}
+        for row, k in enumerate(rows.tolist()):
+            self.position.setdefault(k, row)
+        if len(rows) == self.size and np.array_equal(rows, np.arange(self.size)):
+            self.data = self.full_data
+            return
+        with jax.enable_x64(self.double):
+            taken = jax.tree_util.tree_map(lambda a: a[rows], self.full_data)
+            self.data = jax.device_put(taken, self.sharding)
+
+    def _shrink(self) -> None:
+        """Evaluate only the rows of the searches still running once they fit in half the rows (or
+        fewer): a round evaluates every row, so the finished searches' rows would cost as much as
+        the running ones until the slowest search ends. Each new row count is one more
+        compilation, at most log2(size / MIN_EVALUATED_ROWS) of them."""
+        target = len(self.rows)
+        floor = max(len(self.running), MIN_EVALUATED_ROWS, self.n_devices)
+        while target // 2 >= floor and (target // 2) % self.n_devices == 0:
+            target //= 2
+        if target < len(self.rows):
+            running = sorted(self.running)
+            self._use_rows(np.array(running + [running[0]] * (target - len(running))))
+
     # ---- evaluations ---------------------------------------------------------------------
 
     def _controls(self, xs: dict[int, np.ndarray]) -> jax.Array:
-        """The batch's control matrix: catchment ``k`` at ``xs[k]``, the others at their start."""
-        out = self.background.copy()
+        """The evaluated rows' control matrix: catchment ``k`` at ``xs[k]`` on its row, the other
+        rows at their start."""
+        out = self.background[self.rows]
         for k, x in xs.items():
             member = self.members[k]
-            out[k] = _pad_control(x, member.problem.objective, self.shape.nac, self.background[k])
+            out[self.position[k]] = _pad_control(x, member.problem.objective, self.shape.nac, self.background[k])
         with jax.enable_x64(self.double):
             return jax.device_put(out.astype(np.float64 if self.double else np.float32), self.sharding)
 
@@ -264,18 +300,20 @@ class _Batch:
         if all(r is None for r in requests):
             self.finished = True
             return
+        self._shrink()
+        where = self.position
         kinds = {r[0] for r in requests if r is not None}
         if "value_and_grad" in kinds:
             asked = {k: r[1] for k, r in enumerate(requests) if r is not None and r[0] == "value_and_grad"}
             value, grad = self.value_and_grad(asked)
             for k in asked:
                 objective = self.members[k].problem.objective
-                self.answers[k] = (float(value[k]), _unpad_control(grad[k], objective, self.shape.nac))
+                self.answers[k] = (float(value[where[k]]), _unpad_control(grad[where[k]], objective, self.shape.nac))
         if "cost" in kinds:
             asked = {k: r[1] for k, r in enumerate(requests) if r is not None and r[0] == "cost"}
             value = self.cost(asked)
             for k in asked:
-                self.answers[k] = float(value[k])
+                self.answers[k] = float(value[where[k]])
         if "batch_cost" in kinds:
             asked = {k: np.atleast_2d(r[1]) for k, r in enumerate(requests) if r is not None and r[0] == "batch_cost"}
             width = max(len(xs) for xs in asked.values())
@@ -283,7 +321,7 @@ class _Batch:
                 [self.cost({k: xs[min(i, len(xs) - 1)] for k, xs in asked.items()}) for i in range(width)], axis=1
             )
             for k, xs in asked.items():
-                self.answers[k] = values[k, : len(xs)].astype(np.float64)
+                self.answers[k] = values[where[k], : len(xs)].astype(np.float64)
         self.requests = [None] * len(requests)
 
     def ask(self, k: int, kind: str, x: np.ndarray) -> Any:
@@ -317,6 +355,7 @@ class _Batch:
             return
         except Exception as error:  # one failing catchment must not stop the others
             member.error = error
+        self.running.discard(k)
         on_finish()
         try:
             while not self.finished:
@@ -348,6 +387,7 @@ class _Batch:
         """Each catchment's result (or the error that stopped its search): the found values, the
         closing forward run and the asked return values, computed for the whole batch at once."""
         members = self.members
+        self._use_rows(np.arange(self.size))
         found = {k: m.result.x for k, m in enumerate(members) if m.result is not None}
         maps = self.maps(found)
         cost, jobs, jreg = self.terms(found)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from hydrograd._validate import closest
-from hydrograd.factory.synthetic import load_region, load_synthetic
+from hydrograd.factory.region import load_region
+from hydrograd.factory.synthetic import load_synthetic
 from hydrograd.formats.mesh import read_mesh
 from hydrograd.formats.setup import read_setup
 
@@ -54,7 +55,7 @@ def load_dataset(name: str, n: int | None = None) -> Any:
     ``"Lez"``, ``"Cance"``, ``"France"`` (smash's reference datasets), ``"Synthetic"`` (generated
     by hydrograd on first use, no download) or ``"flwdir"`` (path of the France flow directions).
     ``"SyntheticRegion"`` with ``n``: ``n`` synthetic catchments, a dict name -> ``(setup, mesh)``
-    (``hydrograd.factory.synthetic.load_region``).
+    (``hydrograd.factory.region.load_region``).
     """
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a str, got {name!r}")

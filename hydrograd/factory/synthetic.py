@@ -113,7 +113,7 @@ SETUP: dict[str, Any] = {
 }
 """Setup of the dataset; directories are relative to its folder."""
 
-_DIRECTORY_KEYS = ("qobs_directory", "prcp_directory", "pet_directory", "descriptor_directory")
+DIRECTORY_KEYS = ("qobs_directory", "prcp_directory", "pet_directory", "descriptor_directory")
 
 # Hidden truth: each descriptor is centred and scaled by fixed constants, then combined.
 _REFERENCE = {
@@ -283,7 +283,7 @@ def _write_qobs(path: Path, first_date: pd.Timestamp, values: np.ndarray) -> Non
     path.write_text("\n".join(lines) + "\n")
 
 
-def _observation_noise(rng: np.random.Generator, q: np.ndarray) -> np.ndarray:
+def observation_noise(rng: np.random.Generator, q: np.ndarray) -> np.ndarray:
     """``q`` (ng, T) times AR(1) lognormal noise of log-std :data:`NOISE_SIGMA`, with -99 gaps."""
     ng, nt = q.shape
     phi = 0.6
@@ -318,8 +318,10 @@ class SyntheticTruth:
 
 
 @dataclass(frozen=True)
-class _Fields:
-    """The catchment in memory, on the whole terrain grid (before any file is written)."""
+class Fields:
+    """The catchment in memory, on the whole terrain grid (before any file is written): ``prcp``
+    and ``pet`` ``(ntime_step, rows, cols)`` float32 mm per day, one row of ``dates`` each;
+    ``noise_rng`` draws the observation noise."""
 
     terrain: Terrain
     gauges: pd.DataFrame
@@ -345,7 +347,7 @@ def _gauge_table(terrain: Terrain, gauges: list[tuple[int, int]]) -> pd.DataFram
     )
 
 
-def _generate_fields(seed: int) -> _Fields:
+def generate_fields(seed: int) -> Fields:
     """Terrain, gauges, descriptors and forcings of ``seed``; each from its own random stream."""
     terrain_rng, descriptor_rng, weather_rng, noise_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
@@ -360,36 +362,23 @@ def _generate_fields(seed: int) -> _Fields:
     dates = pd.date_range(START_TIME, END_TIME, freq=f"{DT}s")[1:]
     prcp = storm_rainfall(weather_rng, dates, terrain.elevation, CELL_SIZE)
     pet = seasonal_pet(weather_rng, dates, terrain.elevation, prcp)
-    return _Fields(terrain, gauges, descriptors, dates, prcp, pet, noise_rng)
+    return Fields(terrain, gauges, descriptors, dates, prcp, pet, noise_rng)
 
 
-def generate_synthetic(
-    directory: str | os.PathLike, seed: int = DEFAULT_SEED, *, verbose: bool = False
-) -> SyntheticTruth:
-    """Generate the synthetic catchment into ``directory`` (created; must be empty if it exists).
+def _georeference() -> tuple[Affine, CRS]:
+    return Affine(CELL_SIZE, 0.0, XMIN, 0.0, -CELL_SIZE, YMAX), CRS.from_epsg(EPSG)
 
-    The same ``seed`` gives bit-identical files. Returns the truth on the mesh grid and the
-    noise-free discharge.
-    """
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    if any(folder.iterdir()):
-        raise FileExistsError(f"'{folder}' is not empty; generate the synthetic catchment into a new folder")
-    progress = progress_bar(5, "</> Generating the synthetic catchment", verbose)
-    fields = _generate_fields(seed)
-    progress.update()
 
-    crs = CRS.from_epsg(EPSG)
-    transform = Affine(CELL_SIZE, 0.0, XMIN, 0.0, -CELL_SIZE, YMAX)
+def write_static(folder: Path, fields: Fields, seed: int) -> dict[str, Any]:
+    """Write what does not vary in time (flow directions, descriptors, gauge table, mesh) into
+    ``folder``; the mesh dict. :class:`UnsuitableTerrainError` when the mesh generator delineates
+    other areas than the terrain's."""
+    transform, crs = _georeference()
     flwdir_path = folder / "flwdir.tif"
     _write_raster(flwdir_path, fields.terrain.flwdir.astype(np.float32), transform, crs, nodata=-9999.0)
     (folder / "descriptor").mkdir()
     for name, values in fields.descriptors.items():
         _write_raster(folder / "descriptor" / f"{name}.tif", values, transform, crs)
-    _write_forcing(folder, "prcp", fields.dates, fields.prcp, transform, crs)
-    _write_forcing(folder, "pet", fields.dates, fields.pet, transform, crs)
-    progress.update()
-
     table = fields.gauges
     table.to_csv(folder / "gauge_attributes.csv", index=False, float_format="%.1f")
     mesh = generate_mesh(
@@ -405,10 +394,33 @@ def generate_synthetic(
             f"areas {mesh['area'].tolist()} m2 (seed {seed})"
         )
     save_mesh(mesh, str(folder / f"mesh_{NAME}.hdf5"))
+    return mesh
+
+
+def generate_synthetic(
+    directory: str | os.PathLike, seed: int = DEFAULT_SEED, *, verbose: bool = False
+) -> SyntheticTruth:
+    """Generate the synthetic catchment into ``directory`` (created; must be empty if it exists).
+
+    The same ``seed`` gives bit-identical files. Returns the truth on the mesh grid and the
+    noise-free discharge.
+    """
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    if any(folder.iterdir()):
+        raise FileExistsError(f"'{folder}' is not empty; generate the synthetic catchment into a new folder")
+    progress = progress_bar(4, "</> Generating the synthetic catchment", verbose)
+    fields = generate_fields(seed)
+    progress.update()
+
+    mesh = write_static(folder, fields, seed)
+    transform, crs = _georeference()
+    _write_forcing(folder, "prcp", fields.dates, fields.prcp, transform, crs)
+    _write_forcing(folder, "pet", fields.dates, fields.pet, transform, crs)
     progress.update()
 
     setup = truth_setup(dict(SETUP, read_qobs=False))
-    for key in _DIRECTORY_KEYS:
+    for key in DIRECTORY_KEYS:
         setup[key] = str(folder / SETUP[key])
     (folder / "qobs").mkdir()
     model = Model(setup, mesh, verbose=False)
@@ -417,13 +429,11 @@ def generate_synthetic(
     q = model.response.q.copy()
     progress.update()
 
-    qobs = _observation_noise(fields.noise_rng, q)
-    for code, values in zip(table["code"], qobs, strict=True):
+    qobs = observation_noise(fields.noise_rng, q)
+    for code, values in zip(fields.gauges["code"], qobs, strict=True):
         _write_qobs(folder / "qobs" / f"{code}.csv", fields.dates[0], values)
     save_setup(SETUP, folder / f"setup_{NAME}.yaml")
-    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    manifest = {"name": NAME, "version": VERSION, "seed": seed, "files": files}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    write_manifest(folder, seed)
     progress.update()
     progress.close()
     maps = descriptor_maps(model)
@@ -443,6 +453,14 @@ def cache_directory(seed: int = DEFAULT_SEED) -> Path:
     ``~/.cache/hydrograd``."""
     suffix = "" if seed == DEFAULT_SEED else f"-seed{seed}"
     return cache_root() / f"synthetic-v{VERSION}{suffix}"
+
+
+def write_manifest(folder: Path, seed: int) -> None:
+    """List the files of a generated ``folder`` in its ``manifest.json``, written last: a folder
+    without one was interrupted."""
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    manifest = {"name": NAME, "version": VERSION, "seed": seed, "files": files}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
 def is_complete(folder: str | os.PathLike, seed: int = DEFAULT_SEED) -> bool:
@@ -486,40 +504,7 @@ def load_synthetic(seed: int = DEFAULT_SEED, *, verbose: bool = True) -> tuple[d
     folder = cache_directory(seed)
     _ensure_cached(folder, seed, verbose)
     setup = read_setup(folder / f"setup_{NAME}.yaml")
-    for key in _DIRECTORY_KEYS:
+    for key in DIRECTORY_KEYS:
         setup[key] = str(folder / setup[key])
     mesh = read_mesh(str(folder / f"mesh_{NAME}.hdf5"))
     return setup, mesh
-
-
-REGION_FIRST_SEED = 1
-"""Seed of a synthetic region's first catchment; the next seeds follow, skipping those whose terrain
-cannot host the gauges (:class:`UnsuitableTerrainError`, remembered by a marker file in the cache)."""
-
-
-def _rejected_marker(seed: int) -> Path:
-    return cache_root() / f"synthetic-v{VERSION}-seed{seed}.unsuitable"
-
-
-def load_region(n: int, *, verbose: bool = True) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """A region of ``n`` synthetic catchments, each its own terrain, gauges, weather and truth (the
-    catchments of the seeds from :data:`REGION_FIRST_SEED` on whose terrain suits), generated into
-    the cache on first use: name (``SYN-<seed>``) ->
-    ``(setup, mesh)``, each ready for ``Model(setup, mesh)``."""
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"a synthetic region needs a positive int number of catchments n, got {n!r}")
-    progress = progress_bar(int(n), "</> Loading the synthetic region", verbose)
-    region = {}
-    seed = REGION_FIRST_SEED
-    while len(region) < n:
-        marker = _rejected_marker(seed)
-        if not marker.exists():
-            try:
-                region[f"SYN-{seed}"] = load_synthetic(seed, verbose=False)
-                progress.update()
-            except UnsuitableTerrainError as error:
-                marker.parent.mkdir(parents=True, exist_ok=True)
-                marker.write_text(f"{error}\n")
-        seed += 1
-    progress.close()
-    return region

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 import pytest
 
+from hydrograd.calibration import batch as batch_module
 from hydrograd.calibration.batch import _Batch, _Member, _unpad_control, calibrate_batch, gauge_order
 from hydrograd.calibration.run import build_problem, calibrate, problem_precision
 from hydrograd.config.calibration import check_calibration
@@ -65,6 +66,27 @@ def test_each_catchment_ends_where_it_would_alone(models, case):
         np.testing.assert_array_equal(result.returned["control_vector"].shape, alone.returned["control_vector"].shape)
         for name, value in alone.values.items():
             np.testing.assert_allclose(result.values[name], value, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(result.output.q, alone.output.q, rtol=1e-4, atol=1e-4)
+
+
+def test_the_rows_of_finished_searches_are_dropped(models, monkeypatch):
+    """The first catchment stops after one iteration; the second goes on alone in a program of one
+    row, and still ends where it would alone."""
+    monkeypatch.setattr(batch_module, "MIN_EVALUATED_ROWS", 1)
+    rows = []
+    real = _Batch._controls
+    monkeypatch.setattr(_Batch, "_controls", lambda self, xs: rows.append(len(self.rows)) or real(self, xs))
+    requests = [
+        _requests([m], optimizer="lbfgsb", optimize_options={"termination_crit": {"maxiter": n}})[0]
+        for m, n in zip(models, (1, 4), strict=True)
+    ]
+    data = [m.calibration_data() for m in models]
+    results = calibrate_batch(data, requests, batch_size=2)
+    assert rows[0] == 2 and 1 in rows and rows[-1] == 2  # full, shrunk, full again for the results
+    for one, request, result in zip(data, requests, results, strict=True):
+        alone = calibrate(one, request)
+        assert result.optimizer.n_iter == alone.optimizer.n_iter
+        np.testing.assert_allclose(result.optimizer.x, alone.optimizer.x, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(result.output.q, alone.output.q, rtol=1e-4, atol=1e-4)
 
 

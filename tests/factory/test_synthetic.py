@@ -61,7 +61,7 @@ def truth_model(folder, mesh) -> Model:
 
 @pytest.fixture(scope="module")
 def fields():
-    return synthetic._generate_fields(synthetic.DEFAULT_SEED)
+    return synthetic.generate_fields(synthetic.DEFAULT_SEED)
 
 
 def _window(mesh: dict) -> tuple[slice, slice]:
@@ -92,7 +92,7 @@ def test_regeneration_is_bit_identical(folder, tmp_path):
 
 
 def test_seeds_give_different_catchments(fields):
-    other = synthetic._generate_fields(synthetic.DEFAULT_SEED + 1)
+    other = synthetic.generate_fields(synthetic.DEFAULT_SEED + 1)
     assert not np.array_equal(other.terrain.flwdir, fields.terrain.flwdir)
     assert not np.array_equal(other.prcp, fields.prcp)
 
