@@ -8,7 +8,8 @@ optimizer, unchanged, runs in a thread per catchment, and each evaluation it ask
 one; the last to arrive evaluates them all with one call of the vmapped objective over the batch
 (:mod:`hydrograd.simulation.batch` pads the catchments to one shape), and each search goes on
 with its own values. A search that has finished keeps arriving empty-handed until the last one
-ends. So each catchment ends where it would alone, within the float rounding of the batched
+ends, and once the running searches fit in half the batch's rows, the programs evaluate only
+theirs. So each catchment ends where it would alone, within the float rounding of the batched
 program, and the batch costs one program per iteration instead of one per catchment.
 
 Catchments are grouped by what makes their objectives one program (structure, time step,
