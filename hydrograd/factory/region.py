@@ -30,6 +30,7 @@ from hydrograd.factory.synthetic import (
     DIRECTORY_KEYS,
     END_TIME,
     NAME,
+    QOBS_FORMAT,
     SETUP,
     START_TIME,
     VERSION,
@@ -166,12 +167,17 @@ def _setup(folder: Path, end_time: str | None) -> dict[str, Any]:
 
 
 def _as_written(qobs: np.ndarray) -> np.ndarray:
-    """Observations rounded as the file-based catchment writes them (six significant digits)."""
-    return np.char.mod("%.6g", qobs).astype(np.float64).astype(np.float32)
+    """Observations rounded as the file-based catchment writes them."""
+    return np.char.mod(QOBS_FORMAT, qobs).astype(np.float64).astype(np.float32)
+
+
+def _region_root() -> Path:
+    """Cache folder of the in-memory region: a folder per seed, and scratch folders beside them."""
+    return cache_root() / f"synthetic-v{VERSION}-region"
 
 
 def _region_folder(seed: int) -> Path:
-    return cache_root() / f"synthetic-v{VERSION}-region" / f"seed{seed}"
+    return _region_root() / f"seed{seed}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,7 +249,7 @@ def region_in_memory(n: int, *, end_time: str | None = None, verbose: bool = Tru
     """
     n = _check_n(n)
     steps = _period_steps(end_time)
-    scratch = cache_root() / f"synthetic-v{VERSION}-region"
+    scratch = _region_root()
     scratch.mkdir(parents=True, exist_ok=True)
     region: dict[str, InMemoryCatchment] = {}
     new: list[_NewCatchment] = []

@@ -90,6 +90,8 @@ CALIBRATION_GAUGES = tuple(code for code in GAUGES if code not in VALIDATION_GAU
 NOISE_SIGMA = 0.07
 """Standard deviation of the log of the multiplicative discharge noise (truncated at 3 sigma)."""
 MISSING = -99.0
+QOBS_FORMAT = "%.6g"
+"""How observed discharge is written (m3/s, six significant digits)."""
 
 SETUP: dict[str, Any] = {
     "snow_module": "zero",
@@ -278,7 +280,7 @@ def _write_qobs(path: Path, first_date: pd.Timestamp, values: np.ndarray) -> Non
     # smash never reads a file's last line: a trailing missing value (dated one step past the
     # period) keeps the last simulated step.
     lines = [f"{first_date:%Y%m%d%H%M}"]
-    lines += ["-99.0" if v == MISSING else f"{v:.6g}" for v in values]
+    lines += ["-99.0" if v == MISSING else QOBS_FORMAT % v for v in values]
     lines.append("-99.0")
     path.write_text("\n".join(lines) + "\n")
 

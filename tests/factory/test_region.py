@@ -3,8 +3,6 @@ regenerates what is damaged and never leaves a half-written catchment."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -80,4 +78,3 @@ def test_a_damaged_cache_is_regenerated_and_an_interrupted_one_leaves_nothing(tm
     again = region_in_memory(1, verbose=False)["SYN-1"]
     np.testing.assert_array_equal(again.qobs, first.qobs)
     np.testing.assert_array_equal(again.qobs, in_memory["SYN-1"].qobs)
-    shutil.rmtree(folder)
