@@ -26,3 +26,21 @@ def to_device_tree(tree: Any) -> Any:
     """Every host array of a PyTree onto the device in one batched transfer (dtypes as
     :func:`to_device` gives them)."""
     return jax.device_put(jax.tree_util.tree_map(np.asarray, tree))
+
+
+def host_ravel(tree: Any) -> tuple[np.ndarray, Any]:
+    """``jax.flatten_util.ravel_pytree`` on the host: the leaves of ``tree`` flattened into one numpy
+    vector in the same order (so that a program's ``ravel_pytree`` of a tree of the same structure
+    agrees with it), and the function that gives a vector back as a tree of numpy arrays of the
+    leaves' shapes and dtypes. Nothing is compiled."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    arrays = [np.asarray(leaf) for leaf in leaves]
+    dtype = np.result_type(*arrays) if arrays else np.float32
+    flat = np.concatenate([a.ravel() for a in arrays]).astype(dtype) if arrays else np.zeros(0, dtype)
+    ends = np.cumsum([a.size for a in arrays])[:-1]
+
+    def unravel(vector: Any) -> Any:
+        pieces = np.split(np.asarray(vector), ends)
+        return treedef.unflatten([p.reshape(a.shape).astype(a.dtype) for p, a in zip(pieces, arrays, strict=True)])
+
+    return flat, unravel

@@ -116,13 +116,13 @@ def _serializable() -> bool:
 
 
 def _aval(leaf: Any) -> Any:
-    """The abstract value of an argument's array (a concrete array or a ``ShapeDtypeStruct``), None
-    for anything else (a tracer, a Python number)."""
+    """The abstract value of an argument's array (a concrete array, a numpy scalar or a
+    ``ShapeDtypeStruct``), None for anything else (a tracer, a Python number)."""
     if isinstance(leaf, jax.core.Tracer):
         return None
     if isinstance(leaf, jax.Array):
         return leaf.aval
-    if isinstance(leaf, (np.ndarray, jax.ShapeDtypeStruct)):
+    if isinstance(leaf, (np.ndarray, np.generic, jax.ShapeDtypeStruct)):
         return jax.core.ShapedArray(leaf.shape, leaf.dtype, weak_type=getattr(leaf, "weak_type", False))
     return None
 

@@ -1,4 +1,4 @@
-"""Host arrays onto the device: same dtypes as ``jnp.asarray``, without compiling a program."""
+"""Host arrays onto the device (same dtypes as ``jnp.asarray``) and raveled trees, without compiling a program."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import jax.monitoring
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.flatten_util import ravel_pytree
 
-from hydrograd._arrays import to_device
+from hydrograd._arrays import host_ravel, to_device
 
 COMPILES: list[str] = []
 jax.monitoring.register_event_duration_secs_listener(
@@ -41,3 +42,23 @@ def test_to_device_copies_the_host_buffer():
     device = to_device(host)
     host[0] = 1.0
     assert float(device[0]) == 0.0
+
+
+def test_host_ravel_orders_as_ravel_pytree_and_gives_the_tree_back():
+    rng = np.random.default_rng(0)
+    tree = (
+        [{"weight": rng.normal(size=(4, 3)), "bias": rng.normal(size=4)}, None, {"weight": rng.normal(size=(2, 4))}],
+        {"b": np.float64(2.5), "a": rng.normal(size=(2, 2, 2))},
+    )
+    COMPILES.clear()
+    flat, unravel = host_ravel(tree)
+    back = unravel(flat + 1.0)
+    assert not COMPILES
+    with jax.enable_x64(True):
+        expected, expected_unravel = ravel_pytree(tree)
+        np.testing.assert_array_equal(flat, np.asarray(expected))
+        expected_back = expected_unravel(expected + 1.0)
+    assert jax.tree_util.tree_structure(back) == jax.tree_util.tree_structure(tree)
+    for got, want in zip(jax.tree_util.tree_leaves(back), jax.tree_util.tree_leaves(expected_back), strict=True):
+        assert isinstance(got, np.ndarray) and got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, np.asarray(want))

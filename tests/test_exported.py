@@ -1,5 +1,6 @@
-"""Programs kept across processes (``hydrograd._exported``): a second process loads them and gives
-the same numbers, a damaged or stale entry is exported again, and the switch turns the cache off."""
+"""Programs kept across processes (``hydrograd._exported``): a second process loads them (a forward
+run, a gradient, a regionalization network's training) and gives the same numbers, a damaged or
+stale entry is exported again, and the switch turns the cache off."""
 
 from __future__ import annotations
 
@@ -46,7 +47,17 @@ model.response_data.q = model.response.q * np.float32(1.1)
 _, derivative = smash.backward_run(
     model, "j", mapping="distributed", common_options={"verbose": False}, return_options={"grad": True}
 )
-np.save(sys.argv[1], np.concatenate([model.response.q.ravel(), derivative.grad.ravel()]).astype(np.float64))
+setup, mesh = smash.factory.load_dataset("Lez")
+setup["end_time"] = "2012-08-15"
+lez = smash.Model(setup, mesh, verbose=False)
+net = smash.factory.Net()
+net.add_dense(4, input_shape=lez.setup.nd, activation="relu")
+net.add_dense(2, activation="sigmoid")
+net.add_scale([(1e-6, 1000.0), (1e-6, 1000.0)])
+options = {"net": net, "parameters": ["cp", "ct"], "termination_crit": {"maxiter": 2}, "random_state": 0}
+trained = smash.optimize(lez, mapping="ann", optimize_options=options, common_options={"verbose": False})
+numbers = [model.response.q.ravel(), derivative.grad.ravel(), trained.response.q.ravel()]
+np.save(sys.argv[1], np.concatenate(numbers).astype(np.float64))
 print("exported:", ",".join(sorted(set(exports))))
 """
 
@@ -67,7 +78,7 @@ def _child(tmp_path: Path, name: str, **env: str) -> tuple[np.ndarray, str]:
 
 def test_a_second_process_loads_the_programs_and_gives_the_same_numbers(tmp_path):
     first, exported = _child(tmp_path, "first")
-    assert "simulate" in exported and "objective.value_and_grad" in exported
+    assert {"simulate", "objective.value_and_grad", "ann.flat_value_and_grad"} <= set(exported.split(","))
     second, exported_again = _child(tmp_path, "second")
     assert exported_again == ""
     plain, exported_off = _child(tmp_path, "plain", **{EXPORT_CACHE_ENV: "0"})
@@ -156,6 +167,15 @@ def test_a_damaged_or_stale_entry_is_exported_again(tmp_path, monkeypatch, damag
 
 
 export = ExportedJit._export
+
+
+def test_numpy_scalar_arguments_are_kept_too(tmp_path, monkeypatch):
+    # a training step's counter comes as a numpy scalar; it is an array argument like the others
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    program = ExportedJit(lambda x, step: x * step, (), "tests.scaled")
+    x = jnp.linspace(0.0, 1.0, 5, dtype=jnp.float32)
+    _same(program(x, np.int32(3)), program.jitted(x, np.int32(3)))
+    assert len(_entries(tmp_path)) == 1
 
 
 def test_the_switch_turns_the_cache_off(tmp_path, monkeypatch):

@@ -15,7 +15,6 @@ optimizer, the others are held fixed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -23,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from hydrograd._exported import ExportedJit
 from hydrograd.calibration.objective import as_float64, gauge_discharge
 from hydrograd.core import net as core_net
 from hydrograd.core.cost import CostData, ObservationCost, observation_cost
@@ -101,11 +101,10 @@ def net_cost(trainable: Trainable, x: jax.Array, objective: NetObjective, data: 
     return observation_cost(q, q_obs, objective.cost, extra)
 
 
-network_maps_jit = jax.jit(network_maps, static_argnames=("objective",))
+network_maps_jit = ExportedJit(network_maps, ("objective",), "ann.network_maps")
 
 
-@partial(jax.jit, static_argnames=("objective",))
-def flat_value_and_grad(
+def _flat_value_and_grad(
     flat: jax.Array, step: jax.Array, template: Trainable, x: jax.Array, objective: NetObjective, data: NetData
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """One training evaluation as one program: ``(J, dJ/dflat, |proj g|)``.
@@ -120,6 +119,9 @@ def flat_value_and_grad(
     value, (grad, grad_x) = jax.value_and_grad(net_cost, argnums=(0, 1))(unravel(flat), x, objective, data)
     norm = jnp.max(jnp.stack([jnp.max(jnp.abs(g)) for g in (grad_x, *grad[1].values())]))
     return value, ravel_pytree(grad)[0], norm
+
+
+flat_value_and_grad = ExportedJit(_flat_value_and_grad, ("objective",), "ann.flat_value_and_grad")
 
 
 def check_net(

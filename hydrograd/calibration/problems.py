@@ -21,9 +21,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
-from hydrograd._arrays import to_device
+from hydrograd._arrays import host_ravel, to_device
 from hydrograd._process import COMPILER
 from hydrograd.calibration.ann import NetData, NetObjective, check_net, flat_value_and_grad, network_maps_jit
 from hydrograd.calibration.compilation import without_gc_on_first_call
@@ -387,7 +386,7 @@ class NetworkProblem:
         seed = 0 if options.random_state is None else options.random_state
         trained0 = {k: to_device(data.network[k], np.float64) for k in options.nn_parameters}
         self.template = (net.params("trainable", jnp.float64), trained0)
-        flat0, self._unravel = ravel_pytree(self.template)
+        flat0, self._unravel = host_ravel(self.template)
         self.data = NetData(
             x=to_device(x, np.float64),
             frozen=net.params("frozen", jnp.float64),
@@ -403,7 +402,7 @@ class NetworkProblem:
             key=jax.random.PRNGKey(seed),
             network={k: to_device(v) for k, v in data.network.items()} if data.network else None,
         )
-        self.x0 = np.asarray(flat0)
+        self.x0 = flat0
         self.lower = np.full(self.x0.shape, -np.inf)
         self.upper = np.full(self.x0.shape, np.inf)
         self._step = {"n": 0, "input_norm": 0.0}
@@ -430,7 +429,7 @@ class NetworkProblem:
         return None
 
     def solution(self, result: OptimizerResult, returns: ReturnSpec) -> Solution:
-        weights, trained = self._unravel(to_device(result.x))
+        weights, trained = self._unravel(result.x)
         net = self.net
         net.set_params(weights)
         inference = self.objective._replace(train=False)

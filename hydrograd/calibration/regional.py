@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from hydrograd._arrays import to_device
+from hydrograd._arrays import host_ravel, to_device
 from hydrograd.calibration.ann import check_net
 from hydrograd.calibration.batch import gauge_order
 from hydrograd.calibration.data import CalibrationData
@@ -192,7 +192,7 @@ def train_regional(
         batch["x"] = jax.device_put(np.asarray(host["x"], np.float64), sharding)
         template = net.params("trainable", jnp.float64)
         frozen = net.params("frozen", jnp.float64)
-        flat0, unravel = ravel_pytree(template)
+        x0, unravel = host_ravel(template)
         weight = jax.device_put(weight, sharding)
 
         def value_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
@@ -200,11 +200,10 @@ def train_regional(
             return float(value), np.asarray(grad, np.float64)
 
         minimize = OPTIMIZERS[options.optimizer].minimize
-        x0 = np.asarray(flat0)
         unbounded = np.full(x0.shape, np.inf)
         settings = Settings(options.termination_crit, options.learning_rate)
         result = minimize(Functions(value_and_grad=value_and_grad), x0, -unbounded, unbounded, settings, report, None)
-        net.set_params(unravel(to_device(result.x, np.float64)))
+        net.set_params(unravel(result.x))
         weights = core_net.combine(net.params("trainable", jnp.float64), frozen)
         maps, nse = _maps_and_nse(weights, batch, **static)
         maps, nse = np.asarray(maps), np.asarray(nse)
