@@ -10,7 +10,6 @@ import heapq
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 from hydrograd.mesh.graph import COL_STEP, ROW_STEP
 
@@ -43,9 +42,17 @@ class Terrain:
     catchment: np.ndarray
 
 
+def _gaussian_smoothed(field: np.ndarray, sigma: float) -> np.ndarray:
+    """``field`` low-pass filtered with a Gaussian of ``sigma`` cells, edges reflected."""
+    # imported here: scipy.ndimage takes about 0.2 s to import, which `import hydrograd` should not pay
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(field, sigma, mode="reflect")
+
+
 def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
     """White noise low-pass filtered with a Gaussian of ``sigma`` cells, rescaled to mean 0, std 1."""
-    field = gaussian_filter(rng.standard_normal(shape), sigma, mode="reflect")
+    field = _gaussian_smoothed(rng.standard_normal(shape), sigma)
     return (field - field.mean()) / field.std()
 
 
@@ -323,7 +330,7 @@ def descriptor_fields(rng: np.random.Generator, terrain: Terrain, cell_size: flo
     grad_row, grad_col = np.gradient(elevation, cell_size)
     slope = np.degrees(np.arctan(np.hypot(grad_row, grad_col)))
     channel = (terrain.flwacc >= CHANNEL_CELLS).astype(np.float64)
-    drainage_density = gaussian_filter(channel, 1.5, mode="reflect") * 1000.0 / cell_size
+    drainage_density = _gaussian_smoothed(channel, 1.5) * 1000.0 / cell_size
 
     elev_z = (elevation - elevation.mean()) / elevation.std()
     slope_z = (slope - slope.mean()) / slope.std()
