@@ -47,6 +47,16 @@ number of threads, or ``default`` for OpenBLAS's own) overrides it, a count set 
 Linux only (the libraries are found through ``/proc/self/maps``); nothing elsewhere. The
 measurements: ``benchmarks/RESULTS.md``, "Threads under load (issue 24 item 3)".
 
+On request only (``HYDROGRAD_MALLOC=keep``, read on import), glibc's allocator keeps the memory of
+large arrays for reuse instead of returning it to the system at every ``free`` (``mallopt``: no
+``mmap`` for large blocks, a trim threshold of 2 GiB). By default glibc maps every block above 32 MiB
+afresh and unmaps it when freed, so each forward run of a large domain (France's forcing: two fields
+gathered and copied to XLA at every call) touches new pages, and on a virtual machine a page's
+first touch can cost far more than a page reused: kept, France forward runs are shorter and steadier.
+It stays off by default because the kept heap only serves requests that fit its free blocks: a
+large gradient's peak memory grows and its run is no faster. Measured in ``benchmarks/RESULTS.md``,
+"France forward: memory kept for reuse". Nothing happens outside glibc.
+
 Last, :data:`COMPILER` is the one background thread that compiles the programs a calibration only
 needs at its end while its iterations run (XLA compiles outside the interpreter's lock). A
 calibration settles what it submitted before it returns or raises (``ClosingRun.settle`` in
@@ -101,6 +111,13 @@ much as compiling them (a calibration's small programs are above it; ``benchmark
 
 EXPORT_MAX_BYTES = 256 << 20
 """Size of the exported programs' cache beyond which its least recently used entries go."""
+
+MALLOC_ENV = "HYDROGRAD_MALLOC"
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+"""``mallopt`` parameters (glibc's ``malloc.h``)."""
+KEPT_HEAP_BYTES = (2 << 30) - 1
+"""Free memory at the top of the heap beyond which glibc returns it to the system (``mallopt``
+takes an ``int``)."""
 
 COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hydrograd-compile")
 """The background thread that compiles the programs a calibration needs after its iterations."""
@@ -166,11 +183,35 @@ def _configure_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECONDS)
 
 
+def keeps_large_blocks(setting: str) -> bool:
+    """Whether hydrograd sets glibc's allocator to keep large blocks (module docstring); ``setting``
+    is the value of ``HYDROGRAD_MALLOC``: ``"default"`` (glibc's behaviour) or ``"keep"``."""
+    setting = setting.strip().lower()
+    if setting not in ("default", "keep"):
+        raise ValueError(
+            f"{MALLOC_ENV}={setting!r} is not an allocator setting hydrograd knows: expected 'default' or 'keep'"
+        )
+    return setting == "keep"
+
+
+def _configure_allocator() -> None:
+    if not keeps_large_blocks(os.environ.get(MALLOC_ENV, "default")):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    mallopt(_M_MMAP_MAX, 0)
+    mallopt(_M_TRIM_THRESHOLD, KEPT_HEAP_BYTES)
+
+
 def apply_import_settings() -> None:
-    """The settings importing hydrograd makes (module docstring): XLA's CPU flags, then the
-    persistent compilation cache."""
+    """The settings importing hydrograd makes (module docstring): XLA's CPU flags, the persistent
+    compilation cache, then glibc's allocator if asked."""
     _configure_cpu_compiler()
     _configure_compilation_cache()
+    _configure_allocator()
 
 
 def cpu_pool_size(n_cells: int, setting: str) -> int | None:

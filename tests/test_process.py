@@ -1,10 +1,11 @@
 """The process-wide settings: the CPU vector width and the copy insertion analysis in ``XLA_FLAGS``
-(applied on import), the size of XLA's CPU pool (chosen by the first model) and OpenBLAS's threads
-while a scipy optimizer runs."""
+and glibc's allocator (applied on import), the size of XLA's CPU pool (chosen by the first model) and
+OpenBLAS's threads while a scipy optimizer runs."""
 
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -15,10 +16,12 @@ from hydrograd._process import (
     CACHE_MAX_BYTES,
     COPY_INSERTION_FLAG,
     CPU_THREADS_ENV,
+    MALLOC_ENV,
     POOL_SIZE_ENV,
     SHARED_POOL_MIN_CELLS,
     VECTOR_WIDTH_ENV,
     cpu_pool_size,
+    keeps_large_blocks,
     openblas_paths,
     optimizer_blas_threads,
     xla_flags_with_region_copy_insertion,
@@ -72,6 +75,42 @@ def test_import_sets_xla_flags_before_jax_starts(setting, expected):
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1:] == [expected]
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("default", False), (" Keep ", True), ("keep", True)])
+def test_large_blocks_are_kept_only_on_request(setting, expected):
+    assert keeps_large_blocks(setting) is expected
+
+
+@pytest.mark.parametrize("setting", ["auto", "mmap", ""])
+def test_unknown_allocator_setting_names_the_variable(setting):
+    with pytest.raises(ValueError, match=f"{MALLOC_ENV}='{setting}'.*'default' or 'keep'"):
+        keeps_large_blocks(setting)
+
+
+def _large_array_in_heap(**environment: str) -> bool:
+    """Whether a fresh process that imported hydrograd allocates a 64 MB array (above the largest
+    block glibc takes from its heap by default) inside its heap."""
+    env = {k: v for k, v in os.environ.items() if k not in (MALLOC_ENV, "MALLOC_MMAP_MAX_", "GLIBC_TUNABLES")}
+    env.update({"HYDROGRAD_JAX_CACHE": "0", **environment})
+    code = (
+        "import hydrograd, numpy as np\n"
+        "a = np.ones(8_000_000)\n"
+        "heap = [line.split()[0] for line in open('/proc/self/maps') if line.rstrip().endswith('[heap]')]\n"
+        "print(any(int(lo, 16) <= a.ctypes.data < int(hi, 16) for lo, hi in (h.split('-') for h in heap)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return out.stdout.split()[-1] == "True"
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="glibc's allocator, its heap read through /proc",
+)
+def test_import_keeps_large_blocks_in_the_heap_only_on_request():
+    assert _large_array_in_heap(**{MALLOC_ENV: "keep"})
+    assert not _large_array_in_heap()
+    assert not _large_array_in_heap(**{MALLOC_ENV: "default"})
 
 
 @pytest.mark.parametrize(
