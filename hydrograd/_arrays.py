@@ -35,8 +35,7 @@ def host_ravel(tree: Any) -> tuple[np.ndarray, Any]:
     leaves' shapes and dtypes. Nothing is compiled."""
     leaves, treedef = jax.tree_util.tree_flatten(tree)
     arrays = [np.asarray(leaf) for leaf in leaves]
-    dtype = np.result_type(*arrays) if arrays else np.float32
-    flat = np.concatenate([a.ravel() for a in arrays]).astype(dtype) if arrays else np.zeros(0, dtype)
+    flat = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0, np.float32)
     ends = np.cumsum([a.size for a in arrays])[:-1]
 
     def unravel(vector: Any) -> Any:
