@@ -8,10 +8,28 @@ it is. Building a model or a calibration converts dozens of arrays, so they go t
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax
 import numpy as np
+
+XLA_CPU_ALIGNMENT = 64
+"""Byte boundary from which XLA's CPU client takes a host array's memory as it is."""
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An uninitialised host array whose data start on an :data:`XLA_CPU_ALIGNMENT` boundary.
+
+    ``jax.device_put`` of such an array on the CPU shares its memory instead of copying it (numpy's
+    own large arrays start 16 bytes past a page, and are copied), so the array must not be written
+    once it has been put.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    raw = np.empty(nbytes + XLA_CPU_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % XLA_CPU_ALIGNMENT
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def to_device(values: Any, dtype: Any = None) -> jax.Array:

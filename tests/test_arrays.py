@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from hydrograd._arrays import host_ravel, to_device
+from hydrograd._arrays import XLA_CPU_ALIGNMENT, aligned_empty, host_ravel, to_device
 
 COMPILES: list[str] = []
 jax.monitoring.register_event_duration_secs_listener(
@@ -42,6 +42,19 @@ def test_to_device_copies_the_host_buffer():
     device = to_device(host)
     host[0] = 1.0
     assert float(device[0]) == 0.0
+
+
+@pytest.mark.parametrize(("shape", "dtype"), [((3, 1001), np.float32), ((7,), np.int32), ((2, 3, 5), np.float32)])
+def test_aligned_empty_starts_on_xla_s_boundary_and_is_shared_by_device_put(shape, dtype):
+    host = aligned_empty(shape, dtype)
+    assert host.shape == shape and host.dtype == dtype and host.flags.c_contiguous and host.flags.writeable
+    assert host.ctypes.data % XLA_CPU_ALIGNMENT == 0
+    assert aligned_empty((0, 4), dtype).shape == (0, 4)
+    if jax.default_backend() == "cpu":
+        host[...] = 1
+        device = jax.device_put(host)
+        assert device.unsafe_buffer_pointer() == host.ctypes.data  # no copy
+        np.testing.assert_array_equal(np.asarray(device), host)
 
 
 def test_host_ravel_orders_as_ravel_pytree_and_gives_the_tree_back():

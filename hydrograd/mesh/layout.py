@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from hydrograd._arrays import aligned_empty
 from hydrograd.core.graph import FlowGraph
 from hydrograd.mesh.graph import active_cell_index, build_flow_graph, catchment_masks, grid_neighbours
 
@@ -39,6 +40,12 @@ class CellLayout:
         return np.argsort(self.order)
 
     @functools.cached_property
+    def fortran_index(self) -> np.ndarray:
+        """Flat index of each cell in a ``(nrow, ncol)`` map stored in Fortran (column-major) order,
+        ``(nac,)``."""
+        return self.cols * self.shape[0] + self.rows
+
+    @functools.cached_property
     def flat_index(self) -> np.ndarray:
         """Row-major flat grid index of each cell, ``(nac,)``."""
         return self.rows * self.shape[1] + self.cols
@@ -51,10 +58,14 @@ class CellLayout:
 
     def series_to_active(self, grid_series: Any) -> np.ndarray:
         """``(nrow, ncol, T)`` -> ``(T, nac)``, on the host. Forcing is stored time-major (Fortran
-        order, as smash keeps it), where this is one gather per time step and no copy of the grid."""
+        order, as smash keeps it), where this is one gather per time step and no copy of the grid.
+        The result is a new array aligned for JAX's CPU device (:func:`aligned_empty`), which
+        ``jax.device_put`` then shares instead of copying."""
         grid_series = np.asarray(grid_series)
         by_time = grid_series.transpose(2, 1, 0).reshape(grid_series.shape[2], -1)
-        return np.take(by_time, self.cols * self.shape[0] + self.rows, axis=1)
+        out = aligned_empty((by_time.shape[0], self.nac), by_time.dtype)
+        # "clip" writes straight into ``out`` ("raise" fills a buffer first); every index is in range.
+        return np.take(by_time, self.fortran_index, axis=1, out=out, mode="clip")
 
     def to_grid(self, active_values: Any, fill: float = -99.0) -> np.ndarray:
         """``(..., nac)`` -> ``(nrow, ncol, ...)`` with ``fill`` outside the active cells."""

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from hydrograd._arrays import to_device_tree
+from hydrograd._process import SHARED_POOL_MIN_CELLS
 from hydrograd.core.parameters import RR_STATES, default_parameter_value
 from hydrograd.core.registry import Structure
 from hydrograd.core.simulate import CoreInputs, Forcing, is_complete
@@ -68,6 +70,17 @@ def active_forcing(layout: CellLayout, forcing: np.ndarray | SparseSeries) -> np
     return layout.series_to_active(forcing)
 
 
+def active_forcings(layout: CellLayout, grids: Mapping[str, np.ndarray | SparseSeries]) -> dict[str, np.ndarray]:
+    """:func:`active_forcing` of each named forcing. A large domain's fields (from
+    ``SHARED_POOL_MIN_CELLS`` active cells) are gathered at the same time, one thread each: numpy
+    gathers outside the interpreter's lock, and the memory traffic of one field does not use a
+    core's worth of bandwidth."""
+    if len(grids) < 2 or layout.nac < SHARED_POOL_MIN_CELLS:
+        return {name: active_forcing(layout, grid) for name, grid in grids.items()}
+    with ThreadPoolExecutor(max_workers=len(grids), thread_name_prefix="hydrograd-gather") as threads:
+        return dict(zip(grids, threads.map(lambda grid: active_forcing(layout, grid), grids.values()), strict=True))
+
+
 def core_inputs(
     structure: Structure,
     dt: float,
@@ -97,11 +110,12 @@ def core_inputs(
     """
     layout = mesh.layout
     require_active_cells(layout)
-    forcing = {"prcp": active_forcing(layout, prcp), "pet": active_forcing(layout, pet)}
+    grids = {"prcp": prcp, "pet": pet}
     if snow is not None and temp is not None:
-        snowfall, temperature = active_forcing(layout, snow), active_forcing(layout, temp)
-        if np.any((snowfall >= 0.0) & (temperature > MISSING_TEMPERATURE)):
-            forcing.update(snow=snowfall, temp=temperature)
+        grids.update(snow=snow, temp=temp)
+    forcing = active_forcings(layout, grids)
+    if "snow" in forcing and not np.any((forcing["snow"] >= 0.0) & (forcing["temp"] > MISSING_TEMPERATURE)):
+        del forcing["snow"], forcing["temp"]
     host = {
         "params": {k: layout.to_active(parameters[k]) for k in structure.parameters},
         "initial_states": {k: layout.to_active(initial_states[k]) for k in structure.states},
