@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hydrograd.preprocess import adjust_interception_capacity, mean_atmos_per_gauge
+from hydrograd.preprocess import adjust_interception_capacity, interception, mean_atmos_per_gauge
 from hydrograd.preprocess.interception import _fma32, _interception_totals, capacity_candidates
 
 smash = pytest.importorskip("smash")
@@ -75,6 +77,25 @@ def test_cance_hourly_capacity_matches_smash(cance):
     np.testing.assert_array_equal(ci, cance.get_rr_parameters("ci"))
     assert (ci[cance.mesh.active_cell == 1] >= np.float32(0.1)).all()
     assert (ci[cance.mesh.active_cell == 0] == np.float32(1e-6)).all()
+
+
+@pytest.mark.parity
+def test_capacity_fitted_in_chunks_on_threads_matches_smash(cance, monkeypatch):
+    """A large mesh is fitted in chunks of cells, several at once on threads: same map."""
+    threads = set()
+    fit = interception._fit
+
+    def recorded(*args):
+        threads.add(threading.current_thread())
+        return fit(*args)
+
+    monkeypatch.setattr(interception, "_CELL_CHUNK", 97)
+    monkeypatch.setattr(interception, "_fit", recorded)
+    ci = adjust_interception_capacity(
+        cance.atmos_data.prcp, cance.atmos_data.pet, cance.mesh.active_cell, *period(cance)
+    )
+    np.testing.assert_array_equal(ci, cance.get_rr_parameters("ci"))
+    assert threading.main_thread() not in threads and 1 <= len(threads) <= (os.cpu_count() or 1)
 
 
 @pytest.mark.parity
