@@ -8,7 +8,9 @@ it is. Building a model or a calibration converts dozens of arrays, so they go t
 
 from __future__ import annotations
 
+import gc
 import math
+import sys
 from typing import Any
 
 import jax
@@ -26,10 +28,59 @@ def aligned_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     once it has been put.
     """
     dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    raw = np.empty(nbytes + XLA_CPU_ALIGNMENT, np.uint8)
-    start = -raw.ctypes.data % XLA_CPU_ALIGNMENT
-    return raw[start : start + nbytes].view(dtype).reshape(shape)
+    return _aligned_view(np.empty(math.prod(shape) * dtype.itemsize + XLA_CPU_ALIGNMENT, np.uint8), shape, dtype)
+
+
+def _aligned_view(owner: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The aligned ``shape``/``dtype`` array within the bytes of ``owner`` (a view: its base is ``owner``)."""
+    start = -owner.ctypes.data % XLA_CPU_ALIGNMENT
+    return owner[start : start + math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+
+
+class HostArrays:
+    """Aligned host arrays (:func:`aligned_empty`) handed out by name; the next request for a name,
+    with the same shape and dtype, gets the same memory back once nothing holds it any more.
+
+    Fresh memory costs a first touch of every page (on a virtual machine, several times the cost of
+    rewriting resident pages), and a large model gathers its forcing at every forward run: it
+    gathers into the arrays of its previous run when those are free again. An array is free when no
+    view of its memory is left: not the array handed out, nor its device copy (which shares the
+    memory on the CPU and keeps a reference to it while any computation may read it). Copies and
+    pickles of the pool start empty.
+    """
+
+    def __init__(self) -> None:
+        self._owners: dict[str, np.ndarray] = {"": np.empty(0, np.uint8)}
+        # the count of references to an owner that only the pool holds, as _references sees it
+        self._free = self._references("")
+        del self._owners[""]
+
+    def take(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """An uninitialised aligned array for ``name``: the memory of the last one when it is free
+        and fits, new memory otherwise."""
+        dtype = np.dtype(dtype)
+        size = math.prod(shape) * dtype.itemsize + XLA_CPU_ALIGNMENT
+        if name in self._owners and self._owners[name].size == size:
+            if self._references(name) != self._free:
+                # A device buffer freed by one of XLA's threads hands its reference to the host
+                # memory back to Python later, when jaxlib next collects: a young-generation
+                # collection runs JAX's hook for it (a fraction of a millisecond).
+                gc.collect(0)
+            if self._references(name) == self._free:
+                return _aligned_view(self._owners[name], shape, dtype)
+        array = aligned_empty(shape, dtype)
+        self._owners[name] = array.base
+        return array
+
+    def _references(self, name: str) -> int:
+        owner = self._owners.get(name)
+        return -1 if owner is None else sys.getrefcount(owner)
+
+    def __deepcopy__(self, memo: dict) -> HostArrays:
+        return HostArrays()
+
+    def __reduce__(self) -> tuple:
+        return HostArrays, ()
 
 
 def to_device(values: Any, dtype: Any = None) -> jax.Array:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import jax
 import numpy as np
 
+from hydrograd._arrays import HostArrays
 from hydrograd._containers import Fields, KeyedMaps, Namespace
 from hydrograd._process import size_cpu_pool
 from hydrograd._progress import progress_bar
@@ -184,6 +185,7 @@ class Model:
         self.mesh.rowcol_to_ind_ac = indexed.rowcol_to_ind_ac
         self.mesh.local_active_cell = np.asarray(mesh["active_cell"]).copy()
         self._indexed = indexed
+        self._host_arrays = HostArrays()  # where core_inputs gathers the forcing, reused across runs
 
     def to_saved(self) -> SavedModel:
         """The model's contents for ``hydrograd.io.save_model`` (shared arrays, not copies)."""
@@ -258,6 +260,7 @@ class Model:
             self.physio_data.imperviousness,
             self._network(),
             **snow,
+            host_arrays=self._host_arrays,
         )
 
     def calibration_data(self, descriptor_statistics: dict[str, np.ndarray] | None = None) -> CalibrationData:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import gc
+import pickle
+
 import jax
 import jax.monitoring
 import jax.numpy as jnp
@@ -9,7 +13,7 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from hydrograd._arrays import XLA_CPU_ALIGNMENT, aligned_empty, host_ravel, to_device
+from hydrograd._arrays import XLA_CPU_ALIGNMENT, HostArrays, aligned_empty, host_ravel, to_device
 
 COMPILES: list[str] = []
 jax.monitoring.register_event_duration_secs_listener(
@@ -55,6 +59,34 @@ def test_aligned_empty_starts_on_xla_s_boundary_and_is_shared_by_device_put(shap
         device = jax.device_put(host)
         assert device.unsafe_buffer_pointer() == host.ctypes.data  # no copy
         np.testing.assert_array_equal(np.asarray(device), host)
+
+
+def test_host_arrays_give_memory_back_only_once_nothing_holds_it():
+    pool, shape = HostArrays(), (3, 100)
+
+    def held_by(keep) -> bool:
+        """Whether memory handed out, then held only through ``keep(array)``, is handed out again."""
+        array = pool.take("prcp", shape, np.float32)
+        array[...] = 1.0
+        address, kept = array.ctypes.data, keep(array)
+        del array
+        gc.collect()
+        again = pool.take("prcp", shape, np.float32).ctypes.data != address
+        del kept
+        return again
+
+    assert held_by(jax.device_put)  # the device copy shares the memory on the CPU
+    assert held_by(lambda a: a[1:])  # a view
+    assert held_by(lambda a: a)  # the array itself
+    assert not held_by(lambda a: None)  # nothing: reused
+    free = pool.take("prcp", shape, np.float32)
+    address = free.ctypes.data
+    assert free.ctypes.data % XLA_CPU_ALIGNMENT == 0
+    assert pool.take("pet", shape, np.float32).ctypes.data != address  # names are apart
+    del free
+    assert pool.take("prcp", (4, 100), np.float32).shape == (4, 100)  # another size: new memory
+    for other in (copy.deepcopy(pool), pickle.loads(pickle.dumps(pool))):
+        assert isinstance(other, HostArrays) and not other._owners
 
 
 def test_host_ravel_orders_as_ravel_pytree_and_gives_the_tree_back():

@@ -56,14 +56,20 @@ class CellLayout:
         flat = grid_values.reshape(self.shape[0] * self.shape[1], *grid_values.shape[2:])
         return np.take(flat, self.flat_index, axis=0)
 
-    def series_to_active(self, grid_series: Any) -> np.ndarray:
+    def series_to_active(self, grid_series: Any, out: np.ndarray | None = None) -> np.ndarray:
         """``(nrow, ncol, T)`` -> ``(T, nac)``, on the host. Forcing is stored time-major (Fortran
         order, as smash keeps it), where this is one gather per time step and no copy of the grid.
-        The result is a new array aligned for JAX's CPU device (:func:`aligned_empty`), which
-        ``jax.device_put`` then shares instead of copying."""
+        The result goes into ``out`` (``(T, nac)``, the series' dtype) or a new array aligned for
+        JAX's CPU device (:func:`aligned_empty`), which ``jax.device_put`` then shares instead of
+        copying."""
         grid_series = np.asarray(grid_series)
         by_time = grid_series.transpose(2, 1, 0).reshape(grid_series.shape[2], -1)
-        out = aligned_empty((by_time.shape[0], self.nac), by_time.dtype)
+        if out is None:
+            out = aligned_empty((by_time.shape[0], self.nac), by_time.dtype)
+        elif out.shape != (by_time.shape[0], self.nac) or out.dtype != by_time.dtype:
+            raise ValueError(
+                f"out is {out.shape} {out.dtype}; the series needs {(by_time.shape[0], self.nac)} {by_time.dtype}"
+            )
         # "clip" writes straight into ``out`` ("raise" fills a buffer first); every index is in range.
         return np.take(by_time, self.fortran_index, axis=1, out=out, mode="clip")
 

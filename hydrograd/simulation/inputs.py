@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from hydrograd._arrays import to_device_tree
+from hydrograd._arrays import HostArrays, to_device_tree
 from hydrograd._process import SHARED_POOL_MIN_CELLS
 from hydrograd.core.parameters import RR_STATES, default_parameter_value
 from hydrograd.core.registry import Structure
@@ -61,24 +61,35 @@ def require_active_cells(layout: CellLayout) -> None:
         )
 
 
-def active_forcing(layout: CellLayout, forcing: np.ndarray | SparseSeries) -> np.ndarray:
+def active_forcing(layout: CellLayout, forcing: np.ndarray | SparseSeries, out: np.ndarray | None = None) -> np.ndarray:
     """One forcing on the active cells, ``(ntime_step, nac)`` in the flow graph's order, on the host:
-    from a ``(nrow, ncol, ntime_step)`` grid, or decoded from smash's sparse storage (one matrix per
+    from a ``(nrow, ncol, ntime_step)`` grid (into ``out`` when given, see
+    :meth:`CellLayout.series_to_active`), or decoded from smash's sparse storage (one matrix per
     step; no grid is built). ValueError for sparse matrices that do not fit the mesh."""
     if isinstance(forcing, SparseSeries):
         return decode(forcing, layout.nac)[:, layout.order]
-    return layout.series_to_active(forcing)
+    return layout.series_to_active(forcing, out)
 
 
-def active_forcings(layout: CellLayout, grids: Mapping[str, np.ndarray | SparseSeries]) -> dict[str, np.ndarray]:
-    """:func:`active_forcing` of each named forcing. A large domain's fields (from
-    ``SHARED_POOL_MIN_CELLS`` active cells) are gathered at the same time, one thread each: numpy
-    gathers outside the interpreter's lock, and the memory traffic of one field does not use a
-    core's worth of bandwidth."""
+def active_forcings(
+    layout: CellLayout, grids: Mapping[str, np.ndarray | SparseSeries], arrays: HostArrays | None = None
+) -> dict[str, np.ndarray]:
+    """:func:`active_forcing` of each named forcing; grids are gathered into ``arrays``' array of
+    their name when given (the memory of the previous gather when it is free). A large domain's
+    fields (from ``SHARED_POOL_MIN_CELLS`` active cells) are gathered at the same time, one thread
+    each: numpy gathers outside the interpreter's lock, and the memory traffic of one field does not
+    use a core's worth of bandwidth."""
+    outs = {
+        name: arrays.take(name, (grid.shape[2], layout.nac), grid.dtype)
+        if arrays is not None and isinstance(grid, np.ndarray) and grid.ndim == 3
+        else None
+        for name, grid in grids.items()
+    }
     if len(grids) < 2 or layout.nac < SHARED_POOL_MIN_CELLS:
-        return {name: active_forcing(layout, grid) for name, grid in grids.items()}
+        return {name: active_forcing(layout, grid, outs[name]) for name, grid in grids.items()}
     with ThreadPoolExecutor(max_workers=len(grids), thread_name_prefix="hydrograd-gather") as threads:
-        return dict(zip(grids, threads.map(lambda grid: active_forcing(layout, grid), grids.values()), strict=True))
+        gathered = threads.map(lambda name: active_forcing(layout, grids[name], outs[name]), grids)
+        return dict(zip(grids, gathered, strict=True))
 
 
 def core_inputs(
@@ -93,6 +104,7 @@ def core_inputs(
     network: Mapping[str, np.ndarray] | None = None,
     snow: np.ndarray | SparseSeries | None = None,
     temp: np.ndarray | SparseSeries | None = None,
+    host_arrays: HostArrays | None = None,
 ) -> CoreInputs:
     """:class:`CoreInputs` on the device from grid values.
 
@@ -100,7 +112,8 @@ def core_inputs(
     ``prcp``, ``pet`` and, for a snow module, ``snow`` (snowfall, mm/dt) and ``temp`` (°C):
     ``(nrow, ncol, ntime_step)`` (negative = missing, temperatures at or below -99), or the same in
     sparse storage (see :func:`active_forcing`); ``imperviousness``: ``(nrow, ncol)``;
-    ``network``: a hybrid structure's ``weight_1, bias_1, ...`` (smash's layout), None otherwise.
+    ``network``: a hybrid structure's ``weight_1, bias_1, ...`` (smash's layout), None otherwise;
+    ``host_arrays``: the caller's arrays to gather the forcing into (see :func:`active_forcings`).
 
     The forcing carries ``snow`` and ``temp`` when both are given and some cell has both at some
     step; otherwise the snow module can melt nothing (as smash runs it on missing values) and they
@@ -113,7 +126,7 @@ def core_inputs(
     grids = {"prcp": prcp, "pet": pet}
     if snow is not None and temp is not None:
         grids.update(snow=snow, temp=temp)
-    forcing = active_forcings(layout, grids)
+    forcing = active_forcings(layout, grids, host_arrays)
     if "snow" in forcing and not np.any((forcing["snow"] >= 0.0) & (forcing["temp"] > MISSING_TEMPERATURE)):
         del forcing["snow"], forcing["temp"]
     host = {
