@@ -57,6 +57,12 @@ It stays off by default because the kept heap only serves requests that fit its 
 large gradient's peak memory grows and its run is no faster. Measured in ``benchmarks/RESULTS.md``,
 "France forward: memory kept for reuse". Nothing happens outside glibc.
 
+Two host steps of a large model run on short-lived threads that end when they return (numpy works
+outside the interpreter's lock): a forward run gathers each forcing field on its own thread from
+``SHARED_POOL_MIN_CELLS`` active cells (``hydrograd.simulation.inputs.active_forcings``), and the
+interception capacity of a sub-daily GR model is fitted in chunks of cells, one thread per core
+(``hydrograd.preprocess.interception``). Nothing of them outlives the call.
+
 Last, :data:`COMPILER` is the one background thread that compiles the programs a calibration only
 needs at its end while its iterations run (XLA compiles outside the interpreter's lock). A
 calibration settles what it submitted before it returns or raises (``ClosingRun.settle`` in
