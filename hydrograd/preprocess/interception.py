@@ -19,6 +19,7 @@ import pandas as pd
 from hydrograd.preprocess.sparse import SparseSeries, decode
 
 _CELL_CHUNK = 16_384  # active cells simulated together (bounds memory on large meshes)
+_TIME_BLOCK = 64  # time steps compared together when looking for repeated series
 
 
 _LOW_29_BITS = (1 << 29) - 1  # float64 mantissa bits below float32 precision
@@ -174,10 +175,42 @@ def adjust_interception_capacity(
             f"(nrow, ncol, ntime_step) = (*active_cell.shape, {day.size}) for the period "
             f"[{start_time}, {end_time}] at dt={dt} s"
         )
-    rows, cols = np.nonzero(active)
-    return _fit_cells(
+    # a cell repeating another's series bit for bit takes that cell's fit
+    source = _same_series_source(prcp, pet, active)
+    cells = np.flatnonzero(active)
+    fitted = cells[source[cells] == cells]
+    rows, cols = np.divmod(fitted, active.shape[1])
+    out = _fit_cells(
         default_ci, active, rows, cols, day, lambda c: (prcp[rows[c], cols[c], :], pet[rows[c], cols[c], :])
     )
+    out.flat[cells] = out.flat[source[cells]]
+    return out
+
+
+def _same_series_source(prcp: np.ndarray, pet: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """For each cell of the grid (row-major), the cell whose fit it can take: an active cell whose
+    precipitation and PET series are bit for bit those of its left or upper active neighbour takes
+    that neighbour's source, any other cell is its own. Forcing interpolated from a coarser grid
+    repeats over neighbouring cells (France: 395,167 sources for 906,044 active cells).
+
+    ``prcp``, ``pet``: ``(nrow, ncol, T)`` float32; ``active``: ``(nrow, ncol)`` bool."""
+    nrow, ncol = active.shape
+    same_left = np.zeros((nrow, ncol), bool)
+    same_up = np.zeros((nrow, ncol), bool)
+    same_left[:, 1:] = active[:, 1:] & active[:, :-1]
+    same_up[1:] = active[1:] & active[:-1]
+    for start in range(0, prcp.shape[2], _TIME_BLOCK):  # bounds the comparisons' memory
+        for series in (prcp, pet):
+            bits = series[:, :, start : start + _TIME_BLOCK].view(np.int32)
+            same_left[:, 1:] &= (bits[:, 1:] == bits[:, :-1]).all(axis=2)
+            same_up[1:] &= (bits[1:] == bits[:-1]).all(axis=2)
+    index = np.arange(nrow * ncol).reshape(nrow, ncol)
+    source = np.where(same_left, index - 1, np.where(same_up, index - ncol, index)).ravel()
+    while True:  # follow the links to their ends, doubling the distance at each pass
+        further = source[source]
+        if np.array_equal(further, source):
+            return source
+        source = further
 
 
 def adjust_active_interception_capacity(

@@ -114,6 +114,49 @@ def test_capacity_on_synthetic_rain_matches_smash(cance):
     np.testing.assert_array_equal(ci, model.get_rr_parameters("ci"))
 
 
+@pytest.mark.parity
+def test_capacity_on_rain_repeated_over_blocks_of_cells_matches_smash(cance):
+    """Forcing from a coarser grid repeats over neighbouring cells, which then take one fit."""
+    from smash.core.model._build_model import _adjust_interception
+
+    model = cance.copy()
+    rng = np.random.default_rng(5)
+    nrow, ncol, ntime = model.atmos_data.prcp.shape
+    coarse = (-(-nrow // 3), -(-ncol // 3), ntime)
+    rain = np.where(rng.random(coarse) < 0.2, np.round(rng.gamma(0.6, 2.0, coarse), 1), 0).astype(np.float32)
+    prcp = np.repeat(np.repeat(rain, 3, axis=0), 3, axis=1)[:nrow, :ncol]
+    prcp[0, 0, :5] = -99.0
+    model.atmos_data.prcp[...] = prcp
+    _adjust_interception(model.setup, model.mesh, model._input_data, model._parameters)
+
+    active = model.mesh.active_cell == 1
+    source = interception._same_series_source(prcp, model.atmos_data.pet, active)
+    assert np.count_nonzero(source[np.flatnonzero(active)] != np.flatnonzero(active)) > active.sum() // 2
+    ci = adjust_interception_capacity(prcp, model.atmos_data.pet, model.mesh.active_cell, *period(model))
+    np.testing.assert_array_equal(ci, model.get_rr_parameters("ci"))
+
+
+def test_cells_take_the_fit_of_a_neighbour_only_when_their_series_are_the_same_bits():
+    rng = np.random.default_rng(6)
+    prcp = np.repeat(rng.random((4, 3, 5), dtype=np.float32), 2, axis=1)  # pairs of equal columns
+    pet = np.ones_like(prcp)
+    prcp[2, :, 3] = 0.0
+    prcp[2, 1, 3] = -0.0  # equal as numbers, not as bits
+    pet[3, 4, 0] = 2.0
+    active = np.ones(prcp.shape[:2], bool)
+    active[0, 2] = False
+    source = interception._same_series_source(prcp, pet, active)
+    series = np.concatenate([prcp, pet], axis=2).reshape(-1, 10).view(np.int32)
+    cells = np.flatnonzero(active)
+    assert (source[source] == source).all() and active.flat[source[cells]].all()
+    assert (series[source[cells]] == series[cells]).all()
+    assert source[2 * 6 + 1] == 2 * 6 + 1  # -0.0 is not 0.0
+    assert source[3 * 6 + 5] == 3 * 6 + 5 and source[3 * 6 + 4] == 3 * 6 + 4  # PET differs
+    assert source[0 * 6 + 3] == 0 * 6 + 3  # its left neighbour, the same series, is inactive
+    assert source[0 * 6 + 1] == 0 and source[1 * 6 + 5] == 1 * 6 + 4  # pairs of equal columns
+    assert np.count_nonzero(source[cells] != cells) >= 8
+
+
 def test_skipped_steps_change_nothing():
     """Steps without rain nor PET are skipped; the totals equal those of a run through every step."""
     rng = np.random.default_rng(4)
