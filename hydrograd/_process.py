@@ -50,9 +50,11 @@ measurements: ``benchmarks/RESULTS.md``, "Threads under load (issue 24 item 3)".
 On request only (``HYDROGRAD_MALLOC=keep``, read on import), glibc's allocator keeps the memory of
 large arrays for reuse instead of returning it to the system at every ``free`` (``mallopt``: no
 ``mmap`` for large blocks, a trim threshold of 2 GiB). By default glibc maps every block above 32 MiB
-afresh and unmaps it when freed, so each forward run of a large domain (France's forcing: two fields
-gathered and copied to XLA at every call) touches new pages, and on a virtual machine a page's
-first touch can cost far more than a page reused: kept, France forward runs are shorter and steadier.
+afresh and unmaps it when freed, so each forward run of a large domain touches new pages for XLA's
+own buffers (France: a 76 MB temporary a run; the gathered forcing is reused by the model itself,
+``hydrograd._arrays.HostArrays``), and on a virtual machine a page's first touch can cost far more
+than a page reused: kept, France forward runs are shorter and steadier (measured before the model
+reused its forcing).
 It stays off by default because the kept heap only serves requests that fit its free blocks: a
 large gradient's peak memory grows and its run is no faster. Measured in ``benchmarks/RESULTS.md``,
 "France forward: memory kept for reuse". Nothing happens outside glibc.
