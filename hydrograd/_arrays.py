@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import math
 import sys
+import threading
 from typing import Any
 
 import jax
@@ -46,7 +47,8 @@ class HostArrays:
     gathers into the arrays of its previous run when those are free again. An array is free when no
     view of its memory is left: not the array handed out, nor its device copy (which shares the
     memory on the CPU and keeps a reference to it while any computation may read it). Copies and
-    pickles of the pool start empty.
+    pickles of the pool start empty. Safe to share between threads: two requests at once never
+    get the same memory.
     """
 
     def __init__(self) -> None:
@@ -54,11 +56,15 @@ class HostArrays:
         # the count of references to an owner that only the pool holds, as _references sees it
         self._free = self._references("")
         del self._owners[""]
+        self._lock = threading.Lock()
 
     def take(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """An uninitialised aligned array for ``name``: the memory of the last one when it is free
         and fits, new memory otherwise."""
-        dtype = np.dtype(dtype)
+        with self._lock:
+            return self._take(name, shape, np.dtype(dtype))
+
+    def _take(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         size = math.prod(shape) * dtype.itemsize + XLA_CPU_ALIGNMENT
         if name in self._owners and self._owners[name].size == size:
             if self._references(name) != self._free:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import gc
 import pickle
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.monitoring
@@ -87,6 +89,22 @@ def test_host_arrays_give_memory_back_only_once_nothing_holds_it():
     assert pool.take("prcp", (4, 100), np.float32).shape == (4, 100)  # another size: new memory
     for other in (copy.deepcopy(pool), pickle.loads(pickle.dumps(pool))):
         assert isinstance(other, HostArrays) and not other._owners
+
+
+def test_host_arrays_never_give_two_threads_the_same_memory(monkeypatch):
+    pool, shape = HostArrays(), (3, 100)
+    pool.take("prcp", shape, np.float32)  # memory free at once, handed out again on the next request
+    checked = pool._references
+
+    def slow_check(name):  # both threads find the memory free before either holds it, unless serialized
+        count = checked(name)
+        time.sleep(0.05)
+        return count
+
+    monkeypatch.setattr(pool, "_references", slow_check)
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        taken = list(threads.map(lambda _: pool.take("prcp", shape, np.float32), range(2)))
+    assert taken[0].ctypes.data != taken[1].ctypes.data
 
 
 def test_host_ravel_orders_as_ravel_pytree_and_gives_the_tree_back():

@@ -142,8 +142,10 @@ def forcing_copy_fits(forcing: Forcing, graph: FlowGraph) -> bool:
 
 # Above this many bytes of per-step states kept for the reverse pass, the time loop is split in
 # chunks: the reverse pass then keeps the states at chunk boundaries and recomputes one chunk
-# at a time (about sqrt(T) stored steps instead of T, at the price of one more forward pass).
-CHECKPOINT_BUDGET = 1 << 30
+# at a time (about sqrt(T) stored steps instead of T, at the price of one more forward pass,
+# about a quarter of a gradient). 2 GiB keeps a gradient of the France domain over a day of
+# hourly steps (1.4 GB of states) in one pass.
+CHECKPOINT_BUDGET = 2 << 30
 
 # The reverse pass recomputes a step's hydrological operators but keeps the routing sweep's
 # discharge and inflow (two ``(nac,)`` arrays per step): re-running the level-by-level sweep
@@ -380,12 +382,21 @@ def _scan(step, carry0, xs, extra_bytes: int = 0):
     return _chunked_scan(step, carry0, xs)
 
 
+def chunk_length(n: int) -> int:
+    """Steps per checkpointed chunk of an ``n``-step loop: of the lengths that keep no more steps
+    in memory (chunk boundaries plus one chunk) than chunks of ``ceil(sqrt(n))`` steps, the one
+    that runs the fewest padding steps, then keeps the fewest."""
+    kept = math.ceil(math.sqrt(n)) + -(-n // math.ceil(math.sqrt(n)))
+    lengths = [c for c in range(1, kept + 1) if c + -(-n // c) <= kept]
+    return min(lengths, key=lambda c: (-(-n // c) * c, c + -(-n // c)))
+
+
 def _chunked_scan(step, carry0, xs):
-    """``lax.scan(step, carry0, xs)`` as a scan of checkpointed chunks of about sqrt(n) steps;
-    the padding steps at the end (repeats of the last ``xs``) leave the carry unchanged and
-    their records are dropped."""
+    """``lax.scan(step, carry0, xs)`` as a scan of checkpointed chunks of about sqrt(n) steps
+    (:func:`chunk_length`); the padding steps at the end (repeats of the last ``xs``) leave the
+    carry unchanged and their records are dropped."""
     n = jax.tree_util.tree_leaves(xs)[0].shape[0]
-    chunk = math.ceil(math.sqrt(n))
+    chunk = chunk_length(n)
     n_chunks = -(-n // chunk)
     padded = jax.tree_util.tree_map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], n_chunks * chunk - n, 0)]), xs)
     live = jnp.arange(n_chunks * chunk) < n

@@ -43,6 +43,18 @@ def test_chunked_checkpointing_gives_the_same_value_and_gradient(inputs64, monke
         np.testing.assert_allclose(chunked[1][key], grad, rtol=1e-10, atol=1e-14, err_msg=key)
 
 
+@pytest.mark.parametrize("n", [4, 5, 7, 32, 90, 720, 1440, 8760])
+def test_chunks_run_the_fewest_padding_steps_within_the_square_root_memory(n):
+    chunk = core.chunk_length(n)
+    n_chunks = -(-n // chunk)
+    root = int(np.ceil(np.sqrt(n)))
+    kept_by_root = root + -(-n // root)
+    assert chunk + n_chunks <= kept_by_root
+    fewest = min(-(-n // c) * c for c in range(1, n + 1) if c + -(-n // c) <= kept_by_root)
+    assert n_chunks * chunk == fewest
+    assert n_chunks * chunk - n < n_chunks
+
+
 def test_indexed_forcing_equals_materialised_forcing(inputs64):
     forcing = inputs64.forcing
     n = forcing.prcp.shape[0]
