@@ -142,9 +142,9 @@ def forcing_copy_fits(forcing: Forcing, graph: FlowGraph) -> bool:
 
 # Above this many bytes of per-step states kept for the reverse pass, the time loop is split in
 # chunks: the reverse pass then keeps the states at chunk boundaries and recomputes one chunk
-# at a time (about sqrt(T) stored steps instead of T, at the price of one more forward pass,
-# about a quarter of a gradient). 2 GiB keeps a gradient of the France domain over a day of
-# hourly steps (1.4 GB of states) in one pass.
+# at a time (about sqrt(T) stored steps instead of T, at the price of one more forward pass).
+# 2 GiB keeps a gradient of the France domain over a day of hourly steps (1.4 GB of states) in
+# one pass (benchmarks/RESULTS.md, "Eleventh session").
 CHECKPOINT_BUDGET = 2 << 30
 
 # The reverse pass recomputes a step's hydrological operators but keeps the routing sweep's
@@ -386,7 +386,8 @@ def chunk_length(n: int) -> int:
     """Steps per checkpointed chunk of an ``n``-step loop: of the lengths that keep no more steps
     in memory (chunk boundaries plus one chunk) than chunks of ``ceil(sqrt(n))`` steps, the one
     that runs the fewest padding steps, then keeps the fewest."""
-    kept = math.ceil(math.sqrt(n)) + -(-n // math.ceil(math.sqrt(n)))
+    root = math.ceil(math.sqrt(n))
+    kept = root + -(-n // root)
     lengths = [c for c in range(1, kept + 1) if c + -(-n // c) <= kept]
     return min(lengths, key=lambda c: (-(-n // c) * c, c + -(-n // c)))
 
