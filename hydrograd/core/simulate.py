@@ -386,10 +386,14 @@ def chunk_length(n: int) -> int:
     """Steps per checkpointed chunk of an ``n``-step loop: of the lengths that keep no more steps
     in memory (chunk boundaries plus one chunk) than chunks of ``ceil(sqrt(n))`` steps, the one
     that runs the fewest padding steps, then keeps the fewest."""
+
+    def n_chunks(length: int) -> int:
+        return -(-n // length)
+
     root = math.ceil(math.sqrt(n))
-    kept = root + -(-n // root)
-    lengths = [c for c in range(1, kept + 1) if c + -(-n // c) <= kept]
-    return min(lengths, key=lambda c: (-(-n // c) * c, c + -(-n // c)))
+    kept = root + n_chunks(root)
+    lengths = [c for c in range(1, kept + 1) if c + n_chunks(c) <= kept]
+    return min(lengths, key=lambda c: (n_chunks(c) * c, c + n_chunks(c)))
 
 
 def _chunked_scan(step, carry0, xs):
