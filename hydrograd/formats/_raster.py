@@ -13,7 +13,8 @@ Those situations are tolerated and reported once per variable through :class:`Re
 smash's words. A file that rasterio cannot read (not a GeoTIFF, truncated, empty), a rotated
 raster, and a raster overlapping the mesh with cells so much larger than the mesh that its
 window rounds to no cell at all (smash then reads nothing and leaves -99 everywhere) raise a
-``ValueError`` naming the file.
+``ValueError`` naming the file. Plain GeoTIFFs at the mesh's cell size are read by
+:mod:`hydrograd.formats._geotiff` (same values, without GDAL's per-file cost), the others by rasterio.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import rasterio
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
+
+from hydrograd.formats._geotiff import open_plain
 
 MISSING = np.float32(-99.0)
 """Value standing for "no data" in every array the readers return."""
@@ -145,9 +148,13 @@ def read_window(path: str | os.PathLike[str], grid: GridLike, issues: ReadIssues
     mismatches are recorded in ``issues``. ``ValueError`` (naming the file) when the file cannot
     be read, the raster is rotated, or its window over the mesh rounds to no cell.
     """
+    issues = ReadIssues() if issues is None else issues
+    plain = open_plain(path, (float(grid.xres), float(grid.yres)), int(grid.nrow) * int(grid.ncol))
+    if plain is not None:
+        return _read_open(plain, path, grid, issues)
     try:
         with rasterio.open(path) as ds:
-            return _read_open(ds, path, grid, ReadIssues() if issues is None else issues)
+            return _read_open(ds, path, grid, issues)
     except UNREADABLE as error:
         raise unreadable(path, error) from None
 
