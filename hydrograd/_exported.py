@@ -210,7 +210,9 @@ class ExportedJit:
         avals = tuple(map(_aval, leaves))
         if None in avals:
             return None
-        memory_key = (statics, in_tree, _signature(avals), jax_config.trace_context())
+        # dtypes as they are: their text (the disk key's) costs more than the rest of the lookup
+        shapes = tuple((a.shape, a.dtype, a.weak_type) for a in avals)
+        memory_key = (statics, in_tree, shapes, jax_config.trace_context())
         if memory_key not in self._programs:
             self._programs[memory_key] = self._load(statics, in_tree, avals)
         program = self._programs[memory_key]
