@@ -128,6 +128,6 @@ def _nodata(text: str | None) -> float | None:
     if "_" in text:  # Python reads digit separators, GDAL's strtod stops at them
         raise ValueError(text)
     with np.errstate(over="ignore"):
-        if float(np.float32(value)) != value:  # GDAL moves float32 nodata values near the type's limit
+        if float(np.float32(value)) != value:  # GDAL may move it (to float32's largest value, say)
             raise ValueError(text)
     return value
