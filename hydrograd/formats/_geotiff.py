@@ -69,7 +69,8 @@ def open_plain(path: str | os.PathLike[str], res: tuple[float, float], cells: in
         return None
     _quiet.active = True
     try:
-        with tifffile.TiffFile(path) as tif:
+        # an open file: tifffile given a path resolves it (realpath), a third of its time on small files
+        with open(path, "rb") as handle, tifffile.TiffFile(handle) as tif:
             page = tif.pages.first
             transform = _transform(page.tags)
             if (
