@@ -101,6 +101,20 @@ def test_plain_files_read_as_rasterio_reads_them(tmp_path, monkeypatch, case):
     assert_read_alike(path, monkeypatch)
 
 
+def test_a_plain_file_is_read_without_gdal(tmp_path, monkeypatch):
+    path = write(tmp_path / "r.tif", values("float32"), nodata=-1.0, compress="deflate")
+    other = write(tmp_path / "int8.tif", values("int16").astype("int8"))  # left to rasterio
+    expected = read_window(path, GRIDS["whole"])
+
+    def refused(*args, **kwargs):
+        raise AssertionError("rasterio's open called")
+
+    monkeypatch.setattr(_raster.rasterio, "open", refused)
+    np.testing.assert_array_equal(read_window(path, GRIDS["whole"]), expected)
+    with pytest.raises(AssertionError, match="rasterio's open called"):
+        read_window(other, GRIDS["whole"])
+
+
 def test_pixel_is_point_moves_the_tie_point_to_the_corner_as_gdal(tmp_path, monkeypatch):
     path = write(tmp_path / "r.tif", values("float32"), tags={"AREA_OR_POINT": "Point"})
     with tifffile.TiffFile(path) as tif:
