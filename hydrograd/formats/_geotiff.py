@@ -6,11 +6,12 @@ this module recognises as plain gives the same transform, nodata value and pixel
 through :class:`PlainGeoTiff`, which offers the part of rasterio's dataset interface that
 ``_raster`` uses. Anything else returns ``None`` from :func:`open_plain`, and the caller reads the
 file with rasterio: other georeferencing (a transformation matrix, a tie point off the
-upper-left cell, none at all, pixel-is-point under ``GTIFF_POINT_GEO_IGNORE``, an ``.aux.xml``
-sidecar file), a pixel type outside :data:`PIXEL_TYPES`, several samples, missing blocks, a codec
-tifffile lacks, a damaged file, or a raster much larger than the mesh window (rasterio then
-decodes only the strips it needs). tifffile's log records about the files opened here are
-dropped: rasterio reports on whatever this module leaves to it.
+upper-left cell, none at all, an ``.aux.xml`` sidecar file, GDAL's ``GTIFF_POINT_GEO_IGNORE`` or
+``GDAL_GEOREF_SOURCES`` set in the environment or a ``rasterio.Env``), a pixel type outside
+:data:`PIXEL_TYPES`, several samples, missing blocks, a codec tifffile lacks, a damaged file, or a
+raster much larger than the mesh window (rasterio then decodes only the strips it needs).
+tifffile's log records about the files opened here are dropped: rasterio reports on whatever this
+module leaves to it.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ import threading
 import numpy as np
 import tifffile
 from rasterio.coords import BoundingBox
+from rasterio.env import get_gdal_config
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
 _MODEL_PIXEL_SCALE, _MODEL_TIEPOINT, _MODEL_TRANSFORMATION = 33550, 33922, 34264
 _INTERGRAPH_MATRIX, _GEO_KEY_DIRECTORY, _GDAL_NODATA, _ORIENTATION = 33920, 34735, 42113, 274
 _RASTER_TYPE_KEY, _PIXEL_IS_AREA, _PIXEL_IS_POINT = 1025, 1, 2
-_POINT_GEO_IGNORE = "GTIFF_POINT_GEO_IGNORE"
+_POINT_GEO_IGNORE, _GEOREF_SOURCES = "GTIFF_POINT_GEO_IGNORE", "GDAL_GEOREF_SOURCES"
+"""GDAL settings that change a GeoTIFF's georeferencing: while either is set, rasterio reads the file."""
 
 PIXEL_TYPES = frozenset(np.dtype(t) for t in ("float32", "float64", "uint8", "int16", "uint16", "int32", "uint32"))
 """Pixel types whose cast to float32 is numpy's and GDAL's alike (one rounding to nearest)."""
@@ -99,6 +102,8 @@ def _transform(tags: tifffile.TiffTags) -> Affine | None:
     # GDAL's geotransform from a pixel scale and one tie point at the raster's upper-left corner.
     if tags.valueof(_MODEL_TRANSFORMATION) is not None or tags.valueof(_INTERGRAPH_MATRIX) is not None:
         return None
+    if get_gdal_config(_GEOREF_SOURCES) is not None:  # world files may come first: GDAL decides
+        return None
     scale, tiepoint, keys = (
         tags.valueof(_MODEL_PIXEL_SCALE),
         tags.valueof(_MODEL_TIEPOINT),
@@ -113,8 +118,10 @@ def _transform(tags: tifffile.TiffTags) -> Affine | None:
         if keys[k] == _RASTER_TYPE_KEY:
             raster_type = keys[k + 3] if keys[k + 1] == 0 else None
     xres, yres, x0, y0 = float(scale[0]), float(scale[1]), float(tiepoint[3]), float(tiepoint[4])
-    if raster_type == _PIXEL_IS_POINT and _POINT_GEO_IGNORE not in os.environ:
-        # GDAL moves a tie point given at a cell's centre to its corner (GTIFF_POINT_GEO_IGNORE unset)
+    if raster_type == _PIXEL_IS_POINT:
+        if get_gdal_config(_POINT_GEO_IGNORE) is not None:  # set (environment or rasterio.Env): GDAL decides
+            return None
+        # GDAL moves a tie point given at a cell's centre to the cell's corner
         x0, y0 = x0 - xres * 0.5, y0 + yres * 0.5
     elif raster_type != _PIXEL_IS_AREA:
         return None

@@ -123,8 +123,10 @@ def test_pixel_is_point_moves_the_tie_point_to_the_corner_as_gdal(tmp_path, monk
     with rasterio.open(path) as ds:
         assert plain is not None and plain.transform == ds.transform == Affine(RES, 0, 0, 0, -RES, 10_000)
     assert_read_alike(path, monkeypatch)
-    monkeypatch.setenv("GTIFF_POINT_GEO_IGNORE", "YES")
-    assert open_plain(path, (RES, RES), CELLS) is None
+    with rasterio.Env(GTIFF_POINT_GEO_IGNORE=True):
+        assert open_plain(path, (RES, RES), CELLS) is None
+    monkeypatch.setenv("GTIFF_POINT_GEO_IGNORE", "NO")
+    assert open_plain(path, (RES, RES), CELLS) is None  # set at all: left to GDAL
 
 
 def crafted(path: Path, scale, tiepoint, raster_type: int = 1) -> Path:
@@ -164,6 +166,18 @@ def test_a_sparse_file_is_left_to_gdal(tmp_path, monkeypatch):
         assert 0 in tif.pages.first.databytecounts  # no block written: GDAL reads the nodata value
     assert open_plain(path, (RES, RES), CELLS) is None
     assert_read_alike(path, monkeypatch)
+
+
+def test_gdal_georeferencing_settings_leave_the_file_to_gdal(tmp_path, monkeypatch):
+    path = write(tmp_path / "r.tif", values("float32"))
+    (tmp_path / "r.tfw").write_text("500\n0\n0\n-500\n250\n9750\n")  # a world file, other cells
+    assert open_plain(path, (RES, RES), CELLS) is not None
+    with rasterio.Env(GDAL_GEOREF_SOURCES="WORLDFILE,INTERNAL"):
+        assert open_plain(path, (RES, RES), CELLS) is None
+        with rasterio.open(path) as ds:
+            assert ds.transform.a == 500  # the world file wins in GDAL
+    monkeypatch.setenv("GDAL_GEOREF_SOURCES", "INTERNAL")
+    assert open_plain(path, (RES, RES), CELLS) is None
 
 
 def test_a_sidecar_file_leaves_the_raster_to_gdal(tmp_path, monkeypatch):
