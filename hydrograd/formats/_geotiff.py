@@ -24,7 +24,7 @@ import numpy as np
 import tifffile
 from rasterio.coords import BoundingBox
 from rasterio.env import get_gdal_config
-from rasterio.transform import Affine
+from rasterio.transform import Affine, array_bounds
 from rasterio.windows import Window
 
 _MODEL_PIXEL_SCALE, _MODEL_TIEPOINT, _MODEL_TRANSFORMATION = 33550, 33922, 34264
@@ -49,19 +49,17 @@ class PlainGeoTiff:
     ``Affine``), ``bounds``, ``nodata`` (float or None) and ``read``, as rasterio's dataset gives them."""
 
     def __init__(self, pixels: np.ndarray, transform: Affine, nodata: float | None) -> None:
-        with np.errstate(over="ignore"):
-            self._pixels = pixels.astype(np.float32, copy=False)
+        self._pixels = pixels
         self.height, self.width = pixels.shape
         self.transform = transform
         self.nodata = nodata
-        self.bounds = BoundingBox(
-            transform.c, transform.f + transform.e * self.height, transform.c + transform.a * self.width, transform.f
-        )
+        self.bounds = BoundingBox(*array_bounds(self.height, self.width, transform))
 
     def read(self, band: int, window: Window, out: np.ndarray) -> np.ndarray:
-        """Copy ``window`` of band 1 into ``out`` (same shape: no resampling)."""
+        """Copy ``window`` of band 1 into ``out`` (same shape: no resampling), cast to its dtype."""
         rows, cols = window.toslices()
-        out[...] = self._pixels[rows, cols]
+        with np.errstate(over="ignore"):
+            out[...] = self._pixels[rows, cols]
         return out
 
 
