@@ -16,10 +16,10 @@ routing and without routing (``zero``), and of Lez multiple forward runs of 1,00
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
+
+from benchmarks._timing import alternate
 
 QUIET = {"verbose": False}
 STEPS = (0, 1, 31)
@@ -61,13 +61,9 @@ def compare_fluxes(reference_path: str, other_path: str) -> list[str]:
 
 
 def _median(call, repeats: int) -> float:
+    """Median seconds of ``repeats`` calls after a first (compiling) one."""
     call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return alternate(call, None, repeats).hydrograd
 
 
 def times(n_sets: int) -> None:
