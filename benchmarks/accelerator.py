@@ -69,7 +69,7 @@ def _france_forward(package) -> Case:
     return Case("France forward (gr4/lr, 906,044 cells, 32 hourly steps)", run, 5)
 
 
-def _france_gradient(package) -> Case:
+def _france_gradient(package) -> Case | None:
     """hydrograd's value and gradient of the France NSE cost (``benchmarks.workloads.france_gradient``);
     hydro-smash's ``backward_run`` has another control layout, so hydrograd's CPU float64 result is
     the reference here."""
@@ -101,7 +101,7 @@ def _multiple_forward(package) -> Case:
     return Case("Lez multiple forward run (1,000 sets, 364 daily steps)", run, 3)
 
 
-def _calibration_case(workload: str) -> Callable:
+def _calibration_case(workload: str) -> Callable[..., Case]:
     """A calibration workload of ``benchmarks.workloads``: results are its last iterate's cost."""
 
     def build(package) -> Case:
@@ -120,7 +120,7 @@ def _calibration_case(workload: str) -> Callable:
     return build
 
 
-CASES: dict[str, Callable] = {
+CASES: dict[str, Callable[..., Case | None]] = {
     "lez_forward": _lez_forward,
     "france_forward": _france_forward,
     "france_gradient": _france_gradient,
