@@ -3,10 +3,13 @@
 Importing hydrograd calls :func:`apply_import_settings` (from ``hydrograd/__init__.py``), which
 changes the process in exactly these ways, each overridable:
 
-- ``XLA_FLAGS`` gains ``--xla_cpu_prefer_vector_width=512`` on a CPU with AVX-512 (XLA prefers
-  256 bits; wider vectors shorten the per-cell arithmetic of a time step).
-  ``HYDROGRAD_CPU_VECTOR_WIDTH`` sets ``128``/``256``/``512`` or ``default`` (XLA's choice); a width
-  already in ``XLA_FLAGS`` wins.
+- ``XLA_FLAGS`` gains ``--xla_cpu_prefer_vector_width=512`` on a CPU that runs 512-bit vectors at
+  full clock (XLA prefers 256 bits; wider vectors shorten the per-cell arithmetic of a time step):
+  AMD's with AVX-512 (Zen 4 on, where the gain was measured) and Intel's from Sapphire Rapids on.
+  Intel's earlier AVX-512 CPUs (Skylake-SP to Ice Lake) lower their clock while 512-bit vectors run,
+  which is why LLVM and XLA prefer 256 bits on them; hydrograd leaves XLA's choice there
+  (:func:`wide_vectors_pay`). ``HYDROGRAD_CPU_VECTOR_WIDTH`` sets ``128``/``256``/``512`` or
+  ``default`` (XLA's choice); a width already in ``XLA_FLAGS`` wins.
 - ``XLA_FLAGS`` gains ``--xla_cpu_copy_insertion_use_region_analysis=true``: XLA's default analysis
   copies every state a time loop carries at each step, the region analysis proves the copies
   unneeded (same bits, shorter steps). A setting already in ``XLA_FLAGS`` wins.
@@ -78,8 +81,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,12 +142,12 @@ def cache_root() -> Path:
     return Path(root) if root else Path.home() / ".cache" / "hydrograd"
 
 
-def xla_flags_with_vector_width(xla_flags: str, setting: str, avx512: bool) -> str:
+def xla_flags_with_vector_width(xla_flags: str, setting: str, wide: bool) -> str:
     """``XLA_FLAGS`` with the preferred CPU vector width added.
 
-    ``setting`` is the value of ``HYDROGRAD_CPU_VECTOR_WIDTH``: ``"auto"`` (512 bits where the CPU
-    has AVX-512, XLA's choice elsewhere), ``"default"`` (XLA's choice) or a width in bits.
-    A width the flags already name is kept.
+    ``setting`` is the value of ``HYDROGRAD_CPU_VECTOR_WIDTH``: ``"auto"`` (512 bits where ``wide``,
+    the CPU running them at full clock, see :func:`wide_vectors_pay`; XLA's choice elsewhere),
+    ``"default"`` (XLA's choice) or a width in bits. A width the flags already name is kept.
     """
     setting = setting.strip().lower()
     if setting not in ("auto", "default", *_WIDTHS):
@@ -151,7 +155,7 @@ def xla_flags_with_vector_width(xla_flags: str, setting: str, avx512: bool) -> s
             f"{VECTOR_WIDTH_ENV}={setting!r} is not a vector width hydrograd knows: "
             f"expected 'auto', 'default' or one of {', '.join(_WIDTHS)}"
         )
-    if VECTOR_WIDTH_FLAG in xla_flags or setting == "default" or (setting == "auto" and not avx512):
+    if VECTOR_WIDTH_FLAG in xla_flags or setting == "default" or (setting == "auto" and not wide):
         return xla_flags
     width = "512" if setting == "auto" else setting
     return f"{xla_flags} {VECTOR_WIDTH_FLAG}={width}".strip()
@@ -164,17 +168,41 @@ def xla_flags_with_region_copy_insertion(xla_flags: str) -> str:
     return f"{xla_flags} {COPY_INSERTION_FLAG}=true".strip()
 
 
-def _cpu_has_avx512() -> bool:
+def wide_vectors_pay(features: Mapping[str, bool], vendor: str) -> bool:
+    """Whether the CPU runs 512-bit vectors at full clock: AVX-512 (numpy's ``AVX512F``) on an AMD
+    CPU (``vendor`` ``"AuthenticAMD"``), or Intel's Sapphire Rapids group (numpy's ``AVX512_SPR``)
+    and later. ``features``: numpy's CPU features by name."""
+    if not features.get("AVX512F"):
+        return False
+    return vendor == "AuthenticAMD" or bool(features.get("AVX512_SPR"))
+
+
+def _cpu_features() -> Mapping[str, bool]:
     try:
         from numpy._core._multiarray_umath import __cpu_features__
     except ImportError:
-        return False
-    return bool(__cpu_features__.get("AVX512F"))
+        return {}
+    return __cpu_features__
+
+
+def _cpu_vendor() -> str:
+    """``vendor_id`` of ``/proc/cpuinfo`` (``"GenuineIntel"``, ``"AuthenticAMD"``), or the vendor
+    named in ``platform.processor()`` elsewhere; ``""`` when unknown."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return next((v for v in ("AuthenticAMD", "GenuineIntel") if v in platform.processor()), "")
 
 
 def _configure_cpu_compiler() -> None:
     setting = os.environ.get(VECTOR_WIDTH_ENV, "auto")
-    flags = xla_flags_with_vector_width(os.environ.get("XLA_FLAGS", ""), setting, _cpu_has_avx512())
+    features = _cpu_features()
+    wide = wide_vectors_pay(features, _cpu_vendor() if features.get("AVX512F") else "")
+    flags = xla_flags_with_vector_width(os.environ.get("XLA_FLAGS", ""), setting, wide)
     os.environ["XLA_FLAGS"] = xla_flags_with_region_copy_insertion(flags)
 
 

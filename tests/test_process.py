@@ -24,6 +24,7 @@ from hydrograd._process import (
     keeps_large_blocks,
     openblas_paths,
     optimizer_blas_threads,
+    wide_vectors_pay,
     xla_flags_with_region_copy_insertion,
     xla_flags_with_vector_width,
 )
@@ -33,7 +34,7 @@ REGION = f"{COPY_INSERTION_FLAG}=true"
 
 
 @pytest.mark.parametrize(
-    ("flags", "setting", "avx512", "expected"),
+    ("flags", "setting", "wide", "expected"),
     [
         ("", "auto", True, f"{FLAG}=512"),
         ("", "auto", False, ""),
@@ -44,8 +45,31 @@ REGION = f"{COPY_INSERTION_FLAG}=true"
         (f"{FLAG}=128", "512", True, f"{FLAG}=128"),
     ],
 )
-def test_vector_width_is_added_only_where_asked_and_not_already_set(flags, setting, avx512, expected):
-    assert xla_flags_with_vector_width(flags, setting, avx512) == expected
+def test_vector_width_is_added_only_where_asked_and_not_already_set(flags, setting, wide, expected):
+    assert xla_flags_with_vector_width(flags, setting, wide) == expected
+
+
+SKYLAKE_SP = {"AVX512F": True, "AVX512_SKX": True, "AVX512_SPR": False}
+ICE_LAKE = {**SKYLAKE_SP, "AVX512_CLX": True, "AVX512_ICL": True}
+SAPPHIRE_RAPIDS = {**ICE_LAKE, "AVX512_SPR": True}
+ZEN4 = {**ICE_LAKE}
+AVX2_ONLY = {"AVX2": True, "AVX512F": False}
+
+
+@pytest.mark.parametrize(
+    ("features", "vendor", "expected"),
+    [
+        (ZEN4, "AuthenticAMD", True),
+        (SAPPHIRE_RAPIDS, "GenuineIntel", True),
+        (ICE_LAKE, "GenuineIntel", False),
+        (SKYLAKE_SP, "GenuineIntel", False),
+        (ICE_LAKE, "", False),
+        (AVX2_ONLY, "AuthenticAMD", False),
+        ({}, "", False),
+    ],
+)
+def test_wide_vectors_only_where_they_run_at_full_clock(features, vendor, expected):
+    assert wide_vectors_pay(features, vendor) is expected
 
 
 def test_unknown_vector_width_names_the_variable():
