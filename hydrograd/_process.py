@@ -7,7 +7,7 @@ changes the process in exactly these ways, each overridable:
   full clock (XLA prefers 256 bits; wider vectors shorten the per-cell arithmetic of a time step):
   AMD's with AVX-512 (Zen 4 on, where the gain was measured) and Intel's from Sapphire Rapids on.
   Intel's earlier AVX-512 CPUs (Skylake-SP to Ice Lake) lower their clock while 512-bit vectors run,
-  which is why LLVM and XLA prefer 256 bits on them; hydrograd leaves XLA's choice there
+  which is why LLVM prefers 256 bits on them (XLA does everywhere); hydrograd leaves XLA's choice there
   (:func:`wide_vectors_pay`). ``HYDROGRAD_CPU_VECTOR_WIDTH`` sets ``128``/``256``/``512`` or
   ``default`` (XLA's choice); a width already in ``XLA_FLAGS`` wins.
 - ``XLA_FLAGS`` gains ``--xla_cpu_copy_insertion_use_region_analysis=true``: XLA's default analysis
