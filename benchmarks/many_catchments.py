@@ -20,26 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
 
+from benchmarks.end_to_end import cpu_model
 from benchmarks.workloads import HAVE_SMASH
 from hydrograd.factory.region import load_region, region_in_memory
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _options(optimizer: str) -> dict:
@@ -115,7 +104,7 @@ def main() -> None:
     parser.add_argument("--maxiter", type=int, default=100, help="training iterations of --regionalize")
     args = parser.parse_args()
     n = args.n
-    print(f"CPU: {_cpu()}; {os.cpu_count()} logical cores; load average {os.getloadavg()[0]:.1f}")
+    print(f"CPU: {cpu_model()}; {os.cpu_count()} logical cores; load average {os.getloadavg()[0]:.1f}")
     if args.regionalize:
         _regionalize(n, args.maxiter, args.in_memory, args.end_time)
         return
