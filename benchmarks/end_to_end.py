@@ -48,25 +48,26 @@ Python it runs (hydrograd's and the optimizer's code, dispatching compiled progr
 waits (compiled programs executing on XLA's threads, the background compiler's results)."""
 
 
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
+def _cpuinfo(field: str) -> str | None:
+    """The first ``field`` of ``/proc/cpuinfo``, None where there is none (or no such file)."""
     try:
         with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            line = next((line for line in handle if line.startswith(field)), None)
     except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+        return None
+    return None if line is None else line.split(":", 1)[1].strip()
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    return _cpuinfo("model name") or platform.processor() or platform.machine() or "unknown CPU"
 
 
 def _avx512() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "")
-    except OSError:
+    flags = _cpuinfo("flags")
+    if flags is None:
         return "unknown"
-    return "yes" if " avx512f" in flags else "no"
+    return "yes" if "avx512f" in flags.split() else "no"
 
 
 def load_average() -> str:

@@ -4,7 +4,7 @@ doubling over the whole graph, timed on JAX's default device, and their results 
 ``python -m benchmarks.routing_doubling [DATASET] [--repeats N]`` (default France, 20 repeats).
 
 The sweep visits the levels one by one (France: 810 a step), a loop iteration each. Doubling does
-``ceil(log2(levels))`` rounds over every cell instead: with ``s = b`` and ``m[x] = a[down[x]]``,
+about ``log2(levels)`` rounds over every cell instead: with ``s = b`` and ``m[x] = a[down[x]]``,
 each round adds ``m * s`` to the cell ``2**k`` cells downstream, then squares the jumps (``m *=
 m[jump]``, ``jump = jump[jump]``); after the last round ``s`` is every cell's discharge and one more
 scatter gives the inflows. It does about ``log2(levels)`` times the sweep's arithmetic, so it loses
@@ -28,7 +28,8 @@ from hydrograd.core.graph import FlowGraph
 
 def jump_tables(downstream: np.ndarray) -> np.ndarray:
     """``(rounds, nac + 1)`` int32: row ``k`` maps each cell (and the sink, index ``nac``) to the cell
-    ``2**k`` cells downstream, the sink past the outlet; ``rounds = ceil(log2(longest path))``."""
+    ``2**k`` cells downstream, the sink past the outlet; ``rounds``: the fewest with ``2**rounds``
+    longer than the longest path (in cells to the outlet)."""
     nac = downstream.size
     jump = np.append(np.minimum(downstream, nac), nac).astype(np.int64)
     tables = []
