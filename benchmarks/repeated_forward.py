@@ -4,7 +4,8 @@
 Builds ``Model(*load_dataset(DATASET))``, runs ``forward_run`` ``N`` times and prints the first
 call, the median, fastest and slowest of the others, and the process's peak resident memory. Run it
 in fresh processes with ``HYDROGRAD_MALLOC=default`` and ``keep`` alternately to compare glibc's
-allocator settings (``hydrograd/_process.py``).
+allocator settings, or ``HYDROGRAD_FLOAT32=native`` and ``smash`` to compare the float32 arithmetics
+(``hydrograd/_process.py``).
 """
 
 from __future__ import annotations

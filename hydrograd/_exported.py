@@ -34,7 +34,7 @@ import jaxlib
 import numpy as np
 from jax._src import config as jax_config
 
-from hydrograd._process import EXPORT_CACHE_ENV, EXPORT_MAX_BYTES, cache_root
+from hydrograd._process import EXPORT_CACHE_ENV, EXPORT_MAX_BYTES, cache_root, float32_arithmetic
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -88,12 +88,16 @@ def _treedef(treedef: Any) -> str:
 @functools.cache
 def _environment() -> str:
     """What every program's tracing depends on besides its arguments, fixed for a process: the
-    versions of jax, jaxlib and numpy, and a digest of hydrograd's source files."""
+    versions of jax, jaxlib and numpy, a digest of hydrograd's source files and the float32
+    arithmetic (``HYDROGRAD_FLOAT32``)."""
     digest = hashlib.sha256()
     for path in sorted(_PACKAGE.rglob("*.py")):
         digest.update(str(path.relative_to(_PACKAGE)).encode())
         digest.update(path.read_bytes())
-    return f"jax {jax.__version__}, jaxlib {jaxlib.__version__}, numpy {np.__version__}, hydrograd {digest.hexdigest()}"
+    return (
+        f"jax {jax.__version__}, jaxlib {jaxlib.__version__}, numpy {np.__version__}, "
+        f"hydrograd {digest.hexdigest()}, float32 {float32_arithmetic()}"
+    )
 
 
 def _trace_settings() -> str:

@@ -50,6 +50,14 @@ number of threads, or ``default`` for OpenBLAS's own) overrides it, a count set 
 Linux only (the libraries are found through ``/proc/self/maps``); nothing elsewhere. The
 measurements: ``benchmarks/RESULTS.md``, "Threads under load (issue 24 item 3)".
 
+On request only (``HYDROGRAD_FLOAT32=smash``, read on import), float32 models compute as smash's
+Fortran does, operation for operation: glibc's ``tanhf`` and ``powf``, and the products its compiler
+fuses into sums (``hydrograd.core.structures._rounding``). Their states and fluxes then equal
+smash's bit for bit, where XLA's own arithmetic (``native``, the default) leaves them within float32
+rounding of smash's (a few 1e-6 of a filling ratio after 1,440 steps); a float32 time step costs
+about twice as much (``benchmarks/RESULTS.md``, "Fourteenth session"). smash's own test suite
+(``tests/peer``) runs with it.
+
 On request only (``HYDROGRAD_MALLOC=keep``, read on import), glibc's allocator keeps the memory of
 large arrays for reuse instead of returning it to the system at every ``free`` (``mallopt``: no
 ``mmap`` for large blocks, a trim threshold of 2 GiB). By default glibc maps every block above 32 MiB
@@ -125,6 +133,7 @@ EXPORT_MAX_BYTES = 256 << 20
 """Size of the exported programs' cache beyond which its least recently used entries go."""
 
 MALLOC_ENV = "HYDROGRAD_MALLOC"
+FLOAT32_ENV = "HYDROGRAD_FLOAT32"
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 """``mallopt`` parameters (glibc's ``malloc.h``)."""
 KEPT_HEAP_BYTES = (2 << 30) - 1
@@ -244,10 +253,42 @@ def _configure_allocator() -> None:
 
 def apply_import_settings() -> None:
     """The settings importing hydrograd makes (module docstring): XLA's CPU flags, the persistent
-    compilation cache, then glibc's allocator if asked."""
+    compilation cache, then glibc's allocator and smash's float32 arithmetic if asked."""
     _configure_cpu_compiler()
     _configure_compilation_cache()
     _configure_allocator()
+    _configure_float32_arithmetic()
+
+
+FLOAT32_ARITHMETICS = ("native", "smash")
+"""The float32 arithmetics (module docstring): XLA's own, or smash's operation for operation."""
+
+_float32_arithmetic = "native"
+
+
+def float32_arithmetic() -> str:
+    """The process's float32 arithmetic, ``"native"`` or ``"smash"`` (``HYDROGRAD_FLOAT32``, read on
+    import); the structures read it when a program is traced."""
+    return _float32_arithmetic
+
+
+def set_float32_arithmetic(name: str) -> None:
+    """Set the float32 arithmetic for programs traced from now on (those already traced keep theirs)."""
+    global _float32_arithmetic
+    if name not in FLOAT32_ARITHMETICS:
+        raise ValueError(
+            f"float32 arithmetic {name!r} is not one hydrograd knows: expected one of {FLOAT32_ARITHMETICS}"
+        )
+    _float32_arithmetic = name
+
+
+def _configure_float32_arithmetic() -> None:
+    name = os.environ.get(FLOAT32_ENV, "native").strip().lower() or "native"
+    if name not in FLOAT32_ARITHMETICS:
+        raise ValueError(
+            f"{FLOAT32_ENV}={name!r} is not a float32 arithmetic hydrograd knows: expected one of {FLOAT32_ARITHMETICS}"
+        )
+    set_float32_arithmetic(name)
 
 
 def cpu_pool_size(n_cells: int, setting: str) -> int | None:

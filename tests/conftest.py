@@ -46,6 +46,33 @@ def _release_compiled_programs():
     jax.clear_caches()
 
 
+@pytest.fixture
+def smash_float32():
+    """Runs the test with smash's float32 arithmetic (``HYDROGRAD_FLOAT32=smash``), JAX's caches
+    cleared on both sides so that no program traced under the other arithmetic is reused."""
+    import jax
+
+    from hydrograd import _process
+
+    before = _process.float32_arithmetic()
+    jax.clear_caches()
+    _process.set_float32_arithmetic("smash")
+    try:
+        yield
+    finally:
+        _process.set_float32_arithmetic(before)
+        jax.clear_caches()
+
+
+@pytest.fixture
+def float64():
+    """Runs the test with JAX's 64-bit types on (float64 models, as gradient calibrations use)."""
+    import jax
+
+    with jax.enable_x64(True):
+        yield
+
+
 def _data_root() -> Path | None:
     root = os.environ.get("HYDROGRAD_DATA")
     return Path(root) if root and Path(root).is_dir() else None

@@ -24,6 +24,7 @@ from hydrograd._process import (
     keeps_large_blocks,
     openblas_paths,
     optimizer_blas_threads,
+    set_float32_arithmetic,
     wide_vectors_pay,
     xla_flags_with_region_copy_insertion,
     xla_flags_with_vector_width,
@@ -255,3 +256,17 @@ def test_blas_threads_are_limited_inside_the_block_and_restored_after(setting, i
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     found, *counts = map(int, out.stdout.split()[-3:])
     assert found >= 1 and counts == [inside, 2]
+
+
+def test_float32_arithmetic_is_read_on_import_and_checked():
+    """``HYDROGRAD_FLOAT32=smash`` selects smash's arithmetic in a new process; an unknown value stops
+    the import with the variable's name and the choices."""
+    code = "from hydrograd import _process; print(_process.float32_arithmetic())"
+    env = {**os.environ, "HYDROGRAD_FLOAT32": "smash"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "smash"
+    env["HYDROGRAD_FLOAT32"] = "fast"
+    out = subprocess.run([sys.executable, "-c", "import hydrograd"], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "HYDROGRAD_FLOAT32='fast'" in out.stderr and "'native', 'smash'" in out.stderr
+    with pytest.raises(ValueError, match="float32 arithmetic 'fast'"):
+        set_float32_arithmetic("fast")

@@ -20,12 +20,6 @@ RECORD_ALL = Record(states=True, q_domain=True, fluxes=True)
 NTIME = 72
 
 
-@pytest.fixture
-def float64():
-    with jax.enable_x64(True):
-        yield
-
-
 def _draw_store(n: int, seed: int, dtype=jnp.float64):
     rng = np.random.default_rng(seed)
     hs = rng.uniform(0.0, 20.0, n)

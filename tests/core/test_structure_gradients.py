@@ -20,12 +20,6 @@ BASES = ("gr4", "gr4_ri", "gr5", "gr5_ri", "gr6", "grc", "grd", "loieau")
 EXCHANGES = {"losing": (-1.5, -0.1), "gaining": (0.1, 1.5)}
 
 
-@pytest.fixture
-def float64():
-    with jax.enable_x64(True):
-        yield
-
-
 @pytest.mark.parametrize("exchange", list(EXCHANGES))
 @pytest.mark.parametrize("module", BASES)
 def test_gradient_matches_finite_differences(float64, module, exchange):

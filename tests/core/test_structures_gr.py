@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from functools import partial
 
 import jax
@@ -9,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from hydrograd import _process
 from hydrograd.core.registry import HYDROLOGICAL_MODULES
 from hydrograd.core.structures._common import HydroInputs, guarded_ratio, safe_pow
 from hydrograd.core.structures.gr import (
@@ -105,12 +108,6 @@ def _balance_terms(module: str, params, history, fluxes, pet):
         n_stores = 2 if module == "gr6" else 1
         exchange = n_stores * fluxes["lexc"] + fluxes["qd"] - fluxes["prd"]
     return ei + es, outflow, exchange
-
-
-@pytest.fixture
-def float64():
-    with jax.enable_x64(True):
-        yield
 
 
 @pytest.mark.parametrize("module", BASES)
@@ -366,3 +363,76 @@ def test_guarded_ratio_at_a_zero_denominator_takes_the_limit_and_its_derivative(
     )
     assert float(value) == 3.0
     assert [float(g) for g in grads] == [0.0, 0.0, 1.0]
+
+
+def _glibc_powf():
+    """This machine's C library ``powf`` as a numpy function (the reference for smash's arithmetic)."""
+    path = ctypes.util.find_library("m")
+    if path is None:
+        pytest.skip("no C math library to compare with")
+    powf = ctypes.CDLL(path).powf
+    powf.restype = ctypes.c_float
+    powf.argtypes = [ctypes.c_float, ctypes.c_float]
+    return np.vectorize(lambda x, y: powf(float(x), float(y)), otypes=[np.float32])
+
+
+@pytest.mark.parametrize("m", [3, 4])
+def test_smash_arithmetic_transfer_store_is_smash_law_operation_for_operation(smash_float32, m):
+    """The kept level ``((h ct)^-m + ct^-m)^(-1/m)`` by glibc's ``powf``, the kept ratio over ``ct``
+    and the release ``(h - h_new) ct``, to the last bit, from empty to overfull stores."""
+    power = _glibc_powf()
+    rng = np.random.default_rng(m)
+    h = np.concatenate([rng.uniform(1e-6, 0.05, 1000), rng.uniform(0.05, 1.5, 3000)]).astype(np.float32)
+    ct = (10.0 ** rng.uniform(-1.0, 3.5, h.size)).astype(np.float32)
+    q, kept = jax.jit(lambda h, ct: _transfer_release(h, ct, m))(h, ct)
+    expected_kept = power(power(h * ct, -m) + power(ct, -m), np.float32(-1.0 / m)) / ct
+    np.testing.assert_array_equal(kept, expected_kept)
+    np.testing.assert_array_equal(q, (h - expected_kept) * ct)
+
+
+def test_smash_arithmetic_percolation_is_smash_law_operation_for_operation(smash_float32):
+    """``hp / beta`` divided (not multiplied by a rounded reciprocal), ``1 + x^4`` in one fused
+    multiply-add (as smash's build), the power by glibc's ``powf``."""
+    power = _glibc_powf()
+    rng = np.random.default_rng(5)
+    beta = float(percolation_beta(3600.0))
+    hp = rng.uniform(0.0, 1.2, 4000).astype(np.float32)
+    cp = (10.0 ** rng.uniform(0.0, 3.3, hp.size)).astype(np.float32)
+    x = hp / np.float32(beta)
+    x2 = x * x
+    total = (x2.astype(np.float64) * x2 + 1.0).astype(np.float32)  # exact product: one rounding
+    got = np.asarray(jax.jit(lambda hp, cp: percolation(hp, cp, beta))(hp, cp))
+    np.testing.assert_array_equal(got, (hp * cp) * (np.float32(1.0) - power(total, -0.25)))
+    assert got.dtype == np.float32 and (got == 0).any() and (got > 0).any()
+
+
+def _float32_gradient(module: str):
+    """Gradient of the last step's discharge summed over cells, 12 float32 steps, in each parameter."""
+    params, states = draw(module, 32, seed=3, dtype=jnp.float32)
+    prcp, pet = forcing(12, 32, seed=4, dtype=jnp.float32)
+    step = HYDROLOGICAL_MODULES[module].step
+
+    def last_discharge(params):
+        _, _, fluxes = run(step, params, states, prcp, pet, dt=3600.0)
+        return fluxes["qt"][-1].sum()
+
+    return jax.grad(last_discharge)(params)
+
+
+@pytest.mark.parametrize("module", ["gr4", "gr4_ri", "gr6", "loieau"])
+def test_smash_arithmetic_keeps_the_derivatives(module):
+    """A float32 gradient (ANN trainings, large calibrations) under smash's arithmetic is the native one
+    to float32 rounding: the emulated functions carry the exact laws' derivatives."""
+    native = _float32_gradient(module)
+    jax.clear_caches()
+    _process.set_float32_arithmetic("smash")
+    try:
+        smash_like = _float32_gradient(module)
+    finally:
+        _process.set_float32_arithmetic("native")
+        jax.clear_caches()
+    for key, value in native.items():
+        assert np.all(np.isfinite(smash_like[key])), key
+        np.testing.assert_allclose(
+            smash_like[key], value, rtol=2e-3, atol=1e-5 * float(np.abs(value).max()), err_msg=key
+        )

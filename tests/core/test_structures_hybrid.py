@@ -223,12 +223,6 @@ def test_jit_agrees_and_float32_stays_float32(module):
         np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-6)
 
 
-@pytest.fixture
-def float64():
-    with jax.enable_x64(True):
-        yield
-
-
 @pytest.mark.parametrize("module", [*HYBRIDS, "gr4_ode"])
 def test_gradient_matches_finite_differences(float64, module):
     """Gradient of a 30-step run w.r.t. parameters, initial states and network weights and biases,

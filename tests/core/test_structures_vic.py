@@ -28,12 +28,6 @@ CAPACITIES = {"husl": "cusl", "hmsl": "cmsl", "hbsl": "cbsl"}
 RANGES = {"ks": (1.0, 10.0), "pbc": (2.0, 12.0), "dsm": (1e-3, 1.0), "ws": (0.3, 0.9)}
 
 
-@pytest.fixture
-def float64():
-    with jax.enable_x64(True):
-        yield
-
-
 def draw(n: int, seed: int, dtype=jnp.float64, across_bounds: bool = False):
     """Parameters and states of ``vic3l`` over ``n`` cells: within ``RANGES`` and the default
     bounds, or uniform across the whole bounds, themselves included, with ratios of exactly 0 and 1."""

@@ -10,7 +10,10 @@ top-level names); the plugin then moves it to a temporary working directory. It 
 - ``PYTHONPATH``: this checkout first, so ``tests.peer.plugin`` and hydrograd come from it;
 - ``HYDROGRAD_DATA``: the wheel's datasets. hydrograd finds smash's datasets with
   ``importlib.util.find_spec("smash")``, which under the alias answers hydrograd itself;
-- ``SMASH_TEST_LEVEL`` as it is set here (smash's default, unset: ``full``; ``light`` builds one structure).
+- ``SMASH_TEST_LEVEL`` as it is set here (smash's default, unset: ``full``; ``light`` builds one structure);
+- ``HYDROGRAD_FLOAT32=smash``: float32 models compute as smash's Fortran does, bit for bit (the suite
+  compares final states to 1e-6 with smash's baseline; XLA's own float32 arithmetic is a few 1e-6 off
+  after its 1,440 steps).
 
 Options are pytest's (``-k test_forward_run``, ``-x``, ``-v``); the exit status is pytest's.
 """
@@ -54,6 +57,7 @@ def environment(level: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["HYDROGRAD_DATA"] = str(smash_wheel() / "factory" / "dataset")
+    env["HYDROGRAD_FLOAT32"] = "smash"
     if level is not None:
         env["SMASH_TEST_LEVEL"] = level
     return env

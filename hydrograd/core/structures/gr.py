@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hydrograd.core.structures._common import HydroInputs, guarded_ratio, stored
+from hydrograd.core.structures._rounding import divide, expf, fused, logf, powf, settled, smash_arithmetic, tanh
 
 Array = jnp.ndarray
 FluxCorrection = Callable[[Array], Array]
@@ -74,7 +75,15 @@ def percolation(hp_imd: Array, cp: Array, beta: float) -> Array:
     store below about ``0.015 beta`` percolates exactly nothing, as in smash. Otherwise, and in
     other precisions, the exact law to a few units in the last place. The derivative is
     the exact law's (see :func:`_release_derivative`).
+
+    With smash's float32 arithmetic (:func:`~hydrograd.core.structures._rounding.smash_arithmetic`)
+    computed as smash computes it: ``hp / beta`` divided, its square squared and added to 1 in one
+    fused multiply-add, the power by glibc's ``powf`` and ``1 - r``.
     """
+    if smash_arithmetic(hp_imd):
+        x2 = jnp.square(divide(hp_imd, beta))
+        total = fused(x2, x2, 1.0)
+        return settled((hp_imd * cp) * (1.0 - powf(total, -0.25)))
     r, drained, _, _ = _rounded_release(hp_imd / beta, 4)
     return (hp_imd * cp) * _released_share(r, drained)
 
@@ -82,10 +91,9 @@ def percolation(hp_imd: Array, cp: Array, beta: float) -> Array:
 @percolation.defjvp
 def _percolation_jvp(beta: float, primals: tuple, tangents: tuple) -> tuple[Array, Array]:
     (hp_imd, cp), (d_hp, d_cp) = primals, tangents
-    r, drained, v, u = _rounded_release(hp_imd / beta, 4)
+    _, drained, v, u = _rounded_release(hp_imd / beta, 4)
     one_minus_r, d_release = _release_derivative(drained, v, u, 4)
-    perc = (hp_imd * cp) * _released_share(r, drained)
-    return perc, cp * d_release * d_hp + hp_imd * one_minus_r * d_cp
+    return percolation(hp_imd, cp, beta), cp * d_release * d_hp + hp_imd * one_minus_r * d_cp
 
 
 def _store_evaporation(hp: Array, cp: Array, ten: Array) -> Array:
@@ -109,6 +117,8 @@ def production(
     The impervious fraction of a cell neither infiltrates nor evaporates. Returns the fluxes and
     the new filling ratio under key ``hp``.
     """
+    if smash_arithmetic(hp):
+        return _smash_production(pn, en, cp, hp, beta, imperviousness, fq_ps, fq_es)
     pn = (1.0 - imperviousness) * pn
     tpn = jnp.tanh(pn / cp)
     ten = jnp.tanh(en / cp)
@@ -121,6 +131,40 @@ def production(
     pr = jnp.where(pn > 0.0, pn - ps, 0.0)
     perc = percolation(hp_imd, cp, beta)
     return {"pn": pn, "ps": ps, "es": es, "pr": pr, "perc": perc, "hp": hp_imd - perc / cp}
+
+
+def _smash_production(
+    pn: Array,
+    en: Array,
+    cp: Array,
+    hp: Array,
+    beta: float,
+    imperviousness: Array,
+    fq_ps: Array | float,
+    fq_es: Array | float,
+) -> dict[str, Array]:
+    """:func:`production` as smash's float32 build computes it: depths over the capacity as products
+    by ``1 / cp``, glibc's ``tanhf``, one rounding for the sums its compiler fuses with a product
+    (``1 - hp^2``, ``1 + hp tanh``, the store's new levels), two for the impervious shares of ``pn``
+    and ``es``, which it does not fuse."""
+    inv_cp = 1.0 / cp
+    pn = settled((1.0 - imperviousness) * pn)
+    tpn = tanh(pn * inv_cp)
+    ten = tanh(en * inv_cp)
+    ps = guarded_ratio(cp * fused(-hp, hp, 1.0) * tpn, fused(hp, tpn, 1.0), cp * (1.0 - hp) * tpn)
+    ps = jnp.minimum(pn, (1.0 + fq_ps) * ps)
+    es = _smash_store_evaporation(hp, cp, ten)
+    es = jnp.minimum(en, (1.0 + fq_es) * es)
+    es = settled((1.0 - imperviousness) * es)
+    hp_imd = fused(ps - es, inv_cp, hp)
+    pr = jnp.where(pn > 0.0, pn - ps, 0.0)
+    perc = percolation(hp_imd, cp, beta)
+    return {"pn": pn, "ps": ps, "es": es, "pr": pr, "perc": perc, "hp": fused(-perc, inv_cp, hp_imd)}
+
+
+def _smash_store_evaporation(hp: Array, cp: Array, ten: Array) -> Array:
+    """:func:`_store_evaporation` with smash's fused ``1 + (1 - hp) ten``."""
+    return guarded_ratio(hp * cp * (2.0 - hp) * ten, fused(1.0 - hp, ten, 1.0), hp * cp * ten)
 
 
 def rain_intensity_production(
@@ -144,6 +188,8 @@ def rain_intensity_production(
     (``1 - exp``, not ``expm1``), since ``dt`` magnifies its last digits into the store's level.
     Same keys as :func:`production`.
     """
+    if smash_arithmetic(hp):
+        return _smash_rain_intensity_production(pn, en, cp, hp, beta, imperviousness, alpha1, dt)
     gamma = 1.0 - jnp.exp(-alpha1 * pn)
     lam = jnp.exp(-0.5 * alpha1 * pn)
     pn = (1.0 - imperviousness) * pn
@@ -158,16 +204,48 @@ def rain_intensity_production(
     return {"pn": pn, "ps": ps, "es": es, "pr": pr, "perc": perc, "hp": hp_imd - perc / cp}
 
 
+def _smash_rain_intensity_production(
+    pn: Array,
+    en: Array,
+    cp: Array,
+    hp: Array,
+    beta: float,
+    imperviousness: Array,
+    alpha1: Array,
+    dt: float,
+) -> dict[str, Array]:
+    """:func:`rain_intensity_production` as smash's float32 build computes it: ``gamma`` from glibc's
+    ``expf``, ``lambda = sqrt(1 - gamma)``, depths over the capacity as products by ``1 / cp``, glibc's
+    ``tanhf``, smash's fused multiply-adds (``1 - (lambda hp)^2``, ``1 + lambda hp tanh``,
+    ``... - gamma dt``, the store's level and ``pr``)."""
+    inv_cp = 1.0 / cp
+    gamma = 1.0 - expf(-(pn * alpha1))
+    lam = jnp.sqrt(1.0 - gamma)
+    pn = settled((1.0 - imperviousness) * pn)
+    tpn = tanh(pn * lam * inv_cp)
+    ten = tanh(en * inv_cp)
+    lam_hp = hp * lam
+    ratio = cp * (1.0 / lam) * tpn * fused(-lam_hp, lam_hp, 1.0) / fused(lam_hp, tpn, 1.0)
+    ps = fused(-gamma, dt, ratio)
+    es = settled((1.0 - imperviousness) * _smash_store_evaporation(hp, cp, ten))
+    hp_imd = fused(ps - es, inv_cp, hp)
+    pr = jnp.where(pn > 0.0, fused(-(hp_imd - hp), cp, pn), 0.0)
+    perc = percolation(hp_imd, cp, beta)
+    return {"pn": pn, "ps": ps, "es": es, "pr": pr, "perc": perc, "hp": fused(-perc, inv_cp, hp_imd)}
+
+
 def exchange(kexc: Array, ht: Array, fq_l: Array | float = 0.0) -> Array:
     """GR4 groundwater exchange ``lexc = kexc * ht^3.5`` (mm/dt), scaled by ``1 + fq_l``."""
     positive = ht > 0.0
     safe_ht = jnp.where(positive, ht, 1.0)
+    if smash_arithmetic(ht):
+        return settled((1.0 + fq_l) * kexc * jnp.where(positive, powf(safe_ht, 3.5), 0.0))
     return (1.0 + fq_l) * kexc * jnp.where(positive, safe_ht * safe_ht * safe_ht * jnp.sqrt(safe_ht), 0.0)
 
 
 def threshold_exchange(kexc: Array, aexc: Array, ht: Array, fq_l: Array | float = 0.0) -> Array:
     """GR5 groundwater exchange ``lexc = kexc * (ht - aexc)`` (mm/dt), scaled by ``1 + fq_l``."""
-    return (1.0 + fq_l) * kexc * (ht - aexc)
+    return settled((1.0 + fq_l) * kexc * (ht - aexc))
 
 
 def routing_split(fq_split: Array | float = 0.0) -> tuple[Array, Array]:
@@ -181,7 +259,7 @@ def routing_split(fq_split: Array | float = 0.0) -> tuple[Array, Array]:
 
 def rain_intensity_split(alpha2: Array, pn: Array) -> tuple[Array, Array]:
     """Shares of the ``*_ri`` structures: the direct one ``0.9 tanh(alpha2 pn)^2 + 0.1`` grows with ``pn``."""
-    direct = 0.9 * jnp.tanh(alpha2 * pn) ** 2 + 0.1
+    direct = fused(0.9, tanh(alpha2 * pn) ** 2, 0.1)
     return 1.0 - direct, direct
 
 
@@ -190,12 +268,12 @@ def store_split(fq_share: Array | float = 0.0) -> tuple[Array, Array]:
     return 0.6 - 0.4 * fq_share, 0.4 * (1.0 + fq_share)
 
 
-def two_store_split(runoff: Array, fq_split: Array | float, fq_share: Array | float) -> tuple[Array, Array, Array]:
-    """``gr6``/``grc``: ``pr + perc`` split between the first store, the second store and the direct
-    branch (mm/dt), by :func:`routing_split` then :func:`store_split`."""
+def two_store_shares(fq_split: Array | float, fq_share: Array | float) -> tuple[Array, Array, Array]:
+    """``gr6``/``grc``: the shares of ``pr + perc`` sent to the first store, the second store and the
+    direct branch, by :func:`routing_split` then :func:`store_split`."""
     routed, direct = routing_split(fq_split)
     to_first, to_second = store_split(fq_share)
-    return to_first * routed * runoff, to_second * routed * runoff, direct * runoff
+    return to_first * routed, to_second * routed, direct
 
 
 def _fourth(x: Array) -> Array:
@@ -333,7 +411,17 @@ def _transfer_release(h: Array, capacity: Array, m: int) -> tuple[Array, Array]:
     ratio ``h`` minus it below 1 and ``h r`` above (where the difference of two large numbers would
     lose its digits). The derivative is the exact law's
     (see :func:`_release_derivative`).
+
+    With smash's float32 arithmetic (:func:`~hydrograd.core.structures._rounding.smash_arithmetic`)
+    computed as smash computes it on the level ``h capacity``: the kept level
+    ``((h c)^-m + c^-m)^(-1/m)`` by glibc's ``powf``, the kept ratio that level over ``c``, the
+    release ``(h - h_new) c``.
     """
+    if smash_arithmetic(h):
+        exponent = -float(m)
+        level = powf(powf(h * capacity, exponent) + powf(capacity, exponent), float(np.float32(-1.0 / m)))
+        kept = level / capacity
+        return settled((h - kept) * capacity), kept
     r, drained, _, _ = _rounded_release(h, m)
     return _released_and_kept(h, capacity, r, drained)
 
@@ -352,10 +440,10 @@ def _released_and_kept(h: Array, capacity: Array, r: Array, drained: Array) -> t
 @_transfer_release.defjvp
 def _transfer_release_jvp(m: int, primals: tuple, tangents: tuple) -> tuple[tuple, tuple]:
     (h, capacity), (dh, d_capacity) = primals, tangents
-    r, drained, v, u = _rounded_release(h, m)
+    _, drained, v, u = _rounded_release(h, m)
     one_minus_r, d_release = _release_derivative(drained, v, u, m)
     d_q = capacity * d_release * dh + h * one_minus_r * d_capacity
-    return _released_and_kept(h, capacity, r, drained), (d_q, (1.0 - d_release) * dh)
+    return _transfer_release(h, capacity, m), (d_q, (1.0 - d_release) * dh)
 
 
 def _power_law(x: Array, exponent: float) -> Array:
@@ -389,7 +477,11 @@ def transfer(n: float, missing: Array | None, prr: Array, ct: Array, ht: Array) 
     inflow = prr
     if missing is not None:
         safe_ht = jnp.where(missing, jnp.clip(ht, 1e-6, 1.0 - 1e-6), 0.5)
-        refill = (safe_ht * _power_law(1.0 - _power_law(safe_ht, m), -1.0 / m) - safe_ht) * ct
+        if smash_arithmetic(safe_ht):
+            level = safe_ht * ct
+            refill = powf(powf(level, -m) - powf(ct, -m), float(np.float32(-1.0 / m))) - level
+        else:
+            refill = (safe_ht * _power_law(1.0 - _power_law(safe_ht, m), -1.0 / m) - safe_ht) * ct
         inflow = jnp.where(missing, refill, prr)
     level = ht + inflow / ct
     # At the floor itself the derivative is taken from the floor's side (zero), not split as
@@ -404,9 +496,18 @@ def exponential_transfer(pre: Array, be: Array, he: Array) -> tuple[Array, Array
     After the inflow, ``he* = he + pre``, the store releases ``qe = be ln(1 + exp(he* / be))``
     (a softplus, so the level ``he`` may be negative). smash evaluates the same law through its
     asymptotes beyond ``|he* / be| > 7``; the exact softplus used here differs from them by less
-    than ``5e-4 qe`` there and keeps the derivative smooth.
+    than ``5e-4 qe`` there and keeps the derivative smooth. With smash's float32 arithmetic, smash's
+    three pieces with glibc's ``expf`` and ``logf``.
     """
     he_star = he + pre
+    if smash_arithmetic(he_star):
+        ratio = he_star / be
+        # Above 80 smash's he* + be / exp(ratio) rounds to he* as well; the bound keeps exp finite, and
+        # with it the derivative of the branches left out.
+        grown = expf(jnp.minimum(ratio, 80.0))
+        middle = be * logf(grown + 1.0)
+        qe = settled(jnp.where(ratio < -7.0, be * grown, jnp.where(ratio > 7.0, he_star + be / grown, middle)))
+        return qe, he_star - qe
     qe = be * jnp.logaddexp(he_star / be, 0.0)
     return qe, he_star - qe
 
@@ -541,8 +642,8 @@ def _gr4_like_step(
         lexc = exchange(params["kexc"], ht, fq[lexc_index])
     lexc = jnp.where(valid, lexc, 0.0)
     runoff = fluxes["pr"] + fluxes["perc"]
-    prr = routed * runoff + lexc
-    prd = direct * runoff
+    prr = fused(routed, runoff, lexc)
+    prd = settled(direct * runoff)
     qr, new_states["ht"] = transfer(5.0, missing_rainfall(inputs), prr, params["ct"], ht)
     qd = jnp.maximum(0.0, prd + lexc)
     fluxes.update(lexc=lexc, prr=prr, prd=prd, qr=qr, qd=qd, qt=qr + qd)
@@ -631,9 +732,11 @@ def gr6_step(
         produce=produce,
     )
     lexc = jnp.where(valid, threshold_exchange(params["kexc"], params["aexc"], states["ht"], fq[4]), 0.0)
-    to_transfer, to_exponential, prd = two_store_split(fluxes["pr"] + fluxes["perc"], fq[2], fq[3])
-    prr = to_transfer + lexc
-    pre = to_exponential + lexc
+    runoff = fluxes["pr"] + fluxes["perc"]
+    first, second, direct = two_store_shares(fq[2], fq[3])
+    prd = settled(direct * runoff)
+    prr = fused(first, runoff, lexc)
+    pre = fused(second, runoff, lexc)
     qr, new_states["ht"] = transfer(5.0, missing_rainfall(inputs), prr, params["ct"], states["ht"])
     qe, new_states["he"] = exponential_transfer(pre, params["be"], states["he"])
     qd = jnp.maximum(0.0, prd + lexc)
@@ -666,8 +769,11 @@ def grc_step(
         produce=produce,
     )
     lexc = jnp.where(valid, exchange(params["kexc"], states["ht"], fq[4]), 0.0)
-    to_transfer, prl, prd = two_store_split(fluxes["pr"] + fluxes["perc"], fq[2], fq[3])
-    prr = to_transfer + lexc
+    runoff = fluxes["pr"] + fluxes["perc"]
+    first, second, direct = two_store_shares(fq[2], fq[3])
+    prl = second * runoff
+    prd = settled(direct * runoff)
+    prr = fused(first, runoff, lexc)
     qr, new_states["ht"] = transfer(5.0, missing_rainfall(inputs), prr, params["ct"], states["ht"])
     ql, new_states["hl"] = transfer(5.0, missing_rainfall(inputs), prl, params["cl"], states["hl"])
     qd = jnp.maximum(0.0, prd + lexc)

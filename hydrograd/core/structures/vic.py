@@ -22,8 +22,10 @@ beyond ``[1e-6, 1 - 1e-6]`` is put back on that edge after interception and infi
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 from hydrograd.core.structures._common import HydroInputs, safe_pow
+from hydrograd.core.structures._rounding import fused, powf, powi, smash_arithmetic
 from hydrograd.core.structures.gr import FluxCorrection, StepOutput, valid_inputs
 
 Array = jnp.ndarray
@@ -50,7 +52,8 @@ def canopy_interception(prcp: Array, pet: Array, hcl: Array) -> tuple[Array, Arr
     is left for the soil.
     """
     capacity = CANOPY_CAPACITY
-    ec = jnp.minimum(pet * safe_pow(hcl, 2.0 / 3.0), prcp + hcl * capacity)
+    wet = powf(hcl, float(np.float32(2.0 / 3.0))) if smash_arithmetic(hcl) else safe_pow(hcl, 2.0 / 3.0)
+    ec = jnp.minimum(pet * wet, prcp + hcl * capacity)
     pn = jnp.maximum(0.0, prcp - capacity * (1.0 - hcl) - ec)
     hcl_new = hcl + (prcp - ec - pn) / capacity
     return pn, pet - ec, _clip_ratio(hcl_new)
@@ -71,6 +74,8 @@ def upper_layer_evaporation(en: Array, b: Array, cusl: Array, husl: Array) -> tu
     the first five terms of a power series, ``beta = as + (1 - as) (1 - r) (1 + sum_i b r^i / (b + i))``;
     ``es = beta en`` (``en`` on a saturated layer), at most what the layer holds.
     """
+    if smash_arithmetic(husl):
+        return _smash_upper_layer_evaporation(en, b, cusl, husl)
     ratio = _unsaturated_share(1.0 - husl, b)
     area = 1.0 - safe_pow(ratio, b)
     series = 1.0
@@ -80,6 +85,21 @@ def upper_layer_evaporation(en: Array, b: Array, cusl: Array, husl: Array) -> tu
         series = series + b * power / (b + i)
     beta = area + (1.0 - area) * (1.0 - ratio) * series
     es = jnp.minimum(jnp.where(ratio > 0.0, en * beta, en), husl * cusl)
+    return es, husl - es / cusl
+
+
+def _smash_upper_layer_evaporation(en: Array, b: Array, cusl: Array, husl: Array) -> tuple[Array, Array]:
+    """:func:`upper_layer_evaporation` in float32 as smash computes it, operation for operation: the
+    unsaturated share as ``1 - i0 / im``, the powers of the series by :func:`powi`."""
+    largest = (1.0 + b) * cusl
+    reached = largest * (1.0 - powf(1.0 - husl, 1.0 / (1.0 + b)))
+    ratio = 1.0 - reached / largest
+    area = 1.0 - powf(ratio, b)
+    series = 1.0 + b * ratio / (1.0 + b)
+    for i in range(2, _ARNO_TERMS + 1):
+        series = series + b * powi(ratio, i) / (b + float(i))
+    beta = fused((1.0 - area) * (1.0 - ratio), series, area)
+    es = jnp.minimum(jnp.where(reached >= largest, en, en * beta), husl * cusl)
     return es, husl - es / cusl
 
 
@@ -96,19 +116,40 @@ def infiltration(pn: Array, b: Array, cusl: Array, cmsl: Array, husl: Array, hms
     smash writes the infiltration ``c - w - c (1 - (i0 + pn) / im)^(1 + b)``, the same function
     written as a difference of two numbers of the size of ``c``: in single precision it carries
     an error of about ``1e-7 c`` (1e-4 mm for ``c = 1000`` mm) at every step, which dominates low
-    flows. The form here (with ``expm1`` and ``log1p``) is exact to rounding of the result.
+    flows. The form here (with ``expm1`` and ``log1p``) is exact to rounding of the result; with
+    smash's float32 arithmetic (``HYDROGRAD_FLOAT32=smash``), smash's own form and numbers.
     """
-    capacity = cusl + cmsl
-    free = (1.0 - husl) * cusl + (1.0 - hmsl) * cmsl
-    saturating = (1.0 + b) * capacity * _unsaturated_share(free / capacity, b)
-    fills = pn >= saturating
-    part = jnp.where(fills, 0.0, pn / jnp.where(fills, 1.0, saturating))
-    infiltrated = jnp.where(fills, free, -free * jnp.expm1((1.0 + b) * jnp.log1p(-part)))
+    if smash_arithmetic(husl):
+        infiltrated = _smash_infiltration(pn, b, cusl, cmsl, husl, hmsl)
+    else:
+        infiltrated = _accurate_infiltration(pn, b, cusl, cmsl, husl, hmsl)
     infiltrated = jnp.minimum(pn, infiltrated)
     to_upper = jnp.minimum((1.0 - husl) * cusl, infiltrated)
     to_medium = jnp.minimum((1.0 - hmsl) * cmsl, infiltrated - to_upper)
     qr = pn - (to_upper + to_medium)
     return qr, _clip_ratio(husl + to_upper / cusl), _clip_ratio(hmsl + to_medium / cmsl)
+
+
+def _accurate_infiltration(pn: Array, b: Array, cusl: Array, cmsl: Array, husl: Array, hmsl: Array) -> Array:
+    """What :func:`infiltration` lets in before the layers' free space caps it, with ``expm1`` and ``log1p``."""
+    capacity = cusl + cmsl
+    free = (1.0 - husl) * cusl + (1.0 - hmsl) * cmsl
+    saturating = (1.0 + b) * capacity * _unsaturated_share(free / capacity, b)
+    fills = pn >= saturating
+    part = jnp.where(fills, 0.0, pn / jnp.where(fills, 1.0, saturating))
+    return jnp.where(fills, free, -free * jnp.expm1((1.0 + b) * jnp.log1p(-part)))
+
+
+def _smash_infiltration(pn: Array, b: Array, cusl: Array, cmsl: Array, husl: Array, hmsl: Array) -> Array:
+    """:func:`_accurate_infiltration` in float32 as smash computes it, operation for operation: the
+    level ``w``, the point ``i0`` reached on the curve, ``c - w - c (1 - (i0 + pn) / im)^(1 + b)``."""
+    capacity = cusl + cmsl
+    level = fused(husl, cusl, hmsl * cmsl)
+    largest = (1.0 + b) * capacity
+    reached = fused(1.0 - powf(1.0 - level / capacity, 1.0 / (1.0 + b)), largest, pn)
+    fills = reached > largest
+    part = 1.0 - jnp.where(fills, 0.0, reached / largest)
+    return jnp.where(fills, capacity - level, fused(-capacity, powf(part, b + 1.0), capacity - level))
 
 
 def drainage(
@@ -119,8 +160,12 @@ def drainage(
     The flow is ``ks max(1e-6, h^pbc)`` (mm/dt) from the upper layer at ratio ``h``, at most what
     that layer holds and what the lower one can take.
     """
-    flow = ks * jnp.maximum(RATIO_FLOOR, safe_pow(upper, pbc))
-    flow = jnp.minimum(flow, jnp.minimum(upper * upper_capacity, lower_capacity - lower * lower_capacity))
+    flow = ks * jnp.maximum(RATIO_FLOOR, powf(upper, pbc) if smash_arithmetic(upper) else safe_pow(upper, pbc))
+    if smash_arithmetic(lower):
+        room = fused(-lower, lower_capacity, lower_capacity)
+    else:
+        room = lower_capacity - lower * lower_capacity
+    flow = jnp.minimum(flow, jnp.minimum(upper * upper_capacity, room))
     return upper - flow / upper_capacity, lower + flow / lower_capacity
 
 
@@ -146,7 +191,10 @@ def baseflow(cbsl: Array, ds: Array, dsm: Array, ws: Array, hbsl: Array) -> tupl
     linear = largest * linear_share / ws * hbsl
     above = hbsl > ws
     excess = jnp.where(above, (hbsl - ws) / (1.0 - ws), 0.0)
-    qb = linear + jnp.where(above, largest * (1.0 - linear_share / ws) * (excess * excess), 0.0)
+    if smash_arithmetic(hbsl):
+        qb = jnp.where(above, fused(largest * (1.0 - linear_share / ws), excess * excess, linear), linear)
+    else:
+        qb = linear + jnp.where(above, largest * (1.0 - linear_share / ws) * (excess * excess), 0.0)
     qb = jnp.clip(qb, 0.0, hbsl * cbsl)
     return qb, hbsl - qb / cbsl
 
