@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hydrograd.core.structures._rounding import divide, fused, powf, settled, tanh
+from hydrograd.core.structures._rounding import divide, expf, fused, logf, powf, settled, tanh
 
 # glibc 2.36's tanhf (fdlibm's algorithm, which smash's Fortran calls on Debian 12), recorded on inputs
 # where it differs from both the correctly rounded value and XLA's tanh; one per branch of its expm1f.
@@ -123,3 +123,19 @@ def test_native_arithmetic_is_xla_own():
     np.testing.assert_array_equal(tanh(x), jnp.tanh(x))
     np.testing.assert_array_equal(settled(x * x), x * x)
     np.testing.assert_array_equal(divide(x, 3.0), x / 3.0)
+
+
+@pytest.mark.parametrize("name", ["expf", "logf"])
+def test_exp_and_log_are_glibc_bit_for_bit(smash_float32, name):
+    """gr4_ri's ``gamma``, gr6's exponential store (normal results; XLA flushes subnormal ones)."""
+    function = _libm_function(name, 1)
+    rng = np.random.default_rng(10)
+    if name == "expf":
+        x = np.concatenate([rng.uniform(-87.0, 88.0, 20000), rng.uniform(-8.0, 8.0, 20000), [0.0, 89.0, -104.0]])
+        ours = expf
+    else:
+        x = np.concatenate([10.0 ** rng.uniform(-37.0, 38.0, 20000), rng.uniform(0.5, 2.0, 20000), [1.0, 0.0]])
+        ours = logf
+    x = x.astype(np.float32)
+    got = np.asarray(jax.jit(lambda v: ours(v))(x))
+    np.testing.assert_array_equal(got, np.array([function(float(v)) for v in x], np.float32))

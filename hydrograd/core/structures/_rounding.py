@@ -75,13 +75,7 @@ def _glibc_powf(x: Array, exponent: Array) -> Array:
         q = p * r2 + q
         log2_x = y * r4 + q
         y_log2_x = exponent.astype(jnp.float64) * log2_x
-        shifted = stored(y_log2_x + _EXP2_SHIFT)
-        ki = jax.lax.bitcast_convert_type(shifted, jnp.uint64)
-        r = y_log2_x - (shifted - _EXP2_SHIFT)
-        s = jax.lax.bitcast_convert_type(_exp2_table(ki) + (ki << 47), jnp.float64)
-        z = _EXP2_POLY[0] * r + _EXP2_POLY[1]
-        y = _EXP2_POLY[2] * r + 1.0
-        y = (z * (r * r) + y) * s
+        y = _exp2(y_log2_x, _EXP2_SHIFT, _EXP2_POLY)
         y = jnp.where(y_log2_x > _OVERFLOW, jnp.inf, jnp.where(y_log2_x <= -150.0, 0.0, y))
         power = y.astype(jnp.float32)
     positive_exponent = exponent > 0.0
@@ -114,13 +108,7 @@ def expf(x: Array) -> Array:
 @jax.custom_jvp
 def _glibc_expf(x: Array) -> Array:
     with jax.enable_x64(True):
-        z = _EXPF_INV_LN2_N * x.astype(jnp.float64)
-        shifted = stored(z + _EXPF_SHIFT)
-        ki = jax.lax.bitcast_convert_type(shifted, jnp.uint64)
-        r = z - (shifted - _EXPF_SHIFT)
-        s = jax.lax.bitcast_convert_type(_exp2_table(ki) + (ki << 47), jnp.float64)
-        y = (_EXPF_POLY[0] * r + _EXPF_POLY[1]) * (r * r) + (_EXPF_POLY[2] * r + 1.0)
-        y = (y * s).astype(jnp.float32)
+        y = _exp2(_EXPF_INV_LN2_N * x.astype(jnp.float64), _EXPF_SHIFT, _EXPF_POLY).astype(jnp.float32)
     y = jnp.where(x > _F32(float.fromhex("0x1.62e42ep6")), _F32(np.inf), y)
     return jnp.where(x < _F32(float.fromhex("-0x1.9fe368p6")), _F32(0.0), jnp.where(jnp.isnan(x), x, y))
 
@@ -169,8 +157,15 @@ def _table(values: np.ndarray, row: Array) -> Array:
     return jnp.asarray(values).at[row].get(mode="promise_in_bounds")
 
 
-def _exp2_table(ki: Array) -> Array:
-    return _table(_EXP2_TABLE, ki % 32)
+def _exp2(z: Array, shift: float, poly: tuple[float, float, float]) -> Array:
+    """glibc's float64 ``2^z`` of ``powf`` (``z`` in log2 units, ``shift`` 1.5 2^52 / 32) and of ``expf``
+    (``z`` in 1/32 units, ``shift`` 1.5 2^52, ``poly`` scaled): ``z`` rounded to its grid by adding
+    ``shift``, ``2^(k/32)`` from the 32-entry table with ``k`` in its exponent, a cubic in the rest."""
+    shifted = stored(z + shift)
+    ki = jax.lax.bitcast_convert_type(shifted, jnp.uint64)
+    r = z - (shifted - shift)
+    s = jax.lax.bitcast_convert_type(_table(_EXP2_TABLE, ki % 32) + (ki << 47), jnp.float64)
+    return ((poly[0] * r + poly[1]) * (r * r) + (poly[2] * r + 1.0)) * s
 
 
 def _hex(text: str) -> float:
