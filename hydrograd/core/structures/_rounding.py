@@ -168,139 +168,58 @@ def _exp2(z: Array, shift: float, poly: tuple[float, float, float]) -> Array:
     return ((poly[0] * r + poly[1]) * (r * r) + (poly[2] * r + 1.0)) * s
 
 
-def _hex(text: str) -> float:
-    return float.fromhex(text)
+def _hexes(text: str) -> np.ndarray:
+    """Whitespace-separated C hexadecimal floats (``0x1.8p+52``) as a float64 array."""
+    return np.array([float.fromhex(v) for v in text.split()])
+
+
+def _words(text: str) -> np.ndarray:
+    """Whitespace-separated hexadecimal 64-bit words as a uint64 array."""
+    return np.array([int(v, 16) for v in text.split()], np.uint64)
 
 
 # glibc's powf tables (sysdeps/ieee754/flt-32/e_powf_log2_data.c, e_exp2f_data.c): for each of 16
 # subintervals of [0x3f330000, 2 x 0x3f330000), 1/c and log2(c) of a point c near its centre; the
 # log2(1 + r) polynomial; 2^(i/32) as float64 bits less i << 47; the 2^r cubic.
-_LOG2_INV_C = np.array(
-    [
-        _hex(v)
-        for v in (
-            "0x1.661ec79f8f3bep+0",
-            "0x1.571ed4aaf883dp+0",
-            "0x1.49539f0f010bp+0",
-            "0x1.3c995b0b80385p+0",
-            "0x1.30d190c8864a5p+0",
-            "0x1.25e227b0b8eap+0",
-            "0x1.1bb4a4a1a343fp+0",
-            "0x1.12358f08ae5bap+0",
-            "0x1.0953f419900a7p+0",
-            "0x1p+0",
-            "0x1.e608cfd9a47acp-1",
-            "0x1.ca4b31f026aap-1",
-            "0x1.b2036576afce6p-1",
-            "0x1.9c2d163a1aa2dp-1",
-            "0x1.886e6037841edp-1",
-            "0x1.767dcf5534862p-1",
-        )
-    ]
-)
-_LOG2_LOG_C = np.array(
-    [
-        _hex(v)
-        for v in (
-            "-0x1.efec65b963019p-2",
-            "-0x1.b0b6832d4fca4p-2",
-            "-0x1.7418b0a1fb77bp-2",
-            "-0x1.39de91a6dcf7bp-2",
-            "-0x1.01d9bf3f2b631p-2",
-            "-0x1.97c1d1b3b7afp-3",
-            "-0x1.2f9e393af3c9fp-3",
-            "-0x1.960cbbf788d5cp-4",
-            "-0x1.a6f9db6475fcep-5",
-            "0x0p+0",
-            "0x1.338ca9f24f53dp-4",
-            "0x1.476a9543891bap-3",
-            "0x1.e840b4ac4e4d2p-3",
-            "0x1.40645f0c6651cp-2",
-            "0x1.88e9c2c1b9ff8p-2",
-            "0x1.ce0a44eb17bccp-2",
-        )
-    ]
-)
+_LOG2_INV_C = _hexes("""
+    0x1.661ec79f8f3bep+0 0x1.571ed4aaf883dp+0 0x1.49539f0f010bp+0 0x1.3c995b0b80385p+0
+    0x1.30d190c8864a5p+0 0x1.25e227b0b8eap+0 0x1.1bb4a4a1a343fp+0 0x1.12358f08ae5bap+0
+    0x1.0953f419900a7p+0 0x1p+0 0x1.e608cfd9a47acp-1 0x1.ca4b31f026aap-1
+    0x1.b2036576afce6p-1 0x1.9c2d163a1aa2dp-1 0x1.886e6037841edp-1 0x1.767dcf5534862p-1
+""")
+_LOG2_LOG_C = _hexes("""
+    -0x1.efec65b963019p-2 -0x1.b0b6832d4fca4p-2 -0x1.7418b0a1fb77bp-2 -0x1.39de91a6dcf7bp-2
+    -0x1.01d9bf3f2b631p-2 -0x1.97c1d1b3b7afp-3 -0x1.2f9e393af3c9fp-3 -0x1.960cbbf788d5cp-4
+    -0x1.a6f9db6475fcep-5 0x0p+0 0x1.338ca9f24f53dp-4 0x1.476a9543891bap-3
+    0x1.e840b4ac4e4d2p-3 0x1.40645f0c6651cp-2 0x1.88e9c2c1b9ff8p-2 0x1.ce0a44eb17bccp-2
+""")
 _LOG2_POLY = tuple(
-    _hex(v)
-    for v in (
-        "0x1.27616c9496e0bp-2",
-        "-0x1.71969a075c67ap-2",
-        "0x1.ec70a6ca7baddp-2",
-        "-0x1.7154748bef6c8p-1",
-        "0x1.71547652ab82bp0",
-    )
+    _hexes("0x1.27616c9496e0bp-2 -0x1.71969a075c67ap-2 0x1.ec70a6ca7baddp-2 -0x1.7154748bef6c8p-1 0x1.71547652ab82bp0")
 )
-_EXP2_TABLE = np.array(
-    [
-        0x3FF0000000000000,
-        0x3FEFD9B0D3158574,
-        0x3FEFB5586CF9890F,
-        0x3FEF9301D0125B51,
-        0x3FEF72B83C7D517B,
-        0x3FEF54873168B9AA,
-        0x3FEF387A6E756238,
-        0x3FEF1E9DF51FDEE1,
-        0x3FEF06FE0A31B715,
-        0x3FEEF1A7373AA9CB,
-        0x3FEEDEA64C123422,
-        0x3FEECE086061892D,
-        0x3FEEBFDAD5362A27,
-        0x3FEEB42B569D4F82,
-        0x3FEEAB07DD485429,
-        0x3FEEA47EB03A5585,
-        0x3FEEA09E667F3BCD,
-        0x3FEE9F75E8EC5F74,
-        0x3FEEA11473EB0187,
-        0x3FEEA589994CCE13,
-        0x3FEEACE5422AA0DB,
-        0x3FEEB737B0CDC5E5,
-        0x3FEEC49182A3F090,
-        0x3FEED503B23E255D,
-        0x3FEEE89F995AD3AD,
-        0x3FEEFF76F2FB5E47,
-        0x3FEF199BDD85529C,
-        0x3FEF3720DCEF9069,
-        0x3FEF5818DCFBA487,
-        0x3FEF7C97337B9B5F,
-        0x3FEFA4AFA2A490DA,
-        0x3FEFD0765B6E4540,
-    ],
-    np.uint64,
-)
-_EXP2_POLY = tuple(_hex(v) for v in ("0x1.c6af84b912394p-5", "0x1.ebfce50fac4f3p-3", "0x1.62e42ff0c52d6p-1"))
-_EXP2_SHIFT = _hex("0x1.8p+52") / 32
+_EXP2_TABLE = _words("""
+    3ff0000000000000 3fefd9b0d3158574 3fefb5586cf9890f 3fef9301d0125b51 3fef72b83c7d517b 3fef54873168b9aa
+    3fef387a6e756238 3fef1e9df51fdee1 3fef06fe0a31b715 3feef1a7373aa9cb 3feedea64c123422 3feece086061892d
+    3feebfdad5362a27 3feeb42b569d4f82 3feeab07dd485429 3feea47eb03a5585 3feea09e667f3bcd 3fee9f75e8ec5f74
+    3feea11473eb0187 3feea589994cce13 3feeace5422aa0db 3feeb737b0cdc5e5 3feec49182a3f090 3feed503b23e255d
+    3feee89f995ad3ad 3feeff76f2fb5e47 3fef199bdd85529c 3fef3720dcef9069 3fef5818dcfba487 3fef7c97337b9b5f
+    3fefa4afa2a490da 3fefd0765b6e4540
+    """)
+_EXP2_POLY = tuple(_hexes("0x1.c6af84b912394p-5 0x1.ebfce50fac4f3p-3 0x1.62e42ff0c52d6p-1"))
+_EXP2_SHIFT = float.fromhex("0x1.8p+52") / 32
+_OVERFLOW = float.fromhex("0x1.fffffffd1d571p+6")
 # expf: x 32 / ln 2 split by the unscaled shift, and the cubic's coefficients scaled by 32^-3, 32^-2, 32^-1.
-_EXPF_INV_LN2_N = _hex("0x1.71547652b82fep+0") * 32
-_EXPF_SHIFT = _hex("0x1.8p+52")
+_EXPF_INV_LN2_N = float.fromhex("0x1.71547652b82fep+0") * 32
+_EXPF_SHIFT = float.fromhex("0x1.8p+52")
 _EXPF_POLY = (_EXP2_POLY[0] / 32**3, _EXP2_POLY[1] / 32**2, _EXP2_POLY[2] / 32)
 # logf (sysdeps/ieee754/flt-32/e_logf_data.c): the same 1/c as powf's log2, log c in nats, ln 2, the cubic.
-_LOGF_LOG_C = np.array(
-    [
-        _hex(v)
-        for v in (
-            "-0x1.57bf7808caadep-2",
-            "-0x1.2bef0a7c06ddbp-2",
-            "-0x1.01eae7f513a67p-2",
-            "-0x1.b31d8a68224e9p-3",
-            "-0x1.6574f0ac07758p-3",
-            "-0x1.1aa2bc79c81p-3",
-            "-0x1.a4e76ce8c0e5ep-4",
-            "-0x1.1973c5a611cccp-4",
-            "-0x1.252f438e10c1ep-5",
-            "0x0p+0",
-            "0x1.aa5aa5df25984p-5",
-            "0x1.c5e53aa362eb4p-4",
-            "0x1.526e57720db08p-3",
-            "0x1.bc2860d22477p-3",
-            "0x1.1058bc8a07ee1p-2",
-            "0x1.4043057b6ee09p-2",
-        )
-    ]
-)
-_LN2 = _hex("0x1.62e42fefa39efp-1")
-_LOGF_POLY = tuple(_hex(v) for v in ("-0x1.00ea348b88334p-2", "0x1.5575b0be00b6ap-2", "-0x1.ffffef20a4123p-2"))
-_OVERFLOW = _hex("0x1.fffffffd1d571p+6")
+_LOGF_LOG_C = _hexes("""
+    -0x1.57bf7808caadep-2 -0x1.2bef0a7c06ddbp-2 -0x1.01eae7f513a67p-2 -0x1.b31d8a68224e9p-3
+    -0x1.6574f0ac07758p-3 -0x1.1aa2bc79c81p-3 -0x1.a4e76ce8c0e5ep-4 -0x1.1973c5a611cccp-4
+    -0x1.252f438e10c1ep-5 0x0p+0 0x1.aa5aa5df25984p-5 0x1.c5e53aa362eb4p-4
+    0x1.526e57720db08p-3 0x1.bc2860d22477p-3 0x1.1058bc8a07ee1p-2 0x1.4043057b6ee09p-2
+""")
+_LN2 = float.fromhex("0x1.62e42fefa39efp-1")
+_LOGF_POLY = tuple(_hexes("-0x1.00ea348b88334p-2 0x1.5575b0be00b6ap-2 -0x1.ffffef20a4123p-2"))
 
 
 def powi(x: Array, n: int) -> Array:
