@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from functools import partial
 
 import jax
@@ -21,6 +19,7 @@ from hydrograd.core.structures.gr import (
     percolation,
     percolation_beta,
 )
+from tests._libm import vectorized
 
 BASES = ("gr4", "gr4_ri", "gr4_ode", "gr5", "gr5_ri", "gr6", "grc", "grd", "loieau")
 
@@ -365,22 +364,11 @@ def test_guarded_ratio_at_a_zero_denominator_takes_the_limit_and_its_derivative(
     assert [float(g) for g in grads] == [0.0, 0.0, 1.0]
 
 
-def _glibc_powf():
-    """This machine's C library ``powf`` as a numpy function (the reference for smash's arithmetic)."""
-    path = ctypes.util.find_library("m")
-    if path is None:
-        pytest.skip("no C math library to compare with")
-    powf = ctypes.CDLL(path).powf
-    powf.restype = ctypes.c_float
-    powf.argtypes = [ctypes.c_float, ctypes.c_float]
-    return np.vectorize(lambda x, y: powf(float(x), float(y)), otypes=[np.float32])
-
-
 @pytest.mark.parametrize("m", [3, 4])
 def test_smash_arithmetic_transfer_store_is_smash_law_operation_for_operation(smash_float32, m):
     """The kept level ``((h ct)^-m + ct^-m)^(-1/m)`` by glibc's ``powf``, the kept ratio over ``ct``
     and the release ``(h - h_new) ct``, to the last bit, from empty to overfull stores."""
-    power = _glibc_powf()
+    power = vectorized("powf", 2)
     rng = np.random.default_rng(m)
     h = np.concatenate([rng.uniform(1e-6, 0.05, 1000), rng.uniform(0.05, 1.5, 3000)]).astype(np.float32)
     ct = (10.0 ** rng.uniform(-1.0, 3.5, h.size)).astype(np.float32)
@@ -393,7 +381,7 @@ def test_smash_arithmetic_transfer_store_is_smash_law_operation_for_operation(sm
 def test_smash_arithmetic_percolation_is_smash_law_operation_for_operation(smash_float32):
     """``hp / beta`` divided (not multiplied by a rounded reciprocal), ``1 + x^4`` in one fused
     multiply-add (as smash's build), the power by glibc's ``powf``."""
-    power = _glibc_powf()
+    power = vectorized("powf", 2)
     rng = np.random.default_rng(5)
     beta = float(percolation_beta(3600.0))
     hp = rng.uniform(0.0, 1.2, 4000).astype(np.float32)

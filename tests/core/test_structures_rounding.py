@@ -3,15 +3,13 @@ multiply-adds and roundings, true divisions; XLA's own arithmetic otherwise."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from hydrograd.core.structures._rounding import divide, expf, fused, logf, powf, settled, tanh
+from tests._libm import libm_function
 
 # glibc 2.36's tanhf (fdlibm's algorithm, which smash's Fortran calls on Debian 12), recorded on inputs
 # where it differs from both the correctly rounded value and XLA's tanh; one per branch of its expm1f.
@@ -30,16 +28,6 @@ GLIBC_TANHF = [
 ]
 
 
-def _libm_function(name: str, n_args: int):
-    path = ctypes.util.find_library("m")
-    if path is None:
-        pytest.skip("no C math library to compare with")
-    function = getattr(ctypes.CDLL(path), name)
-    function.restype = ctypes.c_float
-    function.argtypes = [ctypes.c_float] * n_args
-    return function
-
-
 def test_tanh_gives_glibc_fdlibm_values(smash_float32):
     x, expected = (np.array(column, np.float32) for column in zip(*GLIBC_TANHF, strict=True))
     np.testing.assert_array_equal(np.asarray(jax.jit(lambda v: tanh(v))(x)), expected)
@@ -48,7 +36,7 @@ def test_tanh_gives_glibc_fdlibm_values(smash_float32):
 
 def test_tanh_is_this_machine_tanhf_bit_for_bit(smash_float32):
     """Over every branch of the algorithm (``|x|`` from 1e-30 to 30, both signs, 0, infinities, NaN)."""
-    tanhf = _libm_function("tanhf", 1)
+    tanhf = libm_function("tanhf", 1)
     probe, fdlibm = GLIBC_TANHF[3]
     if np.float32(tanhf(probe)) != np.float32(fdlibm):
         pytest.skip("this machine's tanhf is not fdlibm's (a newer glibc rounds it correctly)")
@@ -78,14 +66,14 @@ def test_powf_is_glibc_powf_bit_for_bit(smash_float32, exponent):
     x = (10.0 ** rng.uniform(-6.0, 6.0, 20000)).astype(np.float32)
     x = np.concatenate([x, np.array([0.0, 1.0, np.inf], np.float32)])
     got = np.asarray(jax.jit(lambda v: powf(v, exponent))(x))
-    libm_powf = _libm_function("powf", 2)
+    libm_powf = libm_function("powf", 2)
     np.testing.assert_array_equal(got, np.array([libm_powf(float(v), exponent) for v in x], np.float32))
     # glibc's is not correctly rounded everywhere, which is why it is emulated and not taken from float64
     assert 0 < np.mean(got[:-3] != (x[:-3].astype(np.float64) ** exponent).astype(np.float32)) < 3e-3
 
 
 def test_powf_with_an_array_exponent_and_its_derivative(smash_float32):
-    libm_powf = _libm_function("powf", 2)
+    libm_powf = libm_function("powf", 2)
     rng = np.random.default_rng(6)
     x = rng.uniform(0.0, 1.0, 5000).astype(np.float32)
     y = rng.uniform(0.05, 5.0, x.size).astype(np.float32)
@@ -128,7 +116,7 @@ def test_native_arithmetic_is_xla_own():
 @pytest.mark.parametrize("name", ["expf", "logf"])
 def test_exp_and_log_are_glibc_bit_for_bit(smash_float32, name):
     """gr4_ri's ``gamma``, gr6's exponential store (normal results; XLA flushes subnormal ones)."""
-    function = _libm_function(name, 1)
+    function = libm_function(name, 1)
     rng = np.random.default_rng(10)
     if name == "expf":
         x = np.concatenate([rng.uniform(-87.0, 88.0, 20000), rng.uniform(-8.0, 8.0, 20000), [0.0, 89.0, -104.0]])
