@@ -48,20 +48,11 @@ def _release_compiled_programs():
 
 @pytest.fixture
 def smash_float32():
-    """Runs the test with smash's float32 arithmetic (``HYDROGRAD_FLOAT32=smash``), JAX's caches
-    cleared on both sides so that no program traced under the other arithmetic is reused."""
-    import jax
+    """Runs the test with smash's float32 arithmetic (``HYDROGRAD_FLOAT32=smash``)."""
+    from tests._float32 import float32_arithmetic
 
-    from hydrograd import _process
-
-    before = _process.float32_arithmetic()
-    jax.clear_caches()
-    _process.set_float32_arithmetic("smash")
-    try:
+    with float32_arithmetic("smash"):
         yield
-    finally:
-        _process.set_float32_arithmetic(before)
-        jax.clear_caches()
 
 
 @pytest.fixture

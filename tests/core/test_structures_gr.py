@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hydrograd import _process
 from hydrograd.core.registry import HYDROLOGICAL_MODULES
 from hydrograd.core.structures._common import HydroInputs, guarded_ratio, safe_pow
 from hydrograd.core.structures.gr import (
@@ -19,7 +18,7 @@ from hydrograd.core.structures.gr import (
     percolation,
     percolation_beta,
 )
-from tests._libm import vectorized
+from tests._float32 import float32_arithmetic, vectorized
 
 BASES = ("gr4", "gr4_ri", "gr4_ode", "gr5", "gr5_ri", "gr6", "grc", "grd", "loieau")
 
@@ -412,13 +411,8 @@ def test_smash_arithmetic_keeps_the_derivatives(module):
     """A float32 gradient (ANN trainings, large calibrations) under smash's arithmetic is the native one
     to float32 rounding: the emulated functions carry the exact laws' derivatives."""
     native = _float32_gradient(module)
-    jax.clear_caches()
-    _process.set_float32_arithmetic("smash")
-    try:
+    with float32_arithmetic("smash"):
         smash_like = _float32_gradient(module)
-    finally:
-        _process.set_float32_arithmetic("native")
-        jax.clear_caches()
     for key, value in native.items():
         assert np.all(np.isfinite(smash_like[key])), key
         np.testing.assert_allclose(
