@@ -1,16 +1,14 @@
 """One linear routing step (``Q = a * qup + b``: ``lr``, ``lag0``) by hydrograd's level sweep and by
-doubling over the whole graph, timed on JAX's default device, and their results compared.
+doubling (``hydrograd.core.routing.doubling``), timed on JAX's default device, and their results
+compared.
 
 ``python -m benchmarks.routing_doubling [DATASET] [--repeats N]`` (default France, 20 repeats).
 
 The sweep visits the levels one by one (France: 810 a step), a loop iteration each. Doubling does
-about ``log2(levels)`` rounds over every cell instead: with ``s = b`` and ``m[x] = a[down[x]]``,
-each round adds ``m * s`` to the cell ``2**k`` cells downstream, then squares the jumps (``m *=
-m[jump]``, ``jump = jump[jump]``); after the last round ``s`` is every cell's discharge and one more
-scatter gives the inflows. It does about ``log2(levels)`` times the sweep's arithmetic, so it loses
-on a CPU (see ``benchmarks/RESULTS.md``, "GPU: NVIDIA H200"); on a GPU, where a level costs about
-13 us, it may not. The gradients (of ``sum(q**2)``) are JAX's for both: the sweep's hand-written
-adjoint, doubling's automatic one.
+``(levels - 1).bit_length()`` rounds over every cell instead (France: 10), about as many times the
+sweep's arithmetic: slower on a CPU, faster on a GPU, where a level costs its kernel launches
+(``benchmarks/RESULTS.md``, "Fifteenth session"). Both gradients (of ``sum(q**2)``) are hand-written
+adjoints: the reverse sweep, and pointer jumping towards the outlets.
 """
 
 from __future__ import annotations
@@ -26,34 +24,6 @@ from hydrograd.core import routing
 from hydrograd.core.graph import FlowGraph
 
 
-def jump_tables(downstream: np.ndarray) -> np.ndarray:
-    """``(rounds, nac + 1)`` int32: row ``k`` maps each cell (and the sink, index ``nac``) to the cell
-    ``2**k`` cells downstream, the sink past the outlet; ``rounds``: the fewest with ``2**rounds``
-    longer than the longest path (in cells to the outlet)."""
-    nac = downstream.size
-    jump = np.append(np.minimum(downstream, nac), nac).astype(np.int64)
-    tables = []
-    while np.any(jump[:nac] < nac):
-        tables.append(jump)
-        jump = jump[jump]
-    return np.asarray(tables, dtype=np.int32).reshape(len(tables), nac + 1)
-
-
-def doubling_step(theta: dict[str, jax.Array], downstream: jax.Array, jumps: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(q, qup)`` of one linear routing step (``theta``: ``a``, ``b`` of shape ``(nac,)``) by
-    doubling; ``downstream`` ``(nac,)`` (``nac``: the sink), ``jumps`` from :func:`jump_tables`."""
-    nac = theta["a"].shape[0]
-    zero = jnp.zeros((1,), theta["a"].dtype)
-    s = theta["b"]
-    m = jnp.concatenate([theta["a"], zero])[jumps[0, :nac]]
-    for k in range(jumps.shape[0]):
-        s = s + jnp.zeros_like(s).at[jumps[k, :nac]].add(m * s, mode="drop")
-        if k + 1 < jumps.shape[0]:
-            m = m * jnp.concatenate([m, zero])[jumps[k, :nac]]
-    qup = jnp.zeros_like(s).at[downstream].add(s, mode="drop")
-    return s, qup
-
-
 def compare(graph: FlowGraph, repeats: int, seed: int = 0) -> dict[str, float]:
     """Medians (s) of both variants' step and gradient, and the largest relative differences."""
     nac = graph.nac
@@ -64,17 +34,15 @@ def compare(graph: FlowGraph, repeats: int, seed: int = 0) -> dict[str, float]:
         "a": jnp.asarray(np.where(routed, rng.uniform(0.8, 1.0, nac), 0.0).astype(dtype)),
         "b": jnp.asarray(rng.uniform(0.0, 1.0, nac).astype(dtype)),
     }
-    downstream = np.asarray(graph.downstream)[:nac]
-    jumps = jnp.asarray(jump_tables(downstream))
-    down = jnp.asarray(downstream)
 
     def sweep(th):
         return routing.sweep(routing._linear_local, th, graph)
 
     def doubling(th):
-        return doubling_step(th, down, jumps)
+        return routing.doubling(th["a"], th["b"], graph)
 
-    row = {"cells": float(nac), "levels": float(graph.n_levels), "rounds": float(jumps.shape[0])}
+    rounds = (graph.n_levels - 1).bit_length()
+    row = {"cells": float(nac), "levels": float(graph.n_levels), "rounds": float(rounds)}
     results = {}
     for name, step in (("sweep", sweep), ("doubling", doubling)):
         forward = jax.jit(step)

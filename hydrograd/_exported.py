@@ -34,7 +34,7 @@ import jaxlib
 import numpy as np
 from jax._src import config as jax_config
 
-from hydrograd._process import EXPORT_CACHE_ENV, EXPORT_MAX_BYTES, cache_root, float32_arithmetic
+from hydrograd._process import EXPORT_CACHE_ENV, EXPORT_MAX_BYTES, cache_root, float32_arithmetic, routing_method
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -86,18 +86,21 @@ def _treedef(treedef: Any) -> str:
 
 
 @functools.cache
-def _environment() -> str:
-    """What every program's tracing depends on besides its arguments, fixed for a process: the
-    versions of jax, jaxlib and numpy, a digest of hydrograd's source files and the float32
-    arithmetic (``HYDROGRAD_FLOAT32``)."""
+def _versions() -> str:
+    """The versions of jax, jaxlib and numpy and a digest of hydrograd's source files, fixed for a
+    process."""
     digest = hashlib.sha256()
     for path in sorted(_PACKAGE.rglob("*.py")):
         digest.update(str(path.relative_to(_PACKAGE)).encode())
         digest.update(path.read_bytes())
-    return (
-        f"jax {jax.__version__}, jaxlib {jaxlib.__version__}, numpy {np.__version__}, "
-        f"hydrograd {digest.hexdigest()}, float32 {float32_arithmetic()}"
-    )
+    return f"jax {jax.__version__}, jaxlib {jaxlib.__version__}, numpy {np.__version__}, hydrograd {digest.hexdigest()}"
+
+
+def _environment() -> str:
+    """What every program's tracing depends on besides its arguments: :func:`_versions` and
+    hydrograd's tracing settings, the float32 arithmetic (``HYDROGRAD_FLOAT32``) and the routing of
+    linear steps (``HYDROGRAD_ROUTING``), which a process may change between programs."""
+    return f"{_versions()}, float32 {float32_arithmetic()}, routing {routing_method()}"
 
 
 def _trace_settings() -> str:

@@ -58,6 +58,15 @@ rounding of smash's (a few 1e-6 of a filling ratio after 1,440 steps); a float32
 about twice as much (``benchmarks/RESULTS.md``, "Fourteenth session"). smash's own test suite
 (``tests/peer``) runs with it.
 
+How a linear routing step (``lag0``, ``lr``) is routed within a time step (``HYDROGRAD_ROUTING``,
+read on import): ``levels``, the level sweep, one loop iteration a level of the flow graph;
+``doubling``, about ``log2(levels)`` rounds over every cell (``hydrograd.core.routing.doubling``,
+the same discharge up to the order of float sums); ``auto`` (the default), doubling for programs
+traced for an accelerator and levels on a CPU. On a CPU the sweep is faster; on a GPU, where each
+level costs its kernel launches, doubling is (France: 23 times shorter a routing step, a forward
+run 2.6 times, its NSE gradient 17 times on an NVIDIA H200; ``benchmarks/RESULTS.md``, "Fifteenth
+session"). Programs already traced keep the routing they were traced with.
+
 On request only (``HYDROGRAD_MALLOC=keep``, read on import), glibc's allocator keeps the memory of
 large arrays for reuse instead of returning it to the system at every ``free`` (``mallopt``: no
 ``mmap`` for large blocks, a trim threshold of 2 GiB). By default glibc maps every block above 32 MiB
@@ -134,6 +143,7 @@ EXPORT_MAX_BYTES = 256 << 20
 
 MALLOC_ENV = "HYDROGRAD_MALLOC"
 FLOAT32_ENV = "HYDROGRAD_FLOAT32"
+ROUTING_ENV = "HYDROGRAD_ROUTING"
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 """``mallopt`` parameters (glibc's ``malloc.h``)."""
 KEPT_HEAP_BYTES = (2 << 30) - 1
@@ -253,11 +263,13 @@ def _configure_allocator() -> None:
 
 def apply_import_settings() -> None:
     """The settings importing hydrograd makes (module docstring): XLA's CPU flags, the persistent
-    compilation cache, then glibc's allocator and smash's float32 arithmetic if asked."""
+    compilation cache, then glibc's allocator and smash's float32 arithmetic if asked, and the
+    routing of linear steps."""
     _configure_cpu_compiler()
     _configure_compilation_cache()
     _configure_allocator()
     _configure_float32_arithmetic()
+    _configure_routing()
 
 
 FLOAT32_ARITHMETICS = ("native", "smash")
@@ -289,6 +301,33 @@ def _configure_float32_arithmetic() -> None:
             f"{FLOAT32_ENV}={name!r} is not a float32 arithmetic hydrograd knows: expected one of {FLOAT32_ARITHMETICS}"
         )
     set_float32_arithmetic(name)
+
+
+ROUTING_METHODS = ("auto", "levels", "doubling")
+"""How a linear routing step is routed (module docstring): ``auto`` chooses by the backend."""
+
+_routing_method = "auto"
+
+
+def routing_method() -> str:
+    """The process's routing of linear steps, one of :data:`ROUTING_METHODS` (``HYDROGRAD_ROUTING``,
+    read on import); the routing operators read it when a program is traced."""
+    return _routing_method
+
+
+def set_routing_method(name: str) -> None:
+    """Set the routing of linear steps for programs traced from now on."""
+    global _routing_method
+    if name not in ROUTING_METHODS:
+        raise ValueError(f"routing {name!r} is not one hydrograd knows: expected one of {ROUTING_METHODS}")
+    _routing_method = name
+
+
+def _configure_routing() -> None:
+    name = os.environ.get(ROUTING_ENV, "auto").strip().lower() or "auto"
+    if name not in ROUTING_METHODS:
+        raise ValueError(f"{ROUTING_ENV}={name!r} is not a routing hydrograd knows: expected one of {ROUTING_METHODS}")
+    set_routing_method(name)
 
 
 def cpu_pool_size(n_cells: int, setting: str) -> int | None:

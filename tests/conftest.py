@@ -56,6 +56,18 @@ def smash_float32():
 
 
 @pytest.fixture
+def routing_by_doubling():
+    """Runs the test with linear routing steps routed by doubling (``HYDROGRAD_ROUTING=doubling``);
+    programs jitted before it keep their routing."""
+    from hydrograd._process import routing_method, set_routing_method
+
+    before = routing_method()
+    set_routing_method("doubling")
+    yield
+    set_routing_method(before)
+
+
+@pytest.fixture
 def float64():
     """Runs the test with JAX's 64-bit types on (float64 models, as gradient calibrations use)."""
     import jax

@@ -19,6 +19,7 @@ import pytest
 from hydrograd import _exported
 from hydrograd._exported import ExportedJit, UnstableError, stable
 from hydrograd._process import CACHE_ENV, EXPORT_CACHE_ENV
+from tests._float32 import float32_arithmetic
 
 pytest.importorskip("flatbuffers", reason="jax.export serializes programs with flatbuffers")
 
@@ -218,3 +219,16 @@ def test_stable_keys_describe_functions_by_code_and_closure():
     assert stable(frozenset({"a", "b", "c"})) == stable(frozenset({"c", "b", "a"}))
     with pytest.raises(UnstableError):
         stable(object())
+
+
+def test_the_key_follows_the_tracing_settings(routing_by_doubling):
+    """A program traced under another float32 arithmetic or routing is another program."""
+    from hydrograd import _exported, _process
+
+    doubled = _exported._environment()
+    _process.set_routing_method("levels")
+    levels = _exported._environment()
+    with float32_arithmetic("smash"):
+        smash_levels = _exported._environment()
+    assert len({doubled, levels, smash_levels}) == 3
+    assert levels == _exported._environment()

@@ -25,6 +25,7 @@ from hydrograd._process import (
     openblas_paths,
     optimizer_blas_threads,
     set_float32_arithmetic,
+    set_routing_method,
     wide_vectors_pay,
     xla_flags_with_region_copy_insertion,
     xla_flags_with_vector_width,
@@ -270,3 +271,20 @@ def test_float32_arithmetic_is_read_on_import_and_checked():
     assert out.returncode != 0 and "HYDROGRAD_FLOAT32='fast'" in out.stderr and "'native', 'smash'" in out.stderr
     with pytest.raises(ValueError, match="float32 arithmetic 'fast'"):
         set_float32_arithmetic("fast")
+
+
+def test_routing_is_read_on_import_and_checked():
+    """``HYDROGRAD_ROUTING=doubling`` selects doubling in a new process (``auto`` by default); an
+    unknown value stops the import with the variable's name and the choices."""
+    code = "from hydrograd import _process; print(_process.routing_method())"
+    env = {k: v for k, v in os.environ.items() if k != "HYDROGRAD_ROUTING"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "auto"
+    env["HYDROGRAD_ROUTING"] = "Doubling"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "doubling"
+    env["HYDROGRAD_ROUTING"] = "tree"
+    out = subprocess.run([sys.executable, "-c", "import hydrograd"], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "HYDROGRAD_ROUTING='tree'" in out.stderr and "'levels', 'doubling'" in out.stderr
+    with pytest.raises(ValueError, match="routing 'tree'"):
+        set_routing_method("tree")

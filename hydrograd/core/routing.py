@@ -9,6 +9,13 @@ the reverse sweep (outlets first) on the cotangents,
 with ``jax.custom_vjp``: differentiating the forward scatters instead is far slower on large
 graphs and stores every level's intermediate values.
 
+The linear operators (``lag0``, ``lr``: ``Q = a * qup + b`` within a step) can also be routed by
+*doubling* (:func:`doubling`): about ``log2(levels)`` rounds over every cell instead of one loop
+iteration a level. It does more arithmetic than the sweep, and on a CPU it is slower; on a GPU,
+where a level's loop iteration costs its kernel launches whatever its width, France's 810 levels a
+step take 23 times longer than 10 rounds (``benchmarks/RESULTS.md``, "Fifteenth session").
+:func:`doubles_linear_routing` chooses (``HYDROGRAD_ROUTING``, ``hydrograd._process``).
+
 Every ``route_*`` operator takes an optional ``inflow``: under the wavefront schedule
 (``hydrograd.core.simulate``) each cell's inflow at its step is already known, and the operator
 then applies to the cells alone, without a sweep.
@@ -27,6 +34,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.ad_checkpoint import checkpoint_name
 
+from hydrograd._process import routing_method
 from hydrograd.core.graph import Bucket, FlowGraph
 
 Array = jnp.ndarray
@@ -133,12 +141,93 @@ def sweep(local_fn: LocalFn, theta: dict[str, Array], graph: FlowGraph) -> tuple
     return q[:nac], qup[:nac]
 
 
+def _jumps(downstream: Array, rounds: int) -> list[Array]:
+    """Row ``k`` (``k < rounds``): the cell ``2**k`` cells downstream of each of the ``nac`` cells
+    (``nac``, the sink, past an outlet); ``downstream`` ``(nac,)``, valued in ``[0, nac]``."""
+    sink = jnp.full((1,), downstream.shape[0], downstream.dtype)
+    jumps = [downstream]
+    for _ in range(rounds - 1):
+        jumps.append(jnp.concatenate([jumps[-1], sink])[jumps[-1]])
+    return jumps
+
+
+def _downstream_of(values: Array, cells: Array) -> Array:
+    """``values`` read at ``cells`` (``(nac,)`` indices into ``[0, nac]``), zero at the sink."""
+    return jnp.concatenate([values, jnp.zeros((1,), values.dtype)])[cells]
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _doubling(a: Array, b: Array, downstream: Array, rounds: int) -> tuple[Array, Array]:
+    return _doubling_forward(a, b, downstream, rounds)
+
+
+def _doubling_forward(a, b, downstream, rounds):
+    """Round ``k`` adds each cell's partial discharge ``q`` (its own ``b`` and what the ``2**k - 1``
+    cells above it on every path sent down), times the product ``m`` of ``a`` over the ``2**k``
+    cells below it, to the cell ``2**k`` cells downstream."""
+    q = b
+    m = _downstream_of(a, downstream)
+    jumps = _jumps(downstream, rounds)
+    for k, jump in enumerate(jumps):
+        q = q + jnp.zeros_like(q).at[jump].add(m * q, mode="drop")
+        if k + 1 < rounds:
+            m = m * _downstream_of(m, jump)
+    return q, jnp.zeros_like(q).at[downstream].add(q, mode="drop")
+
+
+def _doubling_fwd(a, b, downstream, rounds):
+    q, qup = _doubling_forward(a, b, downstream, rounds)
+    q, qup = checkpoint_name((q, qup), SWEEP_RESULTS)
+    return (q, qup), (a, qup, downstream)
+
+
+def _doubling_bwd(rounds, residuals, cotangents):
+    """The adjoint by pointer jumping towards the outlets: ``G[x] = c[x] + a[down[x]] G[down[x]]``
+    with ``c = gQ + gqup[down]``; then ``gb = G`` and ``ga = G * qup``."""
+    a, qup, downstream = residuals
+    g_q, g_qup = cotangents
+    adj = g_q + _downstream_of(g_qup, downstream)
+    p = _downstream_of(a, downstream)
+    for k, jump in enumerate(_jumps(downstream, rounds)):
+        adj = adj + p * _downstream_of(adj, jump)
+        if k + 1 < rounds:
+            p = p * _downstream_of(p, jump)
+    return adj * qup, adj, None
+
+
+_doubling.defvjp(_doubling_fwd, _doubling_bwd)
+
+
+def doubling(a: Array, b: Array, graph: FlowGraph) -> tuple[Array, Array]:
+    """``(q, qup)`` of one linear routing step, ``Q = a * qup + b`` (``a``, ``b``: ``(nac,)``), by
+    doubling over the whole graph; the same as :func:`sweep` with ``_linear_local`` up to the order
+    of the sums. ``(n_levels - 1).bit_length()`` rounds cover the longest path."""
+    nac = graph.nac
+    return _doubling(a, b, graph.downstream[:nac], (graph.n_levels - 1).bit_length())
+
+
+def doubles_linear_routing() -> bool:
+    """Whether a linear routing step is routed by :func:`doubling` rather than the level sweep:
+    ``HYDROGRAD_ROUTING`` (``hydrograd._process.routing_method``) ``"doubling"``, or ``"auto"`` when
+    the program is traced for an accelerator (JAX's default backend is not the CPU)."""
+    method = routing_method()
+    return method == "doubling" or (method == "auto" and jax.default_backend() != "cpu")
+
+
 def _route(local_fn: LocalFn, theta: dict[str, Array], graph: FlowGraph, inflow: Array | None) -> tuple[Array, Array]:
     """``(q, qup)`` of one step: by the level sweep, or, when the wavefront schedule already
     knows every cell's ``inflow`` (``(nac,)``), by ``local_fn`` alone."""
     if inflow is None:
         return sweep(local_fn, theta, graph)
     return local_fn(inflow, theta), inflow
+
+
+def _route_linear(a: Array, b: Array, graph: FlowGraph, inflow: Array | None) -> tuple[Array, Array]:
+    """``(q, qup)`` of one linear step ``Q = a * qup + b``: as :func:`_route`, or by :func:`doubling`
+    where :func:`doubles_linear_routing`."""
+    if inflow is None and doubles_linear_routing():
+        return doubling(a, b, graph)
+    return _route(_linear_local, {"a": a, "b": b}, graph, inflow)
 
 
 class RoutingStep(NamedTuple):
@@ -163,7 +252,7 @@ def _linear_local(qup, theta):
 def route_lag0(params, states, memory, qt, graph: FlowGraph, dt: float, inflow: Array | None = None) -> RoutingStep:
     """Instantaneous routing: a cell passes on its inflow plus its own runoff (flux ``qup``: the
     inflow, m3/s)."""
-    q, qup = _route(_linear_local, {"a": jnp.ones_like(qt), "b": qt}, graph, inflow)
+    q, qup = _route_linear(jnp.ones_like(qt), qt, graph, inflow)
     return RoutingStep(states, memory, q, {"qup": qup})
 
 
@@ -183,7 +272,7 @@ def route_lr(params, states, memory, qt, graph: FlowGraph, dt: float, inflow: Ar
     release = -jnp.expm1(-ratio)
     a = jnp.where(routed, release, 0.0)
     b = jnp.where(routed, qt + release * states["hlr"] * area / dt, qt)
-    q, qup = _route(_linear_local, {"a": a, "b": b}, graph, inflow)
+    q, qup = _route_linear(a, b, graph, inflow)
     inflow_depth = qup * dt / area
     hlr = jnp.where(routed, (states["hlr"] + inflow_depth) * jnp.exp(-ratio), states["hlr"])
     # As smash reports it: the inflow in mm over the upstream area (0 where nothing flows in).

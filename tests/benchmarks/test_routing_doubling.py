@@ -9,13 +9,6 @@ from hydrograd.factory import load_dataset
 from hydrograd.mesh.graph import build_flow_graph, cells_to_outlet
 
 
-def test_jump_tables_reach_past_the_longest_path():
-    downstream = np.array([1, 2, 3, 4, 5, 6], dtype=np.int32)  # a chain of six cells, 5 edges to the sink
-    tables = routing_doubling.jump_tables(downstream)
-    assert tables.shape == (3, 7)
-    np.testing.assert_array_equal(tables[2], [4, 5, 6, 6, 6, 6, 6])
-
-
 def test_doubling_gives_the_sweeps_discharge_inflow_and_gradient():
     _, mesh = load_dataset("Lez")
     graph, _ = build_flow_graph(mesh["flwdir"], mesh["active_cell"], mesh["dx"], mesh["dy"], mesh["flwacc"])

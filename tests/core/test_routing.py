@@ -183,6 +183,67 @@ def test_sweep_matches_plain_loop_and_adjoint_matches_numerical(request, mesh, n
     check_grads(loss, (floats,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6, eps=1e-6)
 
 
+@pytest.mark.parametrize("mesh", ["graph64", "columns64"])
+def test_doubling_matches_plain_loop_and_its_adjoint_matches_numerical_and_the_sweep(request, mesh):
+    graph64 = request.getfixturevalue(mesh)
+    n = graph64.nac
+    rng = np.random.default_rng(5)
+    has_up = np.asarray(graph64.has_upstream)[:n]
+    a = np.where(has_up, rng.uniform(0.05, 1.0, n), 0.0)
+    theta = {"a": jnp.asarray(a), "b": jnp.asarray(rng.uniform(0.1, 2.0, n))}
+    down = np.asarray(graph64.downstream)[:n]
+    q_ref, qup_ref = plain_loop(lambda u, th: float(routing._linear_local(u, th)), theta, down, n)
+    q, qup = routing.doubling(theta["a"], theta["b"], graph64)
+    np.testing.assert_allclose(q, q_ref, rtol=1e-12)
+    np.testing.assert_allclose(qup, qup_ref, rtol=1e-12, atol=1e-14)
+
+    def loss(route, th):
+        q, qup = route(th)
+        return jnp.sum(jnp.sin(q)) + jnp.sum(qup**2) * 0.1
+
+    def by_doubling(th):
+        return routing.doubling(th["a"], th["b"], graph64)
+
+    def by_levels(th):
+        return routing.sweep(routing._linear_local, th, graph64)
+
+    check_grads(lambda th: loss(by_doubling, th), (theta,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6, eps=1e-6)
+    grads = [jax.grad(lambda th, r=r: loss(r, th))(theta) for r in (by_doubling, by_levels)]
+    for key in theta:
+        np.testing.assert_allclose(grads[0][key], grads[1][key], rtol=1e-12, atol=1e-14)
+
+
+def test_doubling_covers_the_longest_path_in_the_fewest_rounds(columns64):
+    """Six levels (a path of six cells): three rounds carry the first cell's water to the outlet."""
+    n = columns64.nac
+    assert columns64.n_levels == 6
+    jumps = routing._jumps(columns64.downstream[:n], (columns64.n_levels - 1).bit_length())
+    assert len(jumps) == 3
+    q, _ = routing.doubling(jnp.ones(n), jnp.ones(n), columns64)
+    assert float(jnp.max(q)) == 6.0  # each outlet passes on its column's six unit runoffs
+
+
+def test_linear_routing_method_follows_the_setting(graph64, routing_by_doubling, monkeypatch):
+    from hydrograd._process import set_routing_method
+
+    n = graph64.nac
+    qt = jnp.asarray(np.random.default_rng(6).uniform(0, 2, n))
+    params = {"llr": jnp.full(n, 30.0)}
+    states = {"hlr": jnp.full(n, 2.0)}
+    calls = []
+    doubling = routing.doubling
+    monkeypatch.setattr(routing, "doubling", lambda *args: calls.append(1) or doubling(*args))
+    doubled = routing.route_lr(params, states, {}, qt, graph64, 3600.0)
+    assert routing.doubles_linear_routing() and calls == [1]
+    set_routing_method("levels")
+    levels = routing.route_lr(params, states, {}, qt, graph64, 3600.0)
+    assert not routing.doubles_linear_routing() and calls == [1]
+    for a, b in zip(jax.tree_util.tree_leaves(doubled), jax.tree_util.tree_leaves(levels), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    set_routing_method("auto")
+    assert routing.doubles_linear_routing() == (jax.default_backend() != "cpu")
+
+
 def test_level_slices_stay_within_the_cells_and_mark_the_level():
     bucket = routing.Bucket(starts=jnp.array([0, 4, 9]), counts=jnp.array([4, 3, 2]), lanes=jnp.arange(4))
     n = 11

@@ -126,6 +126,22 @@ def test_wavefront_and_sweep_schedules_give_the_same_run_and_gradient(setup_keys
     _assert_same_run_and_gradient(sweep, wave)
 
 
+@pytest.mark.parametrize("routing_module", ["lr", "lag0"])
+def test_routing_by_doubling_gives_the_level_sweeps_run_and_gradient(routing_module, monkeypatch, request):
+    from hydrograd.core import routing
+
+    with jax.enable_x64(True):
+        inputs = _core_inputs64(routing_module=routing_module)
+        levels = _run_and_gradient(inputs, schedule="sweep")
+        request.getfixturevalue("routing_by_doubling")
+        calls = []
+        doubling = routing.doubling
+        monkeypatch.setattr(routing, "doubling", lambda *args: calls.append(1) or doubling(*args))
+        doubled = _run_and_gradient(inputs, schedule="sweep")
+        assert calls
+        _assert_same_run_and_gradient(levels, doubled)
+
+
 @pytest.mark.parametrize("indexed", [False, True], ids=["materialised", "indexed"])
 def test_wavefront_reading_time_ordered_forcing_without_a_copy_changes_nothing(inputs64, monkeypatch, indexed):
     inputs = inputs64
