@@ -11,11 +11,18 @@ values (a negative release shows there).
 ``python -m benchmarks.accelerator_parts times [N]``: medians of France forward runs with ``lr``
 routing and without routing (``zero``), and of Lez multiple forward runs of 1,000 and ``N``
 (default 10,000) parameter sets.
+
+``python -m benchmarks.accelerator_parts small``: Lez work of growing width (a forward run, the
+gradient of its cost, multiple forward runs of 10, 100 and 1,000 sets): the first call, then the
+median of repeated calls, on JAX's default device; run it again with ``JAX_PLATFORMS=cpu`` to see
+from which width an accelerator pays.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
+from functools import partial
 
 import numpy as np
 
@@ -85,6 +92,32 @@ def times(n_sets: int) -> None:
         print(f"Lez multiple forward n={n}: median {median:.4f} s", flush=True)
 
 
+def small_work(sizes: tuple[int, ...] = (10, 100, 1000)) -> list[str]:
+    """One line a Lez job: its first call and the median of repeated calls (s); ``sizes``: the
+    numbers of parameter sets of the multiple forward runs."""
+    import hydrograd
+    from benchmarks.workloads import SAMPLED_PROBLEM, lez_backward_j
+
+    lez = hydrograd.Model(*hydrograd.factory.load_dataset("Lez"), verbose=False)
+    jobs = {
+        "Lez forward_run": (lambda: lez.forward_run(common_options=QUIET), 10),
+        "Lez backward_run (dJ/dx, distributed)": (lez_backward_j().ours, 3),
+    }
+    for n in sizes:
+        samples = hydrograd.factory.generate_samples(SAMPLED_PROBLEM, n=n, random_state=99)
+        call = partial(hydrograd.multiple_forward_run, lez, samples, common_options=QUIET)
+        jobs[f"Lez multiple_forward_run, {n} sets"] = (call, 3)
+    lines = []
+    for label, (call, repeats) in jobs.items():
+        start = time.perf_counter()
+        call()
+        first = time.perf_counter() - start
+        median = alternate(call, None, repeats).hydrograd
+        lines.append(f"{label}: first {first:.4f} s, median {median:.4f} s")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -93,11 +126,14 @@ def main() -> None:
     compare.add_argument("reference")
     compare.add_argument("other")
     commands.add_parser("times").add_argument("n", type=int, nargs="?", default=10_000)
+    commands.add_parser("small")
     args = parser.parse_args()
     if args.command == "fluxes":
         save_fluxes(args.file)
     elif args.command == "compare":
         print("\n".join(compare_fluxes(args.reference, args.other)))
+    elif args.command == "small":
+        small_work()
     else:
         times(args.n)
 

@@ -145,7 +145,7 @@ def _jumps(downstream: Array, rounds: int) -> list[Array]:
     """Row ``k`` (``k < rounds``): the cell ``2**k`` cells downstream of each of the ``nac`` cells
     (``nac``, the sink, past an outlet); ``downstream`` ``(nac,)``, valued in ``[0, nac]``."""
     sink = jnp.full((1,), downstream.shape[0], downstream.dtype)
-    jumps = [downstream]
+    jumps = [downstream][:rounds]
     for _ in range(rounds - 1):
         jumps.append(jnp.concatenate([jumps[-1], sink])[jumps[-1]])
     return jumps

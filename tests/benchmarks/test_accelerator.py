@@ -45,3 +45,12 @@ def test_flux_comparison_reports_each_flux_and_step(tmp_path):
     assert [line.split()[0] for line in lines] == ["qr@0", "qt@0"]
     assert "min -4.66e-07 / 0" in lines[0]
     assert "max rel 1.00e-02" in lines[1]
+
+
+def test_small_work_times_each_job_once_compiled():
+    lines = accelerator_parts.small_work(sizes=(2,))
+    labels = [line.split(":")[0] for line in lines]
+    assert labels == ["Lez forward_run", "Lez backward_run (dJ/dx, distributed)", "Lez multiple_forward_run, 2 sets"]
+    for line in lines:
+        first, median = (float(part.split()[-2]) for part in line.split(":", 1)[1].split(","))
+        assert first > 0 and median > 0

@@ -242,6 +242,24 @@ def test_linear_routing_method_follows_the_setting(graph64, routing_by_doubling,
         np.testing.assert_allclose(a, b, rtol=1e-12)
     set_routing_method("auto")
     assert routing.doubles_linear_routing() == (jax.default_backend() != "cpu")
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert routing.doubles_linear_routing()
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    assert not routing.doubles_linear_routing()
+
+
+def test_doubling_without_any_routed_cell_passes_the_runoff_on():
+    """A graph of outlets only (one level) takes no round: every cell's discharge is its ``b``."""
+    with jax.enable_x64(True):
+        flwdir = np.full((1, 4), 1.0, dtype=np.float32)  # north, out of the grid
+        active = np.ones(flwdir.shape, dtype=np.int32)
+        dx = np.full(flwdir.shape, 1000.0, dtype=np.float32)
+        graph, _ = build_flow_graph(flwdir, active, dx, dx, dx * dx, dtype=np.float64)
+        assert graph.n_levels == 1 and routing._jumps(graph.downstream[:4], 0) == []
+        b = jnp.arange(1.0, 5.0)
+        q, qup = routing.doubling(jnp.zeros(4), b, graph)
+        np.testing.assert_array_equal(q, b)
+        np.testing.assert_array_equal(qup, np.zeros(4))
 
 
 def test_level_slices_stay_within_the_cells_and_mark_the_level():
