@@ -248,6 +248,26 @@ def test_linear_routing_method_follows_the_setting(graph64, routing_by_doubling,
     assert not routing.doubles_linear_routing()
 
 
+def test_doubling_under_vmap_over_catchments_matches_each_alone(graph64):
+    """As ``ModelBatch`` runs it: graphs and parameters stacked on a leading axis, with gradients."""
+    n = graph64.nac
+    rng = np.random.default_rng(7)
+    has_up = np.asarray(graph64.has_upstream)[:n]
+    a = jnp.asarray(np.where(has_up, rng.uniform(0.05, 1.0, (2, n)), 0.0))
+    b = jnp.asarray(rng.uniform(0.1, 2.0, (2, n)))
+    graphs = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), graph64)
+
+    def loss(a, b, graph):
+        q, qup = routing.doubling(a, b, graph)
+        return jnp.sum(jnp.sin(q)) + jnp.sum(qup**2)
+
+    batched = jax.vmap(jax.value_and_grad(loss, argnums=(0, 1)))(a, b, graphs)
+    for i in range(2):
+        alone = jax.value_and_grad(loss, argnums=(0, 1))(a[i], b[i], graph64)
+        for got, expected in zip(jax.tree_util.tree_leaves(batched), jax.tree_util.tree_leaves(alone), strict=True):
+            np.testing.assert_allclose(got[i], expected, rtol=1e-13)
+
+
 def test_doubling_without_any_routed_cell_passes_the_runoff_on():
     """A graph of outlets only (one level) takes no round: every cell's discharge is its ``b``."""
     with jax.enable_x64(True):
