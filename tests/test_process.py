@@ -259,32 +259,46 @@ def test_blas_threads_are_limited_inside_the_block_and_restored_after(setting, i
     assert found >= 1 and counts == [inside, 2]
 
 
-def test_float32_arithmetic_is_read_on_import_and_checked():
-    """``HYDROGRAD_FLOAT32=smash`` selects smash's arithmetic in a new process; an unknown value stops
-    the import with the variable's name and the choices."""
-    code = "from hydrograd import _process; print(_process.float32_arithmetic())"
-    env = {**os.environ, "HYDROGRAD_FLOAT32": "smash"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "smash"
-    env["HYDROGRAD_FLOAT32"] = "fast"
-    out = subprocess.run([sys.executable, "-c", "import hydrograd"], env=env, capture_output=True, text=True)
-    assert out.returncode != 0 and "HYDROGRAD_FLOAT32='fast'" in out.stderr and "'native', 'smash'" in out.stderr
-    with pytest.raises(ValueError, match="float32 arithmetic 'fast'"):
-        set_float32_arithmetic("fast")
-
-
-def test_routing_is_read_on_import_and_checked():
-    """``HYDROGRAD_ROUTING=doubling`` selects doubling in a new process (``auto`` by default); an
+@pytest.mark.parametrize(
+    ("variable", "reader", "default", "given", "chosen", "choices", "setter", "kind"),
+    [
+        (
+            "HYDROGRAD_FLOAT32",
+            "float32_arithmetic",
+            "native",
+            "smash",
+            "smash",
+            "'native', 'smash'",
+            set_float32_arithmetic,
+            "float32 arithmetic",
+        ),
+        (
+            "HYDROGRAD_ROUTING",
+            "routing_method",
+            "auto",
+            "Doubling",
+            "doubling",
+            "'levels', 'doubling'",
+            set_routing_method,
+            "routing",
+        ),
+    ],
+    ids=["float32", "routing"],
+)
+def test_a_tracing_setting_is_read_on_import_and_checked(
+    variable, reader, default, given, chosen, choices, setter, kind
+):
+    """A new process reads the setting on import (its default when unset, case and spaces aside); an
     unknown value stops the import with the variable's name and the choices."""
-    code = "from hydrograd import _process; print(_process.routing_method())"
-    env = {k: v for k, v in os.environ.items() if k != "HYDROGRAD_ROUTING"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "auto"
-    env["HYDROGRAD_ROUTING"] = "Doubling"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "doubling"
-    env["HYDROGRAD_ROUTING"] = "tree"
+    code = f"from hydrograd import _process; print(_process.{reader}())"
+    env = {k: v for k, v in os.environ.items() if k != variable}
+    for value, expected in ((None, default), (f" {given} ", chosen)):
+        if value is not None:
+            env[variable] = value
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected
+    env[variable] = "unknown"
     out = subprocess.run([sys.executable, "-c", "import hydrograd"], env=env, capture_output=True, text=True)
-    assert out.returncode != 0 and "HYDROGRAD_ROUTING='tree'" in out.stderr and "'levels', 'doubling'" in out.stderr
-    with pytest.raises(ValueError, match="routing 'tree'"):
-        set_routing_method("tree")
+    assert out.returncode != 0 and f"{variable}='unknown'" in out.stderr and choices in out.stderr
+    with pytest.raises(ValueError, match=f"{kind} 'unknown'"):
+        setter("unknown")
