@@ -63,8 +63,8 @@ read on import): ``levels``, the level sweep, one loop iteration a level of the 
 ``doubling``, about ``log2(levels)`` rounds over every cell (``hydrograd.core.routing.doubling``,
 the same discharge up to the order of float sums); ``auto`` (the default), doubling for programs
 traced for an accelerator and levels on a CPU. On a CPU the sweep is faster; on a GPU, where each
-level costs its kernel launches, doubling is (France: 23 times shorter a routing step, a forward
-run 2.6 times, its NSE gradient 17 times on an NVIDIA H200; ``benchmarks/RESULTS.md``, "Fifteenth
+level costs its kernel launches, doubling is (France: 22 times shorter a routing step, a forward
+run 3.6 times, its NSE gradient 26 times on an NVIDIA H200; ``benchmarks/RESULTS.md``, "Fifteenth
 session"). Programs already traced keep the routing they were traced with.
 
 On request only (``HYDROGRAD_MALLOC=keep``, read on import), glibc's allocator keeps the memory of

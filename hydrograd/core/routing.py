@@ -13,7 +13,7 @@ The linear operators (``lag0``, ``lr``: ``Q = a * qup + b`` within a step) can a
 *doubling* (:func:`doubling`): about ``log2(levels)`` rounds over every cell instead of one loop
 iteration a level. It does more arithmetic than the sweep, and on a CPU it is slower; on a GPU,
 where a level's loop iteration costs its kernel launches whatever its width, France's 810 levels a
-step take 23 times longer than 10 rounds (``benchmarks/RESULTS.md``, "Fifteenth session").
+step take 22 times longer than 10 rounds (``benchmarks/RESULTS.md``, "Fifteenth session").
 :func:`doubles_linear_routing` chooses (``HYDROGRAD_ROUTING``, ``hydrograd._process``).
 
 Every ``route_*`` operator takes an optional ``inflow``: under the wavefront schedule
@@ -162,9 +162,9 @@ def _doubling(a: Array, b: Array, downstream: Array, rounds: int) -> tuple[Array
 
 
 def _doubling_forward(a, b, downstream, rounds):
-    """Round ``k`` adds each cell's partial discharge ``q`` (its own ``b`` and what the ``2**k - 1``
-    cells above it on every path sent down), times the product ``m`` of ``a`` over the ``2**k``
-    cells below it, to the cell ``2**k`` cells downstream."""
+    """Before round ``k``, ``q[x]`` holds what reaches ``x`` from the cells fewer than ``2**k`` cells
+    above it (its own ``b`` included) and ``m[x]`` the product of ``a`` over the ``2**k`` cells below
+    it; round ``k`` adds ``m * q`` to the cell ``2**k`` cells below, which doubles the reach."""
     q = b
     m = _downstream_of(a, downstream)
     jumps = _jumps(downstream, rounds)
