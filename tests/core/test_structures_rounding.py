@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hydrograd.core.structures._rounding import divide, expf, fused, logf, powf, settled, tanh
+from hydrograd.core.structures._common import stored
+from hydrograd.core.structures._rounding import divide, expf, fused, logf, powf, settled, smash_arithmetic, tanh
 from tests._float32 import libm_function, vectorized
 
 # glibc 2.36's tanhf (fdlibm's algorithm, which smash's Fortran calls on Debian 12), recorded on inputs
@@ -124,3 +125,26 @@ def test_exp_and_log_are_glibc_bit_for_bit(smash_float32, name):
     x = x.astype(np.float32)
     got = np.asarray(jax.jit(lambda v: ours(v))(x))
     np.testing.assert_array_equal(got, vectorized(name, 1)(x))
+
+
+def test_smash_arithmetic_is_refused_in_programs_for_an_accelerator(smash_float32, monkeypatch):
+    """On a GPU smash's bits are out of reach: tracing a float32 step there names the setting and the
+    way out; float64 values, and the native arithmetic, are not concerned."""
+    assert smash_arithmetic(jnp.ones(2, jnp.float32))
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    with pytest.raises(ValueError, match=r"HYDROGRAD_FLOAT32=smash .* CPU only.*'gpu'.*JAX_PLATFORMS=cpu"):
+        smash_arithmetic(jnp.ones(2, jnp.float32))
+    with jax.enable_x64(True):
+        assert not smash_arithmetic(jnp.ones(2, jnp.float64))
+
+
+@pytest.mark.parametrize(("backend", "primitive"), [("cpu", "reduce_precision"), ("gpu", "optimization_barrier")])
+def test_stored_keeps_its_rounding_from_the_compiler_on_every_backend(backend, primitive, monkeypatch):
+    """A rounding no compiler folds away: on an accelerator, whose compiler saw through
+    ``reduce_precision``, an optimization barrier; the same values either way."""
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    shift = np.float32(1.5 * 2**23)
+    z = jnp.asarray(np.random.default_rng(0).uniform(-100, 100, 64), jnp.float32)
+    assert primitive in str(jax.make_jaxpr(lambda z: stored(z))(z))  # a new function: no cached trace
+    rounded = jax.jit(lambda z: stored(z + shift) - shift)(z)
+    np.testing.assert_array_equal(rounded, np.rint(np.asarray(z)))
