@@ -57,7 +57,7 @@ smash's bit for bit, where XLA's own arithmetic (``native``, the default) leaves
 rounding of smash's (a few 1e-6 of a filling ratio after 1,440 steps); a float32 time step costs
 about twice as much (``benchmarks/RESULTS.md``, "Fourteenth session"). smash's own test suite
 (``tests/peer``) runs with it. CPU only: a program traced for an accelerator stops with a
-``ValueError`` (a GPU's compiler rounds ``tanh``, divisions and multiply-adds its own way).
+``ValueError`` (a GPU rounds the emulated ``tanh`` and divisions its own way).
 
 How a linear routing step (``lag0``, ``lr``) is routed within a time step (``HYDROGRAD_ROUTING``,
 read on import): ``levels``, the level sweep, one loop iteration a level of the flow graph;

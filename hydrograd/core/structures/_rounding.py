@@ -36,15 +36,16 @@ _LOWEST = _F32(-np.finfo(np.float32).max)
 def smash_arithmetic(x: Array) -> bool:
     """Whether ``x`` is computed as smash computes it: float32 under the ``"smash"`` arithmetic
     (:func:`hydrograd._process.float32_arithmetic`). A ``ValueError`` in a program traced for an
-    accelerator: a GPU's compiler contracts products into sums and rounds ``tanh`` and divisions its
-    own way, so smash's bits are out of reach there (``benchmarks/RESULTS.md``, "Fifteenth session")."""
+    accelerator: a GPU rounds the emulated ``tanh`` and divisions its own way (most likely by
+    contracting products into sums), so smash's bits are out of reach there
+    (``benchmarks/RESULTS.md``, "Fifteenth session")."""
     if float32_arithmetic() != "smash" or jnp.asarray(x).dtype != jnp.float32:
         return False
     if jax.default_backend() != "cpu":
         raise ValueError(
             f"HYDROGRAD_FLOAT32=smash reproduces smash's float32 arithmetic on the CPU only, and this program "
-            f"runs on the {jax.default_backend()!r} backend, whose compiler rounds tanh, divisions and "
-            "multiply-adds its own way: run it with JAX_PLATFORMS=cpu, or without HYDROGRAD_FLOAT32"
+            f"runs on the {jax.default_backend()!r} backend, which rounds tanh and divisions its own way: "
+            "run it with JAX_PLATFORMS=cpu, or without HYDROGRAD_FLOAT32"
         )
     return True
 
