@@ -273,6 +273,28 @@ def apply_import_settings() -> None:
     _configure_routing()
 
 
+def _checked(name: str, choices: tuple[str, ...], what: str) -> str:
+    """``name`` if it is one of ``choices``; otherwise a ``ValueError`` naming the ``what`` and the choices."""
+    if name not in choices:
+        raise ValueError(f"{what} {name!r} is not one hydrograd knows: expected one of {choices}")
+    return name
+
+
+def _from_environment(variable: str, default: str, choices: tuple[str, ...], what: str) -> str:
+    """The setting in ``variable`` (case and spaces aside; ``default`` when unset or empty), checked
+    against ``choices``; a ``ValueError`` names the variable and the choices."""
+    name = os.environ.get(variable, default).strip().lower() or default
+    if name not in choices:
+        raise ValueError(f"{variable}={name!r} is not a {what} hydrograd knows: expected one of {choices}")
+    return name
+
+
+def traced_for_accelerator() -> bool:
+    """Whether the program being traced is for an accelerator: JAX's default backend is not the CPU
+    (the routing of linear steps, ``stored`` and smash's float32 arithmetic depend on it)."""
+    return jax.default_backend() != "cpu"
+
+
 FLOAT32_ARITHMETICS = ("native", "smash")
 """The float32 arithmetics (module docstring): XLA's own, or smash's operation for operation."""
 
@@ -288,20 +310,11 @@ def float32_arithmetic() -> str:
 def set_float32_arithmetic(name: str) -> None:
     """Set the float32 arithmetic for programs traced from now on (those already traced keep theirs)."""
     global _float32_arithmetic
-    if name not in FLOAT32_ARITHMETICS:
-        raise ValueError(
-            f"float32 arithmetic {name!r} is not one hydrograd knows: expected one of {FLOAT32_ARITHMETICS}"
-        )
-    _float32_arithmetic = name
+    _float32_arithmetic = _checked(name, FLOAT32_ARITHMETICS, "float32 arithmetic")
 
 
 def _configure_float32_arithmetic() -> None:
-    name = os.environ.get(FLOAT32_ENV, "native").strip().lower() or "native"
-    if name not in FLOAT32_ARITHMETICS:
-        raise ValueError(
-            f"{FLOAT32_ENV}={name!r} is not a float32 arithmetic hydrograd knows: expected one of {FLOAT32_ARITHMETICS}"
-        )
-    set_float32_arithmetic(name)
+    set_float32_arithmetic(_from_environment(FLOAT32_ENV, "native", FLOAT32_ARITHMETICS, "float32 arithmetic"))
 
 
 ROUTING_METHODS = ("auto", "levels", "doubling")
@@ -319,16 +332,11 @@ def routing_method() -> str:
 def set_routing_method(name: str) -> None:
     """Set the routing of linear steps for programs traced from now on."""
     global _routing_method
-    if name not in ROUTING_METHODS:
-        raise ValueError(f"routing {name!r} is not one hydrograd knows: expected one of {ROUTING_METHODS}")
-    _routing_method = name
+    _routing_method = _checked(name, ROUTING_METHODS, "routing")
 
 
 def _configure_routing() -> None:
-    name = os.environ.get(ROUTING_ENV, "auto").strip().lower() or "auto"
-    if name not in ROUTING_METHODS:
-        raise ValueError(f"{ROUTING_ENV}={name!r} is not a routing hydrograd knows: expected one of {ROUTING_METHODS}")
-    set_routing_method(name)
+    set_routing_method(_from_environment(ROUTING_ENV, "auto", ROUTING_METHODS, "routing"))
 
 
 def cpu_pool_size(n_cells: int, setting: str) -> int | None:

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.ad_checkpoint import checkpoint_name
 
-from hydrograd._process import routing_method
+from hydrograd._process import routing_method, traced_for_accelerator
 from hydrograd.core.graph import Bucket, FlowGraph
 
 Array = jnp.ndarray
@@ -211,7 +211,7 @@ def doubles_linear_routing() -> bool:
     ``HYDROGRAD_ROUTING`` (``hydrograd._process.routing_method``) ``"doubling"``, or ``"auto"`` when
     the program is traced for an accelerator (JAX's default backend is not the CPU)."""
     method = routing_method()
-    return method == "doubling" or (method == "auto" and jax.default_backend() != "cpu")
+    return method == "doubling" or (method == "auto" and traced_for_accelerator())
 
 
 def _route(local_fn: LocalFn, theta: dict[str, Array], graph: FlowGraph, inflow: Array | None) -> tuple[Array, Array]:

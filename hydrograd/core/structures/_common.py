@@ -9,6 +9,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from hydrograd._process import traced_for_accelerator
+
 Array = jnp.ndarray
 
 
@@ -53,7 +55,7 @@ def stored(x: Array) -> Array:
     performs and that a few laws here reproduce on purpose. In programs traced for an accelerator,
     whose compiler sees through that rounding (an NVIDIA H200 gave ``z`` for
     ``stored(z + 1.5 2^52) - 1.5 2^52``), an optimization barrier, which ends the kernel there."""
-    if jax.default_backend() != "cpu":
+    if traced_for_accelerator():
         return jax.lax.optimization_barrier(x)
     info = jnp.finfo(x.dtype)
     return jax.lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)

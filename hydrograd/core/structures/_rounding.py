@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hydrograd._process import float32_arithmetic
+from hydrograd._process import float32_arithmetic, traced_for_accelerator
 from hydrograd.core.structures._common import stored
 
 Array = jnp.ndarray
@@ -41,7 +41,7 @@ def smash_arithmetic(x: Array) -> bool:
     (``benchmarks/RESULTS.md``, "Fifteenth session")."""
     if float32_arithmetic() != "smash" or jnp.asarray(x).dtype != jnp.float32:
         return False
-    if jax.default_backend() != "cpu":
+    if traced_for_accelerator():
         raise ValueError(
             f"HYDROGRAD_FLOAT32=smash reproduces smash's float32 arithmetic on the CPU only, and this program "
             f"runs on the {jax.default_backend()!r} backend, which rounds tanh and divisions its own way: "
