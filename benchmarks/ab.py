@@ -1,11 +1,17 @@
 """A/B of hydrograd alone between two source trees (before and after a change), in fresh processes.
 
-    python -m benchmarks.ab OLD_TREE NEW_TREE WORKLOAD [WORKLOAD ...] [--rounds N]
+    python -m benchmarks.ab OLD_TREE NEW_TREE WORKLOAD [WORKLOAD ...] [--rounds N] [--process]
 
 Each round runs every workload once per tree, alternating which tree goes first; a run is a fresh
 process (``PYTHONPATH`` set to the tree) timing the first call and three repeats of the workload's
 hydrograd job. Prints, per workload, each tree's fastest first call and median repeat and the
 old/new ratios (above 1: the new tree is faster). Both trees need ``benchmarks/workloads.py``.
+
+With ``--process``, a run is instead the workload's whole user script (``benchmarks/scripts``) in a
+fresh process with a warm persistent cache (each tree its own, warmed by one run first), as
+``python -m benchmarks --end-to-end`` runs it: prints each tree's median process wall and phases
+(the interpreter's start and exit apart) and the old/new ratio of the process. Both trees need
+``benchmarks/_script_driver.py``.
 """
 
 from __future__ import annotations
@@ -13,9 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.end_to_end import ScriptRun, run_script, script_path
 
 _TIMED = r"""
 import contextlib, io, json, sys, time
@@ -38,14 +49,45 @@ def _run(tree: str, workload: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _processes(trees: dict[str, str], workload: str, rounds: int) -> None:
+    caches = {key: tempfile.mkdtemp(prefix=f"hydrograd-ab-{key}-") for key in trees}
+    runs: dict[str, list[ScriptRun]] = {key: [] for key in trees}
+    try:
+        for key, tree in trees.items():
+            run_script(script_path(workload), "hydrograd", caches[key], repo=Path(tree))
+        for round_ in range(rounds):
+            for key in list(trees) if round_ % 2 == 0 else list(trees)[::-1]:
+                runs[key].append(run_script(script_path(workload), "hydrograd", caches[key], repo=Path(trees[key])))
+    finally:
+        for cache in caches.values():
+            shutil.rmtree(cache, ignore_errors=True)
+    process = {key: statistics.median(run.process for run in v) for key, v in runs.items()}
+    for key, v in runs.items():
+        phases = {name: statistics.median(run.phases[name] for run in v) for name in v[0].phases}
+        outside = statistics.median(run.outside for run in v)
+        print(
+            f"| {workload} | {key} | {process[key]:.3f} | {outside:.3f} | "
+            + ", ".join(f"{name} {seconds:.3f}" for name, seconds in phases.items())
+            + f" | {process['old'] / process[key]:.2f} |",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old")
     parser.add_argument("new")
     parser.add_argument("workloads", nargs="+")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--process", action="store_true", help="whole user scripts, warm cache")
     args = parser.parse_args()
     trees = {"old": args.old, "new": args.new}
+    if args.process:
+        print("| workload | tree | process (s) | start + exit | phases (s) | old / this |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for workload in args.workloads:
+            _processes(trees, workload, args.rounds)
+        return
     for workload in args.workloads:
         runs: dict[str, list[dict]] = {"old": [], "new": []}
         for round_ in range(args.rounds):

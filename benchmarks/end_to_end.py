@@ -127,11 +127,11 @@ class ScriptRun:
         return self.process - sum(self.phases.values())
 
 
-def child_env(cache: str | None) -> dict[str, str]:
+def child_env(cache: str | None, repo: Path = REPO) -> dict[str, str]:
     """The environment of a script's process; ``cache``: hydrograd's cache folder (its persistent
-    compilation cache on), None for hydro-smash."""
+    compilation cache on), None for hydro-smash; ``repo``: the source tree it imports hydrograd from."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([str(repo), *filter(None, [env.get("PYTHONPATH")])])
     if cache is not None:
         env["HYDROGRAD_CACHE"] = cache
         env["HYDROGRAD_JAX_CACHE"] = "1"
@@ -139,17 +139,19 @@ def child_env(cache: str | None) -> dict[str, str]:
     return env
 
 
-def run_script(script: Path | str, package: str, cache: str | None, breakdown: bool = False) -> ScriptRun:
+def run_script(
+    script: Path | str, package: str, cache: str | None, breakdown: bool = False, repo: Path = REPO
+) -> ScriptRun:
     """Run ``script`` with ``package`` (``"hydrograd"`` with ``cache`` as its cache folder, or
-    ``"smash"``) in a fresh Python process."""
+    ``"smash"``) in a fresh Python process, hydrograd (and the driver) taken from ``repo``."""
     with tempfile.TemporaryDirectory(prefix="hydrograd-e2e-") as folder:
         out = os.path.join(folder, "result.json")
         command = [sys.executable, "-m", "benchmarks._script_driver", str(script), package, out]
         start = time.perf_counter()
         done = subprocess.run(
             [*command, *(["--breakdown"] if breakdown else [])],
-            cwd=REPO,
-            env=child_env(cache),
+            cwd=repo,
+            env=child_env(cache, repo),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
