@@ -86,18 +86,6 @@ outside the interpreter's lock): a forward run gathers each forcing field on its
 interception capacity of a sub-daily GR model is fitted in chunks of cells, one thread per core
 (``hydrograd.preprocess.interception``). Nothing of them outlives the call.
 
-Python's collector: its cyclic garbage collector rests while hydrograd and its dependencies import
-(``hydrograd/__init__.py``), then :func:`freeze_imported_objects` moves every object alive at that
-point (modules, functions, classes: about 260,000, nearly all of them JAX's, pandas' and scipy's)
-to the collector's permanent generation, which its later passes, those of the interpreter's exit
-included, skip (``gc.freeze``). Each full pass over them cost about 0.05-0.1 s here, several a
-process, and the exit of a process that had imported hydrograd spent 0.4 s in them. Objects freed by
-their reference counts go as before; what the freeze keeps for good is the few cycles of garbage
-that importing left (about 2,000 objects) and any object the script built before importing
-hydrograd that later becomes a cycle of garbage. The collector runs as before on everything created
-after the import, and stays off if it was off. ``HYDROGRAD_GC_FREEZE=0`` leaves the objects where
-they are. Measured in ``benchmarks/RESULTS.md``, "Sixteenth session".
-
 Last, :data:`COMPILER` is the one background thread that compiles the programs a calibration only
 needs at its end while its iterations run (XLA compiles outside the interpreter's lock). A
 calibration settles what it submitted before it returns or raises (``ClosingRun.settle`` in
@@ -110,7 +98,6 @@ needs one enters it in the submitted function.
 from __future__ import annotations
 
 import ctypes
-import gc
 import os
 import platform
 import threading
@@ -155,7 +142,6 @@ much as compiling them (a calibration's small programs are above it; ``benchmark
 EXPORT_MAX_BYTES = 256 << 20
 """Size of the exported programs' cache beyond which its least recently used entries go."""
 
-GC_FREEZE_ENV = "HYDROGRAD_GC_FREEZE"
 MALLOC_ENV = "HYDROGRAD_MALLOC"
 FLOAT32_ENV = "HYDROGRAD_FLOAT32"
 ROUTING_ENV = "HYDROGRAD_ROUTING"
@@ -285,13 +271,6 @@ def apply_import_settings() -> None:
     _configure_allocator()
     _configure_float32_arithmetic()
     _configure_routing()
-
-
-def freeze_imported_objects() -> None:
-    """Moves every object alive now to the collector's permanent generation (module docstring,
-    "Python's collector"), unless ``HYDROGRAD_GC_FREEZE=0``."""
-    if os.environ.get(GC_FREEZE_ENV, "1") != "0":
-        gc.freeze()
 
 
 def _checked(name: str, choices: tuple[str, ...], what: str) -> str:

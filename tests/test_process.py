@@ -4,7 +4,6 @@ OpenBLAS's threads while a scipy optimizer runs."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -17,7 +16,6 @@ from hydrograd._process import (
     CACHE_MAX_BYTES,
     COPY_INSERTION_FLAG,
     CPU_THREADS_ENV,
-    GC_FREEZE_ENV,
     MALLOC_ENV,
     POOL_SIZE_ENV,
     SHARED_POOL_MIN_CELLS,
@@ -103,43 +101,6 @@ def test_import_sets_xla_flags_before_jax_starts(setting, expected):
     )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1:] == [expected]
-
-
-def _collector_after_import(before: str = "", **environment: str) -> dict:
-    """What Python's cyclic collector looks like in a fresh process that runs ``before``, then imports
-    hydrograd (or fails to), then drops a cycle of its own."""
-    env = {k: v for k, v in os.environ.items() if k != GC_FREEZE_ENV}
-    env.update({"HYDROGRAD_JAX_CACHE": "0", **environment})
-    code = (
-        f"import gc, json\n{before}\n"
-        "try:\n    import hydrograd\n    imported = True\nexcept ValueError:\n    imported = False\n"
-        "cycle = []; cycle.append(cycle); del cycle\n"
-        "print(json.dumps({'imported': imported, 'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count(), "
-        "'collected': gc.collect()}))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def test_import_freezes_what_it_created_and_leaves_the_collector_running():
-    state = _collector_after_import()
-    assert state["imported"] and state["enabled"]
-    assert state["frozen"] > 100_000  # jax's, scipy's, pandas' and hydrograd's objects
-    assert state["collected"] >= 1  # the cycle made after the import is still collected
-
-
-@pytest.mark.parametrize(
-    ("before", "environment", "expected"),
-    [
-        ("", {GC_FREEZE_ENV: "0"}, {"imported": True, "enabled": True, "frozen": 0}),
-        ("gc.disable()", {}, {"imported": True, "enabled": False}),
-        ("", {"HYDROGRAD_ROUTING": "sideways"}, {"imported": False, "enabled": True, "frozen": 0}),
-    ],
-    ids=["freeze off", "collector off before", "failed import"],
-)
-def test_collector_settings_the_import_respects(before, environment, expected):
-    state = _collector_after_import(before, **environment)
-    assert {key: state[key] for key in expected} == expected
 
 
 @pytest.mark.parametrize(("setting", "expected"), [("default", False), (" Keep ", True), ("keep", True)])
