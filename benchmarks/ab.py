@@ -49,28 +49,37 @@ def _run(tree: str, workload: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _processes(trees: dict[str, str], workload: str, rounds: int) -> None:
+def process_rows(trees: dict[str, str], workload: str, rounds: int, script: Path | None = None) -> list[str]:
+    """``--process``: the table rows of ``workload``'s user script (or ``script``) run ``rounds``
+    times per tree (``{"old": path, "new": path}``), alternating, each tree on its own warm cache."""
+    script = script or script_path(workload)
     caches = {key: tempfile.mkdtemp(prefix=f"hydrograd-ab-{key}-") for key in trees}
     runs: dict[str, list[ScriptRun]] = {key: [] for key in trees}
     try:
         for key, tree in trees.items():
-            run_script(script_path(workload), "hydrograd", caches[key], repo=Path(tree))
+            run_script(script, "hydrograd", caches[key], repo=Path(tree))
         for round_ in range(rounds):
             for key in list(trees) if round_ % 2 == 0 else list(trees)[::-1]:
-                runs[key].append(run_script(script_path(workload), "hydrograd", caches[key], repo=Path(trees[key])))
+                runs[key].append(run_script(script, "hydrograd", caches[key], repo=Path(trees[key])))
     finally:
         for cache in caches.values():
             shutil.rmtree(cache, ignore_errors=True)
     process = {key: statistics.median(run.process for run in v) for key, v in runs.items()}
+    rows = []
     for key, v in runs.items():
         phases = {name: statistics.median(run.phases[name] for run in v) for name in v[0].phases}
         outside = statistics.median(run.outside for run in v)
-        print(
+        rows.append(
             f"| {workload} | {key} | {process[key]:.3f} | {outside:.3f} | "
             + ", ".join(f"{name} {seconds:.3f}" for name, seconds in phases.items())
-            + f" | {process['old'] / process[key]:.2f} |",
-            flush=True,
+            + f" | {process['old'] / process[key]:.2f} |"
         )
+    return rows
+
+
+PROCESS_HEADER = (
+    "| workload | tree | process (s) | start + exit | phases (s) | old / this |\n| --- | --- | --- | --- | --- | --- |"
+)
 
 
 def main() -> None:
@@ -83,10 +92,9 @@ def main() -> None:
     args = parser.parse_args()
     trees = {"old": args.old, "new": args.new}
     if args.process:
-        print("| workload | tree | process (s) | start + exit | phases (s) | old / this |")
-        print("| --- | --- | --- | --- | --- | --- |")
+        print(PROCESS_HEADER)
         for workload in args.workloads:
-            _processes(trees, workload, args.rounds)
+            print("\n".join(process_rows(trees, workload, args.rounds)), flush=True)
         return
     for workload in args.workloads:
         runs: dict[str, list[dict]] = {"old": [], "new": []}

@@ -45,3 +45,26 @@ def tiny_setup(ntime_step: int = 24, dt: float = 3600.0, **keys: Any) -> dict[st
     override any setup key."""
     end = np.datetime64(START) + np.timedelta64(int(ntime_step * dt), "s")
     return {"dt": dt, "start_time": START, "end_time": str(end), **keys}
+
+
+TINY_SCRIPT = '''"""A six-cell catchment built in memory, one forward run."""
+
+# %% import
+import importlib
+import sys
+
+from tests._tiny import tiny_mesh, tiny_setup
+
+smash = importlib.import_module(sys.argv[1] if len(sys.argv) > 1 else "smash")
+
+# %% build
+model = smash.Model(tiny_setup(), tiny_mesh())
+
+# %% call
+model.forward_run(common_options={"verbose": False})
+
+# %% close
+q = model.response.q
+'''
+"""A user script (``benchmarks/scripts`` form: ``# %%`` phases) of one forward run of the catchment
+above, for the benchmarks' fresh-process tests."""

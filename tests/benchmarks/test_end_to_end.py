@@ -11,26 +11,7 @@ import pytest
 from benchmarks import end_to_end
 from benchmarks._script_driver import phases, union_length
 from benchmarks.workloads import WORKLOADS
-
-TINY = '''"""A six-cell catchment built in memory, one forward run."""
-
-# %% import
-import importlib
-import sys
-
-from tests._tiny import tiny_mesh, tiny_setup
-
-smash = importlib.import_module(sys.argv[1] if len(sys.argv) > 1 else "smash")
-
-# %% build
-model = smash.Model(tiny_setup(), tiny_mesh())
-
-# %% call
-model.forward_run(common_options={"verbose": False})
-
-# %% close
-q = model.response.q
-'''
+from tests._tiny import TINY_SCRIPT
 
 
 def test_every_workload_has_a_script_with_the_four_phases():
@@ -40,11 +21,11 @@ def test_every_workload_has_a_script_with_the_four_phases():
 
 
 def test_phases_keep_the_script_line_numbers():
-    chunks = phases(TINY)
+    chunks = phases(TINY_SCRIPT)
     for name, code in chunks:
         lines = code.splitlines()
         mark = next(i for i, line in enumerate(lines) if line.startswith("# %%"))
-        assert TINY.splitlines()[mark] == f"# %% {name}"
+        assert TINY_SCRIPT.splitlines()[mark] == f"# %% {name}"
     assert chunks[0][1].startswith('"""A six-cell')
 
 
@@ -99,7 +80,7 @@ def test_end_to_end_rows_are_well_formed(lez_dir):
 @pytest.mark.slow
 def test_breakdown_rows_are_well_formed(tmp_path):
     script = tmp_path / "tiny.py"
-    script.write_text(TINY)
+    script.write_text(TINY_SCRIPT)
     rows = end_to_end.breakdown("tiny", script)
     assert [(r.cache, r.phase) for r in rows] == [
         (cache, phase) for cache in ("cold", "warm") for phase in ("build", "call", "close")
