@@ -269,24 +269,8 @@ def apply_import_settings() -> None:
     _configure_cpu_compiler()
     _configure_compilation_cache()
     _configure_allocator()
-    _configure_float32_arithmetic()
-    _configure_routing()
-
-
-def _checked(name: str, choices: tuple[str, ...], what: str) -> str:
-    """``name`` if it is one of ``choices``; otherwise a ``ValueError`` naming the ``what`` and the choices."""
-    if name not in choices:
-        raise ValueError(f"{what} {name!r} is not one hydrograd knows: expected one of {choices}")
-    return name
-
-
-def _from_environment(variable: str, default: str, choices: tuple[str, ...], what: str) -> str:
-    """The setting in ``variable`` (case and spaces aside; ``default`` when unset or empty), checked
-    against ``choices``; a ``ValueError`` names the variable and the choices."""
-    name = os.environ.get(variable, default).strip().lower() or default
-    if name not in choices:
-        raise ValueError(f"{variable}={name!r} is not a {what} hydrograd knows: expected one of {choices}")
-    return name
+    _FLOAT32_ARITHMETIC.configure()
+    _ROUTING_METHOD.configure()
 
 
 def traced_for_accelerator() -> bool:
@@ -295,48 +279,47 @@ def traced_for_accelerator() -> bool:
     return jax.default_backend() != "cpu"
 
 
+class _TracingSetting:
+    """A setting the operators read when a program is traced (module docstring): one of ``choices``,
+    read from the environment ``variable`` on import (``default`` when unset or empty, case and
+    spaces aside), changed later by :meth:`set` for the programs traced from then on (those already
+    traced keep theirs). ``what`` names it in errors."""
+
+    def __init__(self, variable: str, choices: tuple[str, ...], default: str, what: str) -> None:
+        self.variable, self.choices, self.default, self.what = variable, choices, default, what
+        self.value = default
+
+    def get(self) -> str:
+        """The setting's value for programs traced now."""
+        return self.value
+
+    def set(self, name: str) -> None:
+        """Set the value for programs traced from now on; a ``ValueError`` names the choices."""
+        if name not in self.choices:
+            raise ValueError(f"{self.what} {name!r} is not one hydrograd knows: expected one of {self.choices}")
+        self.value = name
+
+    def configure(self) -> None:
+        """Read the value from the environment; a ``ValueError`` names the variable and the choices."""
+        name = os.environ.get(self.variable, self.default).strip().lower() or self.default
+        if name not in self.choices:
+            raise ValueError(
+                f"{self.variable}={name!r} is not a {self.what} hydrograd knows: expected one of {self.choices}"
+            )
+        self.set(name)
+
+
 FLOAT32_ARITHMETICS = ("native", "smash")
 """The float32 arithmetics (module docstring): XLA's own, or smash's operation for operation."""
-
-_float32_arithmetic = "native"
-
-
-def float32_arithmetic() -> str:
-    """The process's float32 arithmetic, ``"native"`` or ``"smash"`` (``HYDROGRAD_FLOAT32``, read on
-    import); the structures read it when a program is traced."""
-    return _float32_arithmetic
-
-
-def set_float32_arithmetic(name: str) -> None:
-    """Set the float32 arithmetic for programs traced from now on (those already traced keep theirs)."""
-    global _float32_arithmetic
-    _float32_arithmetic = _checked(name, FLOAT32_ARITHMETICS, "float32 arithmetic")
-
-
-def _configure_float32_arithmetic() -> None:
-    set_float32_arithmetic(_from_environment(FLOAT32_ENV, "native", FLOAT32_ARITHMETICS, "float32 arithmetic"))
-
-
 ROUTING_METHODS = ("auto", "levels", "doubling")
 """How a linear routing step is routed (module docstring): ``auto`` chooses by the backend."""
 
-_routing_method = "auto"
-
-
-def routing_method() -> str:
-    """The process's routing of linear steps, one of :data:`ROUTING_METHODS` (``HYDROGRAD_ROUTING``,
-    read on import); the routing operators read it when a program is traced."""
-    return _routing_method
-
-
-def set_routing_method(name: str) -> None:
-    """Set the routing of linear steps for programs traced from now on."""
-    global _routing_method
-    _routing_method = _checked(name, ROUTING_METHODS, "routing")
-
-
-def _configure_routing() -> None:
-    set_routing_method(_from_environment(ROUTING_ENV, "auto", ROUTING_METHODS, "routing"))
+_FLOAT32_ARITHMETIC = _TracingSetting(FLOAT32_ENV, FLOAT32_ARITHMETICS, "native", "float32 arithmetic")
+_ROUTING_METHOD = _TracingSetting(ROUTING_ENV, ROUTING_METHODS, "auto", "routing")
+float32_arithmetic, set_float32_arithmetic = _FLOAT32_ARITHMETIC.get, _FLOAT32_ARITHMETIC.set
+"""The process's float32 arithmetic (``HYDROGRAD_FLOAT32``), read by the structures when traced."""
+routing_method, set_routing_method = _ROUTING_METHOD.get, _ROUTING_METHOD.set
+"""The process's routing of linear steps (``HYDROGRAD_ROUTING``), read by the routing operators."""
 
 
 def cpu_pool_size(n_cells: int, setting: str) -> int | None:
