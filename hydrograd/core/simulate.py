@@ -4,7 +4,8 @@ Everything here is a pure function of arrays over the active cells, so it can be
 differentiated and run on any JAX device unchanged.
 
 Two schedules give the same results. The *sweep* runs the time steps in turn and routes each
-one by a level-by-level sweep of the flow graph (``n_levels`` small kernels a step). The
+one by a level-by-level sweep of the flow graph (``n_levels`` small kernels a step), the routing
+of a step beside the hydrology of the next. The
 *wavefront* runs every cell one scheduled step behind the cells draining into it
 (``FlowGraph.wave_offset``): at scheduled step ``s`` cell ``x`` is at time step
 ``s - wave_offset[x]``, its inflow is what its upstream cells released at scheduled step
@@ -250,18 +251,26 @@ def simulate(inputs: CoreInputs, record: Record = Record(), schedule: str = "aut
         def hydro_step(p, s, x):
             return structure.hydrological.step(p, s, x, flux_correction)
 
-    def advance(states, memory, atmos, inflow):
-        """One step of every cell from its forcing ``atmos`` (a field name -> ``(nac,)`` dict):
-        new states, the routing step's result and the fluxes."""
+    def produce(states, atmos):
+        """The snow and hydrological operators of one step of every cell, from its forcing ``atmos``
+        (a field name -> ``(nac,)`` dict): their new states and the fluxes (``qt`` in m3/s)."""
         new_snow, snow_fluxes = snow_step(params, {k: states[k] for k in snow_states}, atmos)
         prcp = atmos["prcp"] + snow_fluxes["mlt"] if snow_fluxes else atmos["prcp"]
         inputs = HydroInputs(prcp, atmos["pet"], imperviousness, beta, dt, complete)
         new_hydro, fluxes = hydro_step(params, {k: states[k] for k in hydro_states}, inputs)
-        qt = fluxes["qt"] * to_discharge
-        routing_state = {k: states[k] for k in routing_states}
-        routed = structure.routing.step(params, routing_state, memory, qt, graph, dt, inflow)
         # Recorded fluxes as smash reports them: depths in mm/dt, but qt in m3/s.
-        return {**new_snow, **new_hydro, **routed.states}, routed, {**snow_fluxes, **fluxes, "qt": qt}
+        return {**new_snow, **new_hydro}, {**snow_fluxes, **fluxes, "qt": fluxes["qt"] * to_discharge}
+
+    def route(states, memory, fluxes, inflow):
+        """The routing step of every cell from the runoff in ``fluxes``."""
+        routing_state = {k: states[k] for k in routing_states}
+        return structure.routing.step(params, routing_state, memory, fluxes["qt"], graph, dt, inflow)
+
+    def advance(states, memory, atmos, inflow):
+        """One step of every cell: new states, the routing step's result and the fluxes."""
+        produced, fluxes = produce(states, atmos)
+        routed = route(states, memory, fluxes, inflow)
+        return {**produced, **routed.states}, routed, fluxes
 
     def kept(new_states, routed, fluxes):
         out = {"q": routed.q[gauge_index]}
@@ -276,6 +285,8 @@ def simulate(inputs: CoreInputs, record: Record = Record(), schedule: str = "aut
     memory = structure.routing.memory(nac, dtype) if structure.routing.memory else {}
     states0 = {k: inputs.initial_states[k] for k in structure.states}
     n_steps = forcing.ntime_step
+    if n_steps == 0:
+        raise ValueError("the forcing has no time step: a run needs at least one")
     if uses_wavefront(structure, graph, n_steps, schedule) or isinstance(forcing, WavefrontForcing):
         if schedule == "sweep":
             raise ValueError("forcing in wavefront order needs schedule='wavefront' or 'auto', not 'sweep'")
@@ -283,18 +294,38 @@ def simulate(inputs: CoreInputs, record: Record = Record(), schedule: str = "aut
             forcing = wavefront_forcing(forcing, graph)
         final_states, records = _wavefront_run(advance, kept, states0, memory, forcing, graph, gauge_index)
     else:
+        # Software-pipelined: loop iteration t routes step t - 1 while the snow and hydrological
+        # operators run step t. No such operator reads a routed discharge, so the two are
+        # independent, and XLA's CPU runtime runs the routing sweep (serial, level after level) on
+        # one worker beside the operators' kernels, which share out over the others. The operations,
+        # and so the results, are those of one step after the other. A step's fluxes wait in the
+        # carry for their routing and records: all of them when recorded, otherwise the runoff.
         fields = forcing_fields(forcing)
 
-        def one_step(carry, row):
-            states, memory = carry
-            atmos = {name: field[row] for name, field in fields.items()}
-            new_states, routed, fluxes = advance(states, memory, atmos, None)
-            return (new_states, routed.memory), kept(new_states, routed, fluxes)
+        def atmos_at(row):
+            return {name: field[row] for name, field in fields.items()}
+
+        def pending(fluxes):
+            return fluxes if record.fluxes else {"qt": fluxes["qt"]}
+
+        def one_step(carry, xs):
+            states, memory, fluxes = carry
+            row, last = xs
+            produced, new_fluxes = produce(states, atmos_at(row))
+            # The last iteration has no step left to produce: it runs the last forcing row again
+            # and keeps the states it had (cheaper than a second copy of the routing after the loop).
+            produced = {k: jnp.where(last, states[k], v) for k, v in produced.items()}
+            routed = route(states, memory, fluxes, None)
+            routed_states = {**states, **routed.states}
+            new_states = {**produced, **routed.states}
+            return (new_states, routed.memory, pending(new_fluxes)), kept(routed_states, routed, fluxes)
 
         rows = jnp.arange(n_steps) if forcing.index is None else forcing.index
-        sweep_bytes = 2 * nac * dtype.itemsize
+        produced, fluxes = produce(states0, atmos_at(rows[0]))
+        following = (jnp.concatenate([rows[1:], rows[-1:]]), jnp.arange(n_steps) == n_steps - 1)
         step = jax.checkpoint(one_step, policy=_KEEP_SWEEP)
-        (final_states, _), records = _scan(step, (states0, memory), rows, sweep_bytes)
+        carry = ({**states0, **produced}, memory, pending(fluxes))
+        (final_states, _, _), records = _scan(step, carry, following, 2 * nac * dtype.itemsize)
     return SimulationOutput(
         q=records["q"].T,
         final_states=final_states,

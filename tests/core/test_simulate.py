@@ -191,6 +191,38 @@ def test_schedule_choice_and_bad_schedules(inputs64):
         core.simulate(inputs64.replace(forcing=prepared), schedule="diagonal")
 
 
+def _steps(inputs, start: int, stop: int):
+    """``inputs`` over its time steps ``start`` to ``stop - 1``."""
+    steps = slice(start, stop)
+    forcing = inputs.forcing
+    return inputs.replace(forcing=dataclasses.replace(forcing, prcp=forcing.prcp[steps], pet=forcing.pet[steps]))
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_the_pipelined_sweep_equals_its_steps_run_one_at_a_time(inputs64, n):
+    """The sweep routes a step beside the hydrology of the next: a run of ``n`` steps gives what
+    ``n`` runs of one step give, each started from the states the previous one ended with."""
+    whole = core.simulate(_steps(inputs64, 0, n), RECORD_ALL, "sweep")
+    states = inputs64.initial_states
+    for t in range(n):
+        one = core.simulate(_steps(inputs64, t, t + 1).replace(initial_states=states), RECORD_ALL, "sweep")
+        np.testing.assert_allclose(whole.q[:, t], one.q[:, 0], rtol=1e-13)
+        np.testing.assert_allclose(whole.q_domain[t], one.q_domain[0], rtol=1e-13)
+        for key in whole.fluxes:
+            np.testing.assert_allclose(whole.fluxes[key][t], one.fluxes[key][0], rtol=1e-13, atol=1e-300, err_msg=key)
+        for key in whole.states:
+            np.testing.assert_allclose(whole.states[key][t], one.final_states[key], rtol=1e-13, err_msg=key)
+        states = one.final_states
+    assert float(jnp.max(whole.q)) > 0.0
+    for key, value in states.items():
+        np.testing.assert_allclose(whole.final_states[key], value, rtol=1e-13, err_msg=key)
+
+
+def test_a_run_without_time_steps_is_refused(inputs64):
+    with pytest.raises(ValueError, match="no time step"):
+        core.simulate(_steps(inputs64, 0, 0), schedule="sweep")
+
+
 def test_is_complete_flags_negative_and_nan_values():
     prcp = np.ones((4, 3), np.float32)
     pet = np.zeros((4, 3), np.float32)
