@@ -380,7 +380,12 @@ def _wavefront_run(advance, kept, states0, memory0, forcing: Forcing | Wavefront
             return {name: field[rows, cells] for name, field in fields.items()}
 
     def wave_step(carry, xs):
-        states, memory, inflow = carry
+        states, memory, upstream_q = carry
+        # Every cell runs one scheduled step after the cells draining into it (at the same time
+        # step), so their discharge the step before is its inflow now. Outlets drain into the sink
+        # (index nac), which the scatter drops. The scatter (serial) runs beside the hydrological
+        # operators' kernels, which do not need it.
+        inflow = jnp.zeros(nac, upstream_q.dtype).at[downstream].add(upstream_q, mode="drop")
         s = xs[0]
         atmos = forcing_at(xs)
         t = s - offset
@@ -389,14 +394,10 @@ def _wavefront_run(advance, kept, states0, memory0, forcing: Forcing | Wavefront
         keep = functools.partial(jnp.where, active)
         states = jax.tree_util.tree_map(keep, new_states, states)
         memory = jax.tree_util.tree_map(keep, routed.memory, memory)
-        # Every cell runs one scheduled step after the cells draining into it (at the same time
-        # step), so their discharge now is its inflow next. Outlets drain into the sink (index
-        # nac), which the scatter drops.
-        inflow = jnp.zeros(nac, inflow.dtype).at[downstream].add(routed.q, mode="drop")
-        return (states, memory, inflow), kept(new_states, routed, fluxes)
+        return (states, memory, routed.q), kept(new_states, routed, fluxes)
 
-    inflow0 = jnp.zeros(nac, forcing.prcp.dtype)
-    (final_states, _, _), records = _scan(jax.checkpoint(wave_step), (states0, memory0, inflow0), xs)
+    q0 = jnp.zeros(nac, forcing.prcp.dtype)
+    (final_states, _, _), records = _scan(jax.checkpoint(wave_step), (states0, memory0, q0), xs)
     times = jnp.arange(n_steps)[:, None]
     q = jnp.take_along_axis(records.pop("q"), times + offset[gauge_index][None, :], axis=0)
     records = jax.tree_util.tree_map(lambda a: jnp.take_along_axis(a, times + offset[None, :], axis=0), records)
