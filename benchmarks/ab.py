@@ -49,6 +49,11 @@ def _run(tree: str, workload: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _turns(keys: list[str], rounds: int) -> list[str]:
+    """Every key once a round for ``rounds`` rounds, the order reversed every other round."""
+    return [key for round_ in range(rounds) for key in (keys if round_ % 2 == 0 else keys[::-1])]
+
+
 def process_rows(trees: dict[str, str], workload: str, rounds: int, script: Path | None = None) -> list[str]:
     """``--process``: the table rows of ``workload``'s user script (or ``script``) run ``rounds``
     times per tree (``{"old": path, "new": path}``), alternating, each tree on its own warm cache."""
@@ -58,9 +63,8 @@ def process_rows(trees: dict[str, str], workload: str, rounds: int, script: Path
     try:
         for key, tree in trees.items():
             run_script(script, "hydrograd", caches[key], repo=Path(tree))
-        for round_ in range(rounds):
-            for key in list(trees) if round_ % 2 == 0 else list(trees)[::-1]:
-                runs[key].append(run_script(script, "hydrograd", caches[key], repo=Path(trees[key])))
+        for key in _turns(list(trees), rounds):
+            runs[key].append(run_script(script, "hydrograd", caches[key], repo=Path(trees[key])))
     finally:
         for cache in caches.values():
             shutil.rmtree(cache, ignore_errors=True)
@@ -98,10 +102,8 @@ def main() -> None:
         return
     for workload in args.workloads:
         runs: dict[str, list[dict]] = {"old": [], "new": []}
-        for round_ in range(args.rounds):
-            order = ["old", "new"] if round_ % 2 == 0 else ["new", "old"]
-            for key in order:
-                runs[key].append(_run(trees[key], workload))
+        for key in _turns(list(trees), args.rounds):
+            runs[key].append(_run(trees[key], workload))
         first = {k: min(r["first"] for r in v) for k, v in runs.items()}
         median = {k: statistics.median(x for r in v for x in r["repeats"]) for k, v in runs.items()}
         print(
