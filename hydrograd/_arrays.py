@@ -12,6 +12,7 @@ import gc
 import math
 import sys
 import threading
+import time
 from typing import Any
 
 import jax
@@ -36,6 +37,11 @@ def _aligned_view(owner: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) ->
     """The aligned ``shape``/``dtype`` array within the bytes of ``owner`` (a view: its base is ``owner``)."""
     start = -owner.ctypes.data % XLA_CPU_ALIGNMENT
     return owner[start : start + math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+
+
+_RELEASE_WAITS = (0.0, 1e-4, 1e-3)
+"""Seconds :class:`HostArrays` waits, in turn, for XLA to release an array's memory before giving
+new memory instead (about 1 ms at most, against tens of ms of fresh pages on a large domain)."""
 
 
 class HostArrays:
@@ -66,17 +72,25 @@ class HostArrays:
 
     def _take(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         size = math.prod(shape) * dtype.itemsize + XLA_CPU_ALIGNMENT
-        if name in self._owners and self._owners[name].size == size:
-            if self._references(name) != self._free:
-                # A device buffer freed by one of XLA's threads hands its reference to the host
-                # memory back to Python later, when jaxlib next collects: a young-generation
-                # collection runs JAX's hook for it (a fraction of a millisecond).
-                gc.collect(0)
-            if self._references(name) == self._free:
-                return _aligned_view(self._owners[name], shape, dtype)
+        if name in self._owners and self._owners[name].size == size and self._released(name):
+            return _aligned_view(self._owners[name], shape, dtype)
         array = aligned_empty(shape, dtype)
         self._owners[name] = array.base
         return array
+
+    def _released(self, name: str) -> bool:
+        """Whether nothing but the pool holds ``name``'s memory, after a few short waits.
+
+        A device buffer freed by one of XLA's threads hands its reference to the host memory back
+        to Python later, when jaxlib next collects: a young-generation collection runs JAX's hook
+        for it (a fraction of a millisecond). The thread may still be releasing the last
+        computation's hold on its inputs, hence the waits (:data:`_RELEASE_WAITS`)."""
+        for wait in _RELEASE_WAITS:
+            if self._references(name) == self._free:
+                return True
+            time.sleep(wait)
+            gc.collect(0)
+        return self._references(name) == self._free
 
     def _references(self, name: str) -> int:
         owner = self._owners.get(name)
